@@ -1,0 +1,54 @@
+// lr_build_targets: argument checks, then the CPU kernel.
+#include <cmath>
+
+#include "contrast_kernels.h"
+#include "tensor_checks.h"
+
+using namespace lr::capi;
+
+extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, const DLTensor* amateur_logits,
+                                             const DLTensor* rows, const lr_target_params* params,
+                                             DLTensor* target_ids, DLTensor* target_weights,
+                                             DLTensor* support_size, void* /*stream*/) {
+  return guarded("lr_build_targets", [&] {
+    require_not_null(expert_logits, "expert_logits");
+    require_not_null(amateur_logits, "amateur_logits");
+    require_not_null(target_ids, "target_ids");
+    require_not_null(target_weights, "target_weights");
+    require_not_null(support_size, "support_size");
+    DeviceAgreement devices;
+    devices.add("expert_logits", expert_logits);
+    devices.add("amateur_logits", amateur_logits);
+    if (rows) devices.add("rows", rows);
+    devices.add("target_ids", target_ids);
+    devices.add("target_weights", target_weights);
+    devices.add("support_size", support_size);
+    devices.require_supported();
+
+    const lr_target_params p = read_params(params, lr_target_params_default(), "params");
+    check_temperature(p.temperature, "params");
+    check_beta(p.beta, "params");
+    const ContrastInputs in = check_contrast_inputs(expert_logits, amateur_logits, p.shared_vocab, "params");
+    const int64_t n = in.expert.rows;
+
+    lr::core::Strided1D<const int64_t> row_index{};
+    int64_t m = n;
+    if (rows) {
+      m = rows->ndim == 1 && rows->shape ? rows->shape[0] : -1;  // else check_vector names the fault
+      row_index = check_vector<const int64_t>(rows, "rows", dl_int64(), m, false);
+      for (int64_t j = 0; j < m; ++j)
+        if (row_index[j] < 0 || row_index[j] >= n)
+          invalid("rows[" + std::to_string(j) + "] = " + std::to_string(row_index[j]) + " is outside [0, " +
+                  std::to_string(n) + ")");
+    }
+    const lr::core::cpu::TargetOutputs out = check_target_outputs(target_ids, target_weights, support_size, m);
+    std::vector<ByteRange> inputs{in.expert_range, in.amateur_range};
+    if (rows) inputs.push_back(byte_range(rows, "rows"));
+    check_no_aliasing({byte_range(target_ids, "target_ids"), byte_range(target_weights, "target_weights"),
+                       byte_range(support_size, "support_size")},
+                      inputs);
+
+    if (m > 0)
+      lr::core::cpu::build_targets(in.expert, in.amateur, row_index, m, in.shared_vocab, p.temperature, p.beta, out);
+  });
+}

@@ -1,0 +1,85 @@
+// Version, build facts, status names and parameter defaults.
+#include <string>
+
+#include "lightreasoner/lightreasoner.h"
+
+namespace {
+
+const char* simd_path() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4 (AVX-512)";
+  if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3 (AVX2, FMA, F16C)";
+  return "x86-64 baseline";
+#else
+  return "portable C++";
+#endif
+}
+
+std::string make_build_info() {
+  std::string s = "liblightreasoner " LR_VERSION_STRING " (ABI ";
+  s += std::to_string(LR_ABI_VERSION_MAJOR) + "." + std::to_string(LR_ABI_VERSION_MINOR) + ")";
+  s += "; compiler: " LR_COMPILER_STRING;
+#ifdef LR_WITH_CUDA
+  s += "; CUDA: yes, archs " LR_CUDA_ARCHS;
+#else
+  s += "; CUDA: no (CPU only; CUDA tensors give LR_ERR_UNSUPPORTED)";
+#endif
+  s += "; CPU: OpenMP threads over rows, SIMD path ";
+  s += simd_path();
+  return s;
+}
+
+}  // namespace
+
+extern "C" {
+
+LR_API uint32_t lr_abi_version(void) {
+  return (uint32_t{LR_ABI_VERSION_MAJOR} << 16) | uint32_t{LR_ABI_VERSION_MINOR};
+}
+
+LR_API const char* lr_build_info(void) {
+  static const std::string info = make_build_info();  // thread-safe one-time init
+  return info.c_str();
+}
+
+LR_API const char* lr_status_string(lr_status s) {
+  switch (s) {
+    case LR_OK: return "LR_OK";
+    case LR_ERR_INVALID_ARGUMENT: return "LR_ERR_INVALID_ARGUMENT";
+    case LR_ERR_UNSUPPORTED: return "LR_ERR_UNSUPPORTED";
+    case LR_ERR_OUT_OF_MEMORY: return "LR_ERR_OUT_OF_MEMORY";
+    case LR_ERR_CUDA: return "LR_ERR_CUDA";
+    case LR_ERR_INTERNAL: return "LR_ERR_INTERNAL";
+  }
+  return "LR_ERR_UNKNOWN_STATUS";
+}
+
+LR_API lr_select_params lr_select_params_default(void) {
+  lr_select_params p{};
+  p.struct_size = sizeof(lr_select_params);
+  p.kl_threshold = 0.4f;
+  p.temperature = 1.0f;
+  p.shared_vocab = 0;
+  return p;
+}
+
+LR_API lr_target_params lr_target_params_default(void) {
+  lr_target_params p{};
+  p.struct_size = sizeof(lr_target_params);
+  p.beta = 0.2f;
+  p.temperature = 1.0f;
+  p.shared_vocab = 0;
+  return p;
+}
+
+LR_API lr_loss_params lr_loss_params_default(void) {
+  lr_loss_params p{};
+  p.struct_size = sizeof(lr_loss_params);
+  p.reduction = LR_REDUCTION_MEAN;
+  p.grad_scale = 1.0f;
+  p.temperature = 1.0f;
+  return p;
+}
+
+}  // extern "C"

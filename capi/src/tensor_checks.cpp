@@ -1,0 +1,285 @@
+#include "tensor_checks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace lr::capi {
+namespace {
+
+std::string dims_of(const DLTensor* t) {
+  std::string s = "[";
+  for (int d = 0; d < t->ndim; ++d) s += (d ? ", " : "") + std::to_string(t->shape[d]);
+  return s + "]";
+}
+
+std::string dtype_name(DLDataType d) {
+  std::string base = d.code == kDLFloat ? "float" : d.code == kDLBfloat ? "bfloat" : d.code == kDLInt ? "int"
+                   : d.code == kDLUInt ? "uint" : "code" + std::to_string(d.code) + "_";
+  base += std::to_string(d.bits);
+  if (d.lanes != 1) base += "x" + std::to_string(d.lanes);
+  return base;
+}
+
+bool same_dtype(DLDataType a, DLDataType b) { return a.code == b.code && a.bits == b.bits && a.lanes == b.lanes; }
+
+std::string device_name(DLDevice d) {
+  switch (d.device_type) {
+    case kDLCPU: return "cpu";
+    case kDLCUDAHost: return "cuda_host";
+    case kDLCUDA: return "cuda:" + std::to_string(d.device_id);
+    case kDLCUDAManaged: return "cuda_managed:" + std::to_string(d.device_id);
+    default: return "device_type " + std::to_string(int(d.device_type));
+  }
+}
+
+bool is_host(DLDevice d) { return d.device_type == kDLCPU || d.device_type == kDLCUDAHost; }
+
+// Basic structure: not null, ndim, non-negative shape, data present, alignment.
+void check_structure(const DLTensor* t, const char* name, int ndim_expected) {
+  require_not_null(t, name);
+  if (t->ndim != ndim_expected)
+    invalid(std::string(name) + ": expected " + std::to_string(ndim_expected) + " dimension(s), got " +
+            std::to_string(t->ndim));
+  if (t->ndim > 0 && !t->shape) invalid(std::string(name) + "->shape is NULL");
+  int64_t numel = 1;
+  for (int d = 0; d < t->ndim; ++d) {
+    if (t->shape[d] < 0) invalid(std::string(name) + ": negative size in shape " + dims_of(t));
+    numel *= t->shape[d];
+  }
+  if (t->strides)
+    for (int d = 0; d < t->ndim; ++d)
+      if (t->strides[d] < 0)
+        invalid(std::string(name) + ": negative strides are not supported (shape " + dims_of(t) + ")");
+  if (numel > 0 && !t->data) invalid(std::string(name) + "->data is NULL");
+  const int bytes = (t->dtype.bits * t->dtype.lanes + 7) / 8;
+  if (bytes > 0 && (reinterpret_cast<uintptr_t>(t->data) + t->byte_offset) % uintptr_t(bytes) != 0)
+    invalid(std::string(name) + ": data + byte_offset is not aligned to its " + std::to_string(bytes) +
+            "-byte elements");
+}
+
+int64_t stride_of(const DLTensor* t, int d) {
+  if (t->strides) return t->strides[d];
+  int64_t s = 1;
+  for (int e = t->ndim - 1; e > d; --e) s *= t->shape[e];
+  return s;
+}
+
+void require_dtype(const DLTensor* t, const char* name, DLDataType want) {
+  if (!same_dtype(t->dtype, want))
+    invalid(std::string(name) + ": dtype must be " + dtype_name(want) + ", got " + dtype_name(t->dtype));
+}
+
+template <class T>
+T* element_base(const DLTensor* t) {
+  return reinterpret_cast<T*>(static_cast<char*>(t->data) + t->byte_offset);
+}
+
+}  // namespace
+
+void require_not_null(const void* p, const char* name) {
+  if (!p) invalid(std::string(name) + " is NULL");
+}
+
+void DeviceAgreement::add(const char* name, const DLTensor* t) {
+  if (!first_name_) {
+    first_name_ = name;
+    first_ = t->device;
+    return;
+  }
+  const bool same = is_host(first_) ? is_host(t->device)
+                                    : t->device.device_type == first_.device_type &&
+                                          t->device.device_id == first_.device_id;
+  if (!same)
+    invalid(std::string(name) + " is on " + device_name(t->device) + " but " + first_name_ + " is on " +
+            device_name(first_));
+}
+
+void DeviceAgreement::require_supported() const {
+  if (!first_name_ || is_host(first_)) return;
+  if (first_.device_type == kDLCUDA || first_.device_type == kDLCUDAManaged)
+    fail(LR_ERR_UNSUPPORTED, std::string(first_name_) + " is on " + device_name(first_) +
+                                 ", but this build of liblightreasoner has no CUDA support (see lr_build_info())");
+  invalid(std::string(first_name_) + " is on " + device_name(first_) + ", which is not supported (cpu or cuda)");
+}
+
+ByteRange byte_range(const DLTensor* t, const char* name) {
+  ByteRange r{name};
+  int64_t numel = 1, last = 0;
+  for (int d = 0; d < t->ndim; ++d) {
+    numel *= t->shape[d];
+    if (t->shape[d] > 0) last += (t->shape[d] - 1) * stride_of(t, d);
+  }
+  if (numel == 0) return r;
+  const int bytes = (t->dtype.bits * t->dtype.lanes + 7) / 8;
+  r.begin = reinterpret_cast<uintptr_t>(t->data) + t->byte_offset;
+  r.end = r.begin + uintptr_t(last + 1) * uintptr_t(bytes);
+  return r;
+}
+
+bool same_view(const DLTensor* a, const DLTensor* b) {
+  if (static_cast<char*>(a->data) + a->byte_offset != static_cast<char*>(b->data) + b->byte_offset) return false;
+  if (!same_dtype(a->dtype, b->dtype) || a->ndim != b->ndim) return false;
+  for (int d = 0; d < a->ndim; ++d)
+    if (a->shape[d] != b->shape[d] || (a->shape[d] > 1 && stride_of(a, d) != stride_of(b, d))) return false;
+  return true;
+}
+
+bool ranges_overlap(const ByteRange& a, const ByteRange& b) {
+  return a.begin < a.end && b.begin < b.end && a.begin < b.end && b.begin < a.end;
+}
+
+void check_no_aliasing(const std::vector<ByteRange>& outputs, const std::vector<ByteRange>& inputs) {
+  const auto overlap = ranges_overlap;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (size_t j = i + 1; j < outputs.size(); ++j)
+      if (overlap(outputs[i], outputs[j]))
+        invalid(std::string(outputs[i].name) + " and " + outputs[j].name + " share memory");
+    for (const ByteRange& in : inputs)
+      if (overlap(outputs[i], in))
+        invalid(std::string(outputs[i].name) + " shares memory with the input " + in.name);
+  }
+}
+
+core::LogitsView check_logits(const DLTensor* t, const char* name, bool writable) {
+  check_structure(t, name, 2);
+  core::LogitsView v;
+  const DLDataType d = t->dtype;
+  if (d.lanes == 1 && d.code == kDLFloat && d.bits == 32) v.type = core::ElemType::F32;
+  else if (d.lanes == 1 && d.code == kDLBfloat && d.bits == 16) v.type = core::ElemType::BF16;
+  else if (d.lanes == 1 && d.code == kDLFloat && d.bits == 16) v.type = core::ElemType::F16;
+  else invalid(std::string(name) + ": dtype must be float32, bfloat16 or float16, got " + dtype_name(d));
+  v.rows = t->shape[0];
+  v.cols = t->shape[1];
+  if (v.cols > std::numeric_limits<int32_t>::max())
+    invalid(std::string(name) + ": " + std::to_string(v.cols) + " columns exceed the int32 token ids");
+  if (v.cols > 1 && stride_of(t, 1) != 1)
+    invalid(std::string(name) + ": the stride along the vocabulary must be 1, got " + std::to_string(stride_of(t, 1)));
+  v.row_stride = stride_of(t, 0);
+  if (writable && v.rows > 1 && v.row_stride < v.cols)
+    invalid(std::string(name) + ": row stride " + std::to_string(v.row_stride) + " makes rows overlap");
+  v.data = element_base<const char>(t);
+  return v;
+}
+
+template <class T>
+core::Strided1D<T> check_vector(const DLTensor* t, const char* name, DLDataType dtype, int64_t length,
+                                bool writable) {
+  check_structure(t, name, 1);
+  require_dtype(t, name, dtype);
+  if (t->shape[0] != length)
+    invalid(std::string(name) + ": expected shape [" + std::to_string(length) + "], got " + dims_of(t));
+  const int64_t stride = stride_of(t, 0);
+  if (writable && length > 1 && stride == 0) invalid(std::string(name) + ": stride 0 makes elements overlap");
+  return {element_base<T>(t), stride};
+}
+
+template <class T>
+core::Strided2D<T> check_matrix(const DLTensor* t, const char* name, DLDataType dtype, int64_t rows,
+                                int64_t cols, bool writable) {
+  check_structure(t, name, 2);
+  require_dtype(t, name, dtype);
+  if (t->shape[0] != rows || t->shape[1] != cols)
+    invalid(std::string(name) + ": expected shape [" + std::to_string(rows) + ", " + std::to_string(cols) +
+            "], got " + dims_of(t));
+  const int64_t rs = stride_of(t, 0), cs = stride_of(t, 1);
+  if (writable && rows > 0 && cols > 0) {
+    // Distinct elements: the larger stride must step over the other dimension.
+    const bool row_major = rs >= cs;
+    const int64_t inner_stride = row_major ? cs : rs, inner_len = row_major ? cols : rows;
+    const int64_t outer_stride = row_major ? rs : cs, outer_len = row_major ? rows : cols;
+    if ((inner_len > 1 && inner_stride == 0) || (outer_len > 1 && outer_stride < inner_stride * inner_len))
+      invalid(std::string(name) + ": its strides make elements overlap");
+  }
+  return {element_base<T>(t), rs, cs};
+}
+
+int64_t matrix_cols(const DLTensor* t, const char* name) {
+  check_structure(t, name, 2);
+  return t->shape[1];
+}
+
+float* check_scalar_output(const DLTensor* t, const char* name) {
+  require_not_null(t, name);
+  if (!(t->ndim == 0 || (t->ndim == 1 && t->shape && t->shape[0] == 1)))
+    invalid(std::string(name) + ": a reduced loss needs a 0-d or [1] tensor, got " +
+            std::to_string(t->ndim) + " dimension(s)" + (t->ndim > 0 && t->shape ? " " + dims_of(t) : ""));
+  check_structure(t, name, t->ndim);
+  require_dtype(t, name, dl_float32());
+  return element_base<float>(t);
+}
+
+int64_t resolve_shared_vocab(int64_t requested, int64_t ve, int64_t va, const char* params_name) {
+  const int64_t limit = std::min(ve, va);
+  if (requested < 0 || requested > limit)
+    invalid(std::string(params_name) + "->shared_vocab is " + std::to_string(requested) +
+            ", must be in [0, min(Ve, Va)] = [0, " + std::to_string(limit) + "] (0 means min(Ve, Va))");
+  return requested == 0 ? limit : requested;
+}
+
+void check_temperature(float t, const char* params_name) {
+  if (!(t > 0.0f) || !std::isfinite(t))
+    invalid(std::string(params_name) + "->temperature is " + std::to_string(t) + ", must be finite and > 0");
+}
+
+DLDataType dl_float32() { return DLDataType{kDLFloat, 32, 1}; }
+DLDataType dl_int32() { return DLDataType{kDLInt, 32, 1}; }
+DLDataType dl_int64() { return DLDataType{kDLInt, 64, 1}; }
+DLDataType dl_uint8() { return DLDataType{kDLUInt, 8, 1}; }
+
+template core::Strided1D<float> check_vector<float>(const DLTensor*, const char*, DLDataType, int64_t, bool);
+template core::Strided1D<uint8_t> check_vector<uint8_t>(const DLTensor*, const char*, DLDataType, int64_t, bool);
+template core::Strided1D<int32_t> check_vector<int32_t>(const DLTensor*, const char*, DLDataType, int64_t, bool);
+template core::Strided1D<const int64_t> check_vector<const int64_t>(const DLTensor*, const char*, DLDataType,
+                                                                    int64_t, bool);
+template core::Strided2D<int32_t> check_matrix<int32_t>(const DLTensor*, const char*, DLDataType, int64_t,
+                                                        int64_t, bool);
+template core::Strided2D<float> check_matrix<float>(const DLTensor*, const char*, DLDataType, int64_t, int64_t,
+                                                    bool);
+template core::Strided2D<const int32_t> check_matrix<const int32_t>(const DLTensor*, const char*, DLDataType,
+                                                                    int64_t, int64_t, bool);
+template core::Strided2D<const float> check_matrix<const float>(const DLTensor*, const char*, DLDataType,
+                                                                int64_t, int64_t, bool);
+
+}  // namespace lr::capi
+
+namespace lr::capi {
+
+ContrastInputs check_contrast_inputs(const DLTensor* expert, const DLTensor* amateur, int64_t shared_vocab,
+                                     const char* params_name) {
+  ContrastInputs in;
+  in.expert = check_logits(expert, "expert_logits");
+  in.amateur = check_logits(amateur, "amateur_logits");
+  if (in.expert.rows != in.amateur.rows)
+    invalid("expert_logits has " + std::to_string(in.expert.rows) + " rows but amateur_logits has " +
+            std::to_string(in.amateur.rows));
+  if (in.expert.rows > 0 && in.expert.cols == 0) invalid("expert_logits has a vocabulary of size 0");
+  if (in.amateur.rows > 0 && in.amateur.cols == 0) invalid("amateur_logits has a vocabulary of size 0");
+  in.shared_vocab = resolve_shared_vocab(shared_vocab, in.expert.cols, in.amateur.cols, params_name);
+  in.expert_range = byte_range(expert, "expert_logits");
+  in.amateur_range = byte_range(amateur, "amateur_logits");
+  return in;
+}
+
+}  // namespace lr::capi
+
+namespace lr::capi {
+
+void check_beta(float beta, const char* params_name) {
+  if (!(beta > 0.0f && beta <= 1.0f))
+    invalid(std::string(params_name) + "->beta is " + std::to_string(beta) + ", must be in (0, 1]");
+}
+
+// target_ids [M, K], target_weights [M, K], support_size [M]: validated together.
+core::cpu::TargetOutputs check_target_outputs(DLTensor* target_ids, DLTensor* target_weights,
+                                              DLTensor* support_size, int64_t m) {
+  core::cpu::TargetOutputs out;
+  out.k = matrix_cols(target_ids, "target_ids");
+  if (out.k < 1) invalid("target_ids: K (its second dimension) must be >= 1, got " + std::to_string(out.k));
+  out.ids = check_matrix<int32_t>(target_ids, "target_ids", dl_int32(), m, out.k, true);
+  out.weights = check_matrix<float>(target_weights, "target_weights", dl_float32(), m, out.k, true);
+  out.support_size = check_vector<int32_t>(support_size, "support_size", dl_int32(), m, true);
+  return out;
+}
+
+}  // namespace lr::capi

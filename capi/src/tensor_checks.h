@@ -1,0 +1,114 @@
+// Argument checks for DLPack tensors and parameter structs. Each check
+// either returns a validated core view or throws ApiError with a message
+// that names the argument; the entry points run all checks before writing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "error_state.h"
+#include "lightreasoner/lightreasoner.h"
+#include "contrast_kernels.h"
+#include "logits_view.h"
+
+namespace lr::capi {
+
+// The bytes a tensor may touch, for aliasing checks.
+struct ByteRange {
+  const char* name;
+  uintptr_t begin = 0, end = 0;  // [begin, end); empty when begin == end
+};
+
+// Facts common to every tensor argument after validation.
+struct CheckedTensor {
+  const char* name;
+  const DLTensor* t;
+  ByteRange range;
+};
+
+// Where a call's tensors live; all must agree. Only host memory is served
+// by this build unless CUDA is compiled in.
+class DeviceAgreement {
+ public:
+  void add(const char* name, const DLTensor* t);
+  // Throws LR_ERR_UNSUPPORTED for device memory this build cannot use.
+  void require_supported() const;
+
+ private:
+  const char* first_name_ = nullptr;
+  DLDevice first_{};
+};
+
+// A [rows, cols] logits matrix: float32/bfloat16/float16, unit stride along
+// cols, non-negative row stride. writable: rows must not overlap.
+core::LogitsView check_logits(const DLTensor* t, const char* name, bool writable = false);
+
+// A 1-D tensor of `length` elements of the given dtype.
+template <class T>
+core::Strided1D<T> check_vector(const DLTensor* t, const char* name, DLDataType dtype, int64_t length,
+                                bool writable);
+
+// A 2-D [rows, cols] tensor of the given dtype (any non-negative strides).
+template <class T>
+core::Strided2D<T> check_matrix(const DLTensor* t, const char* name, DLDataType dtype, int64_t rows,
+                                int64_t cols, bool writable);
+
+// Like check_matrix but the column count is read from the tensor (K).
+int64_t matrix_cols(const DLTensor* t, const char* name);
+
+// 0-d or [1] float32 scalar output.
+float* check_scalar_output(const DLTensor* t, const char* name);
+
+ByteRange byte_range(const DLTensor* t, const char* name);
+bool same_view(const DLTensor* a, const DLTensor* b);
+bool ranges_overlap(const ByteRange& a, const ByteRange& b);
+// Throws if any output range intersects any other range in the list.
+void check_no_aliasing(const std::vector<ByteRange>& outputs, const std::vector<ByteRange>& inputs);
+
+void require_not_null(const void* p, const char* name);
+
+// Resolves shared_vocab (0 = min) against the two widths.
+int64_t resolve_shared_vocab(int64_t requested, int64_t ve, int64_t va, const char* params_name);
+void check_temperature(float t, const char* params_name);
+
+// Copies a params struct after checking struct_size (NULL = defaults).
+template <class P>
+P read_params(const P* p, P defaults, const char* name) {
+  if (!p) return defaults;
+  if (p->struct_size < sizeof(P))
+    invalid(std::string(name) + "->struct_size is " + std::to_string(p->struct_size) +
+            ", smaller than the " + std::to_string(sizeof(P)) +
+            " bytes of ABI 1.0 (initialise params from the lr_*_params_default() call)");
+  return *p;  // a newer caller's larger struct: the fields we know are its prefix
+}
+
+DLDataType dl_float32();
+DLDataType dl_int32();
+DLDataType dl_int64();
+DLDataType dl_uint8();
+
+}  // namespace lr::capi
+
+namespace lr::capi {
+
+// The expert/amateur pair shared by the stage-1 calls, validated together.
+struct ContrastInputs {
+  core::LogitsView expert, amateur;
+  int64_t shared_vocab = 0;
+  ByteRange expert_range, amateur_range;
+};
+ContrastInputs check_contrast_inputs(const DLTensor* expert, const DLTensor* amateur, int64_t shared_vocab,
+                                     const char* params_name);
+
+}  // namespace lr::capi
+
+namespace lr::capi {
+
+void check_beta(float beta, const char* params_name);
+
+// target_ids [M, K], target_weights [M, K], support_size [M]: validated together.
+core::cpu::TargetOutputs check_target_outputs(DLTensor* target_ids, DLTensor* target_weights,
+                                              DLTensor* support_size, int64_t m);
+
+}  // namespace lr::capi

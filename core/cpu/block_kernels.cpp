@@ -1,0 +1,180 @@
+#include "block_kernels.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "vector_exp.h"
+
+// Clones for AVX-512 and AVX2+FMA+F16C machines, and the x86-64 baseline.
+#if defined(__x86_64__) && !defined(LR_NO_TARGET_CLONES)
+#define LR_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LR_SIMD_CLONES
+#endif
+
+namespace lr::core::cpu {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+inline float bf16_to_float(uint16_t b) {
+  uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// Round to nearest even; NaN becomes a quiet NaN.
+inline uint16_t float_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (u >> 16) | 0x40u;
+  return static_cast<uint16_t>(f != f ? quiet_nan : rounded);
+}
+
+inline float f16_to_float(uint16_t b) {
+  _Float16 h;
+  std::memcpy(&h, &b, sizeof h);
+  return static_cast<float>(h);
+}
+
+inline uint16_t float_to_f16(float f) {
+  const _Float16 h = static_cast<_Float16>(f);
+  uint16_t b;
+  std::memcpy(&b, &h, sizeof b);
+  return b;
+}
+
+LR_SIMD_CLONES
+BlockLoad load_f32(const float* src, int64_t n, float scale, float* dst) {
+  float m = -kInf;
+  int bad = 0;
+#pragma omp simd reduction(max : m) reduction(| : bad)
+  for (int64_t j = 0; j < n; ++j) {
+    const float raw = src[j];
+    bad |= !(raw < kInf);
+    const float x = raw * scale;
+    dst[j] = x;
+    m = x > m ? x : m;
+  }
+  return {m, bad != 0};
+}
+
+LR_SIMD_CLONES
+BlockLoad load_bf16(const uint16_t* src, int64_t n, float scale, float* dst) {
+  float m = -kInf;
+  int bad = 0;
+#pragma omp simd reduction(max : m) reduction(| : bad)
+  for (int64_t j = 0; j < n; ++j) {
+    const float raw = bf16_to_float(src[j]);
+    bad |= !(raw < kInf);
+    const float x = raw * scale;
+    dst[j] = x;
+    m = x > m ? x : m;
+  }
+  return {m, bad != 0};
+}
+
+LR_SIMD_CLONES
+BlockLoad load_f16(const _Float16* src, int64_t n, float scale, float* dst) {
+  float m = -kInf;
+  int bad = 0;
+#pragma omp simd reduction(max : m) reduction(| : bad)
+  for (int64_t j = 0; j < n; ++j) {
+    const float raw = static_cast<float>(src[j]);
+    bad |= !(raw < kInf);
+    const float x = raw * scale;
+    dst[j] = x;
+    m = x > m ? x : m;
+  }
+  return {m, bad != 0};
+}
+
+LR_SIMD_CLONES
+void store_softmax_f32(const float* x, int64_t n, float m, float log_d, float coef, float* dst) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) dst[j] = coef * exp_nonpositive((x[j] - m) - log_d);
+}
+
+LR_SIMD_CLONES
+void store_softmax_bf16(const float* x, int64_t n, float m, float log_d, float coef, uint16_t* dst) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) dst[j] = float_to_bf16(coef * exp_nonpositive((x[j] - m) - log_d));
+}
+
+LR_SIMD_CLONES
+void store_softmax_f16(const float* x, int64_t n, float m, float log_d, float coef, _Float16* dst) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j)
+    dst[j] = static_cast<_Float16>(coef * exp_nonpositive((x[j] - m) - log_d));
+}
+
+}  // namespace
+
+BlockLoad load_scaled_block(const void* src, ElemType type, int64_t n, float scale, float* dst) {
+  switch (type) {
+    case ElemType::F32: return load_f32(static_cast<const float*>(src), n, scale, dst);
+    case ElemType::BF16: return load_bf16(static_cast<const uint16_t*>(src), n, scale, dst);
+    case ElemType::F16: return load_f16(static_cast<const _Float16*>(src), n, scale, dst);
+  }
+  return {kInf, true};
+}
+
+LR_SIMD_CLONES
+float sum_exp_block(const float* x, int64_t n, float m) {
+  float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+  for (int64_t j = 0; j < n; ++j) d += exp_nonpositive(x[j] - m);
+  return d;
+}
+
+LR_SIMD_CLONES
+KlPartials kl_partials_block(const float* e, const float* a, int64_t n, float mE, float mA) {
+  float dE = 0.0f, dA = 0.0f, s = 0.0f;
+#pragma omp simd reduction(+ : dE, dA, s)
+  for (int64_t j = 0; j < n; ++j) {
+    const float le = e[j] - mE;
+    const float la = a[j] - mA;
+    const float pe = exp_nonpositive(le);
+    dE += pe;
+    dA += exp_nonpositive(la);
+    // pe == 0 drops the term: -Inf - -Inf would otherwise make it NaN.
+    s += pe > 0.0f ? pe * (le - la) : 0.0f;
+  }
+  return {dE, dA, s};
+}
+
+void store_scaled_softmax_block(const float* x, int64_t n, float m, float log_d, float coef,
+                                void* dst, ElemType type) {
+  switch (type) {
+    case ElemType::F32: store_softmax_f32(x, n, m, log_d, coef, static_cast<float*>(dst)); break;
+    case ElemType::BF16: store_softmax_bf16(x, n, m, log_d, coef, static_cast<uint16_t*>(dst)); break;
+    case ElemType::F16: store_softmax_f16(x, n, m, log_d, coef, static_cast<_Float16*>(dst)); break;
+  }
+}
+
+void store_zero_block(void* dst, ElemType type, int64_t n) {
+  // +0.0 is all-zero bits in all three formats.
+  std::memset(dst, 0, static_cast<size_t>(n) * static_cast<size_t>(elem_bytes(type)));
+}
+
+float load_one(const void* row, ElemType type, int64_t j) {
+  switch (type) {
+    case ElemType::F32: return static_cast<const float*>(row)[j];
+    case ElemType::BF16: return bf16_to_float(static_cast<const uint16_t*>(row)[j]);
+    case ElemType::F16: return f16_to_float(static_cast<const uint16_t*>(row)[j]);
+  }
+  return std::numeric_limits<float>::quiet_NaN();
+}
+
+void store_one(void* row, ElemType type, int64_t j, float v) {
+  switch (type) {
+    case ElemType::F32: static_cast<float*>(row)[j] = v; break;
+    case ElemType::BF16: static_cast<uint16_t*>(row)[j] = float_to_bf16(v); break;
+    case ElemType::F16: static_cast<uint16_t*>(row)[j] = float_to_f16(v); break;
+  }
+}
+
+}  // namespace lr::core::cpu
