@@ -2,6 +2,7 @@
 // weight), then the CPU kernel, then the reduction.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "distill_loss.h"
@@ -60,8 +61,12 @@ extern "C" LR_API lr_status lr_distill_loss_backward(const DLTensor* logits, con
 
     const lr_loss_params p = read_params(params, lr_loss_params_default(), "params");
     check_temperature(p.temperature, "params");
-    if (p.reduction != LR_REDUCTION_NONE && p.reduction != LR_REDUCTION_SUM && p.reduction != LR_REDUCTION_MEAN)
-      invalid("params->reduction is " + std::to_string(int(p.reduction)) + ", not an lr_reduction");
+    // Read as an int: a caller's out-of-range enum value must not be loaded as the enum type.
+    static_assert(sizeof(lr_reduction) == sizeof(int), "lr_reduction is an int-sized enum");
+    int reduction = 0;
+    std::memcpy(&reduction, &p.reduction, sizeof reduction);
+    if (reduction != LR_REDUCTION_NONE && reduction != LR_REDUCTION_SUM && reduction != LR_REDUCTION_MEAN)
+      invalid("params->reduction is " + std::to_string(reduction) + ", not an lr_reduction");
     if (!std::isfinite(p.grad_scale)) invalid("params->grad_scale must be finite");
 
     const lr::core::LogitsView z = check_logits(logits, "logits");
@@ -75,7 +80,7 @@ extern "C" LR_API lr_status lr_distill_loss_backward(const DLTensor* logits, con
 
     lr::core::Strided1D<float> loss_rows{};
     float* loss_scalar = nullptr;
-    if (p.reduction == LR_REDUCTION_NONE) loss_rows = check_vector<float>(loss_out, "loss_out", dl_float32(), n, true);
+    if (reduction == LR_REDUCTION_NONE) loss_rows = check_vector<float>(loss_out, "loss_out", dl_float32(), n, true);
     else loss_scalar = check_scalar_output(loss_out, "loss_out");
 
     lr::core::MutLogitsView grad{};
@@ -98,19 +103,19 @@ extern "C" LR_API lr_status lr_distill_loss_backward(const DLTensor* logits, con
     check_no_aliasing(outputs, inputs);
 
     const int64_t counted = check_target_entries(targets, n, v);
-    const double divisor = p.reduction == LR_REDUCTION_MEAN && counted > 0 ? double(counted) : 1.0;
+    const double divisor = reduction == LR_REDUCTION_MEAN && counted > 0 ? double(counted) : 1.0;
     lr::core::cpu::LossSettings settings;
     settings.temperature = p.temperature;
     settings.grad_coef = double(p.grad_scale) / divisor;
 
     std::vector<double> row_loss(static_cast<size_t>(n));
     if (n > 0) lr::core::cpu::distill_loss_backward(z, targets, settings, row_loss.data(), grad);
-    if (p.reduction == LR_REDUCTION_NONE) {
+    if (reduction == LR_REDUCTION_NONE) {
       for (int64_t i = 0; i < n; ++i) loss_rows[i] = static_cast<float>(row_loss[static_cast<size_t>(i)]);
     } else {
       double total = 0.0;  // in row order: the same result for any thread count
       for (double l : row_loss) total += l;
-      *loss_scalar = static_cast<float>(p.reduction == LR_REDUCTION_MEAN ? (counted > 0 ? total / double(counted) : 0.0)
+      *loss_scalar = static_cast<float>(reduction == LR_REDUCTION_MEAN ? (counted > 0 ? total / double(counted) : 0.0)
                                                                          : total);
     }
   });

@@ -48,110 +48,109 @@ inline uint16_t float_to_f16(float f) {
 }
 
 LR_SIMD_CLONES
-BlockLoad load_f32(const float* src, int64_t n, float scale, float* dst) {
+BlockLoad load_f32(const float* src, int64_t n, float* dst) {
   float m = -kInf;
   int bad = 0;
 #pragma omp simd reduction(max : m) reduction(| : bad)
   for (int64_t j = 0; j < n; ++j) {
     const float raw = src[j];
     bad |= !(raw < kInf);
-    const float x = raw * scale;
-    dst[j] = x;
-    m = x > m ? x : m;
+    dst[j] = raw;
+    m = raw > m ? raw : m;
   }
   return {m, bad != 0};
 }
 
 LR_SIMD_CLONES
-BlockLoad load_bf16(const uint16_t* src, int64_t n, float scale, float* dst) {
+BlockLoad load_bf16(const uint16_t* src, int64_t n, float* dst) {
   float m = -kInf;
   int bad = 0;
 #pragma omp simd reduction(max : m) reduction(| : bad)
   for (int64_t j = 0; j < n; ++j) {
     const float raw = bf16_to_float(src[j]);
     bad |= !(raw < kInf);
-    const float x = raw * scale;
-    dst[j] = x;
-    m = x > m ? x : m;
+    dst[j] = raw;
+    m = raw > m ? raw : m;
   }
   return {m, bad != 0};
 }
 
 LR_SIMD_CLONES
-BlockLoad load_f16(const _Float16* src, int64_t n, float scale, float* dst) {
+BlockLoad load_f16(const _Float16* src, int64_t n, float* dst) {
   float m = -kInf;
   int bad = 0;
 #pragma omp simd reduction(max : m) reduction(| : bad)
   for (int64_t j = 0; j < n; ++j) {
     const float raw = static_cast<float>(src[j]);
     bad |= !(raw < kInf);
-    const float x = raw * scale;
-    dst[j] = x;
-    m = x > m ? x : m;
+    dst[j] = raw;
+    m = raw > m ? raw : m;
   }
   return {m, bad != 0};
 }
 
 LR_SIMD_CLONES
-void store_softmax_f32(const float* x, int64_t n, float m, float log_d, float coef, float* dst) {
+void store_softmax_f32(const float* x, int64_t n, float m, float inv_t, float log_d, float coef, float* dst) {
 #pragma omp simd
-  for (int64_t j = 0; j < n; ++j) dst[j] = coef * exp_nonpositive((x[j] - m) - log_d);
+  for (int64_t j = 0; j < n; ++j) dst[j] = coef * exp_nonpositive((x[j] - m) * inv_t - log_d);
 }
 
 LR_SIMD_CLONES
-void store_softmax_bf16(const float* x, int64_t n, float m, float log_d, float coef, uint16_t* dst) {
+void store_softmax_bf16(const float* x, int64_t n, float m, float inv_t, float log_d, float coef, uint16_t* dst) {
 #pragma omp simd
-  for (int64_t j = 0; j < n; ++j) dst[j] = float_to_bf16(coef * exp_nonpositive((x[j] - m) - log_d));
+  for (int64_t j = 0; j < n; ++j) dst[j] = float_to_bf16(coef * exp_nonpositive((x[j] - m) * inv_t - log_d));
 }
 
 LR_SIMD_CLONES
-void store_softmax_f16(const float* x, int64_t n, float m, float log_d, float coef, _Float16* dst) {
+void store_softmax_f16(const float* x, int64_t n, float m, float inv_t, float log_d, float coef, _Float16* dst) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j)
-    dst[j] = static_cast<_Float16>(coef * exp_nonpositive((x[j] - m) - log_d));
+    dst[j] = static_cast<_Float16>(coef * exp_nonpositive((x[j] - m) * inv_t - log_d));
 }
 
 }  // namespace
 
-BlockLoad load_scaled_block(const void* src, ElemType type, int64_t n, float scale, float* dst) {
+BlockLoad load_block(const void* src, ElemType type, int64_t n, float* dst) {
   switch (type) {
-    case ElemType::F32: return load_f32(static_cast<const float*>(src), n, scale, dst);
-    case ElemType::BF16: return load_bf16(static_cast<const uint16_t*>(src), n, scale, dst);
-    case ElemType::F16: return load_f16(static_cast<const _Float16*>(src), n, scale, dst);
+    case ElemType::F32: return load_f32(static_cast<const float*>(src), n, dst);
+    case ElemType::BF16: return load_bf16(static_cast<const uint16_t*>(src), n, dst);
+    case ElemType::F16: return load_f16(static_cast<const _Float16*>(src), n, dst);
   }
   return {kInf, true};
 }
 
 LR_SIMD_CLONES
-float sum_exp_block(const float* x, int64_t n, float m) {
+float sum_exp_block(const float* x, int64_t n, float m, float inv_t) {
   float d = 0.0f;
 #pragma omp simd reduction(+ : d)
-  for (int64_t j = 0; j < n; ++j) d += exp_nonpositive(x[j] - m);
+  for (int64_t j = 0; j < n; ++j) d += exp_nonpositive((x[j] - m) * inv_t);
   return d;
 }
 
 LR_SIMD_CLONES
-KlPartials kl_partials_block(const float* e, const float* a, int64_t n, float mE, float mA) {
+KlPartials kl_partials_block(const float* e, const float* a, int64_t n, float mE, float mA, float inv_t) {
   float dE = 0.0f, dA = 0.0f, s = 0.0f;
 #pragma omp simd reduction(+ : dE, dA, s)
   for (int64_t j = 0; j < n; ++j) {
-    const float le = e[j] - mE;
-    const float la = a[j] - mA;
+    const float le = (e[j] - mE) * inv_t;
+    const float la = (a[j] - mA) * inv_t;
     const float pe = exp_nonpositive(le);
     dE += pe;
     dA += exp_nonpositive(la);
-    // pe == 0 drops the term: -Inf - -Inf would otherwise make it NaN.
-    s += pe > 0.0f ? pe * (le - la) : 0.0f;
+    // pe == 0 (underflow or e = -Inf) drops the term, which would otherwise be
+    // 0 * Inf = NaN, except that p_A = 0 under a finite expert logit is +Inf.
+    const float term = pe > 0.0f ? pe * (le - la) : 0.0f;
+    s += (la == -kInf && le > -kInf) ? kInf : term;
   }
   return {dE, dA, s};
 }
 
-void store_scaled_softmax_block(const float* x, int64_t n, float m, float log_d, float coef,
+void store_scaled_softmax_block(const float* x, int64_t n, float m, float inv_t, float log_d, float coef,
                                 void* dst, ElemType type) {
   switch (type) {
-    case ElemType::F32: store_softmax_f32(x, n, m, log_d, coef, static_cast<float*>(dst)); break;
-    case ElemType::BF16: store_softmax_bf16(x, n, m, log_d, coef, static_cast<uint16_t*>(dst)); break;
-    case ElemType::F16: store_softmax_f16(x, n, m, log_d, coef, static_cast<_Float16*>(dst)); break;
+    case ElemType::F32: store_softmax_f32(x, n, m, inv_t, log_d, coef, static_cast<float*>(dst)); break;
+    case ElemType::BF16: store_softmax_bf16(x, n, m, inv_t, log_d, coef, static_cast<uint16_t*>(dst)); break;
+    case ElemType::F16: store_softmax_f16(x, n, m, inv_t, log_d, coef, static_cast<_Float16*>(dst)); break;
   }
 }
 

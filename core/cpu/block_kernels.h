@@ -12,28 +12,32 @@ namespace lr::core::cpu {
 
 constexpr int64_t kBlock = 1024;
 
+// Temperature: values are kept raw and scaled only after subtracting the max,
+// (x - m) / T, which is exact near the max even for logits of 1e4.
 struct BlockLoad {
-  float max;  // max of the scaled values (-Inf if all -Inf)
+  float max;  // max of the values (-Inf if all -Inf)
   bool bad;   // a NaN or +Inf was seen: the row is a data fault
 };
 
-// dst[j] = float(src[j]) * scale for j < n; returns the max and the fault flag.
-BlockLoad load_scaled_block(const void* src, ElemType type, int64_t n, float scale, float* dst);
+// dst[j] = float(src[j]) for j < n; returns the max and the fault flag.
+BlockLoad load_block(const void* src, ElemType type, int64_t n, float* dst);
 
-// sum_j exp(x[j] - m), for m = max x (finite).
-float sum_exp_block(const float* x, int64_t n, float m);
+// sum_j exp((x[j] - m) * inv_t), for m = max x (finite).
+float sum_exp_block(const float* x, int64_t n, float m, float inv_t);
 
-// Partial sums for KL(p_E || p_A) relative to the block maxima mE, mA (both finite):
-//   dE = sum exp(e - mE),  dA = sum exp(a - mA),
-//   s  = sum exp(e - mE) * ((e - mE) - (a - mA))   (terms with exp(e - mE) = 0 count 0)
+// Partial sums for KL(p_E || p_A) relative to the block maxima mE, mA (both
+// finite), with le = (e - mE) / T and la = (a - mA) / T:
+//   dE = sum exp(le),  dA = sum exp(la),  s = sum exp(le) * (le - la).
+// Terms with e = -Inf count 0; a = -Inf where e is finite makes s = +Inf
+// (p_A = 0 where p_E > 0, however small p_E is).
 struct KlPartials {
   float dE, dA, s;
 };
-KlPartials kl_partials_block(const float* e, const float* a, int64_t n, float mE, float mA);
+KlPartials kl_partials_block(const float* e, const float* a, int64_t n, float mE, float mA, float inv_t);
 
-// dst[j] = coef * exp((x[j] - m) - log_d), converted to `type`: the softmax
-// part of the gradient, written over any row (in place included).
-void store_scaled_softmax_block(const float* x, int64_t n, float m, float log_d, float coef,
+// dst[j] = coef * exp((x[j] - m) * inv_t - log_d), converted to `type`: the
+// softmax part of the gradient, written over any row (in place included).
+void store_scaled_softmax_block(const float* x, int64_t n, float m, float inv_t, float log_d, float coef,
                                 void* dst, ElemType type);
 
 // dst[j] = 0 for j < n.

@@ -18,12 +18,13 @@ const void* advance(const void* row, ElemType type, int64_t elements) {
   return static_cast<const char*>(row) + elements * elem_bytes(type);
 }
 
-// Candidates are gathered on float32 values scaled by 1/T, which can be a few
-// ulps away from the exact (z - zmax) / T; the margin keeps every true member
-// of M, and the exact double test afterwards drops the extras.
-float candidate_threshold(float running_max, float log_beta) {
-  const float slack = 1e-5f * (std::fabs(running_max) + std::fabs(log_beta)) + 1e-30f;
-  return running_max + log_beta - slack;
+// Candidates are gathered with a float32 test z >= zmax + T log(beta), which
+// can be a few ulps away from the exact double test (z - zmax) / T >= log(beta);
+// the margin keeps every true member of M, and the exact test afterwards
+// drops the extras.
+float candidate_threshold(float running_max, float t_log_beta) {
+  const float slack = 1e-5f * (std::fabs(running_max) + std::fabs(t_log_beta)) + 1e-30f;
+  return running_max + t_log_beta - slack;
 }
 
 // Order of the support: larger expert logit first, then lower id.
@@ -61,7 +62,8 @@ void ContrastRowScanner::scan(const void* expert_row, ElemType expert_type, cons
 
   const int64_t S = settings_.shared_vocab;
   const float inv_t = 1.0f / settings_.temperature;
-  const float log_beta = static_cast<float>(settings_.log_beta);
+  const double t = settings_.temperature;
+  const float t_log_beta = static_cast<float>(t * settings_.log_beta);
   float* eb = expert_block_.data();
   float* ab = amateur_block_.data();
   KlStats stats;
@@ -69,31 +71,31 @@ void ContrastRowScanner::scan(const void* expert_row, ElemType expert_type, cons
 
   for (int64_t off = 0; off < S; off += kBlock) {
     const int64_t n = std::min(kBlock, S - off);
-    const BlockLoad le = load_scaled_block(advance(expert_row, expert_type, off), expert_type, n, inv_t, eb);
-    const BlockLoad la = load_scaled_block(advance(amateur_row, amateur_type, off), amateur_type, n, inv_t, ab);
+    const BlockLoad le = load_block(advance(expert_row, expert_type, off), expert_type, n, eb);
+    const BlockLoad la = load_block(advance(amateur_row, amateur_type, off), amateur_type, n, ab);
     if (le.bad || la.bad) {
       fault_ = true;
       return;
     }
     if (want_kl) {
-      KlStats piece;
-      piece.mE = le.max;
-      piece.mA = la.max;
+      KlStats piece;  // maxima in units of z / T
+      piece.mE = double(le.max) / t;
+      piece.mA = double(la.max) / t;
       if (le.max > -kInfF && la.max > -kInfF) {
-        const KlPartials p = kl_partials_block(eb, ab, n, le.max, la.max);
+        const KlPartials p = kl_partials_block(eb, ab, n, le.max, la.max, inv_t);
         piece.dE = p.dE;
         piece.dA = p.dA;
         piece.s = p.s;
       } else if (le.max > -kInfF) {
-        piece.dE = sum_exp_block(eb, n, le.max);  // merge turns the missing amateur into KL = +Inf
+        piece.dE = sum_exp_block(eb, n, le.max, inv_t);  // merge turns the missing amateur into KL = +Inf
       } else if (la.max > -kInfF) {
-        piece.dA = sum_exp_block(ab, n, la.max);
+        piece.dA = sum_exp_block(ab, n, la.max, inv_t);
       }
       stats.merge(piece);
     }
     const float new_max = std::max(run_max_e, le.max);
     if (want_targets && le.max > -kInfF && !candidates_overflowed_) {
-      const float threshold = candidate_threshold(new_max, log_beta);
+      const float threshold = candidate_threshold(new_max, t_log_beta);
       if (le.max >= threshold) gather_candidates(eb, n, off, threshold);
     }
     run_max_e = new_max;
@@ -126,9 +128,8 @@ void ContrastRowScanner::gather_candidates(const float* scaled, int64_t n, int64
 }
 
 void ContrastRowScanner::compact_candidates(float threshold) {
-  const float inv_t = 1.0f / settings_.temperature;
   auto keep_end = std::remove_if(candidate_ids_.begin(), candidate_ids_.end(), [&](int32_t id) {
-    return !(load_one(expert_row_, expert_type_, id) * inv_t >= threshold);
+    return !(load_one(expert_row_, expert_type_, id) >= threshold);
   });
   candidate_ids_.erase(keep_end, candidate_ids_.end());
 }
@@ -156,7 +157,7 @@ void ContrastRowScanner::select_support_by_full_pass() {
   double z_max = -kInfD;
   for (int64_t off = 0; off < S; off += kBlock) {
     const int64_t n = std::min(kBlock, S - off);
-    z_max = std::max(z_max, double(load_scaled_block(advance(expert_row_, expert_type_, off), expert_type_, n, 1.0f, eb).max));
+    z_max = std::max(z_max, double(load_block(advance(expert_row_, expert_type_, off), expert_type_, n, eb).max));
   }
   const double t = settings_.temperature;
   const size_t k = static_cast<size_t>(settings_.k);
@@ -164,7 +165,7 @@ void ContrastRowScanner::select_support_by_full_pass() {
   support_size_ = 0;
   for (int64_t off = 0; off < S; off += kBlock) {
     const int64_t n = std::min(kBlock, S - off);
-    load_scaled_block(advance(expert_row_, expert_type_, off), expert_type_, n, 1.0f, eb);
+    load_block(advance(expert_row_, expert_type_, off), expert_type_, n, eb);
     for (int64_t j = 0; j < n; ++j) {
       const double z = eb[j];
       if (!((z - z_max) / t >= settings_.log_beta)) continue;

@@ -30,28 +30,27 @@ void zero_row(void* row, ElemType type, int64_t v) {
   if (row) store_zero_block(row, type, v);
 }
 
-// Pass 1: softmax statistics of the scaled row, relative to its float max m:
-// d = sum exp(x - m). Returns false for a data fault.
-bool row_softmax_stats(const void* row, ElemType type, int64_t v, float inv_t, float* block,
+// Pass 1: softmax statistics of the row relative to its max logit m:
+// d = sum exp((x - m) / T). Returns false for a data fault.
+bool row_softmax_stats(const void* row, ElemType type, int64_t v, float inv_t, double t, float* block,
                        float* m_out, double* d_out) {
-  double m = -std::numeric_limits<double>::infinity();
+  float m = -kInfF;
   double d = 0.0;
   for (int64_t off = 0; off < v; off += kBlock) {
     const int64_t n = std::min(kBlock, v - off);
-    const BlockLoad ld = load_scaled_block(advance(row, type, off), type, n, inv_t, block);
+    const BlockLoad ld = load_block(advance(row, type, off), type, n, block);
     if (ld.bad) return false;
     if (ld.max == -kInfF) continue;
-    const double bm = ld.max;
-    const double bd = sum_exp_block(block, n, ld.max);
-    if (bm > m) {
-      d = d * std::exp(m - bm) + bd;
-      m = bm;
+    const double bd = sum_exp_block(block, n, ld.max, inv_t);
+    if (ld.max > m) {
+      d = d * std::exp((double(m) - double(ld.max)) / t) + bd;
+      m = ld.max;
     } else {
-      d += bd * std::exp(bm - m);
+      d += bd * std::exp((double(ld.max) - double(m)) / t);
     }
   }
   if (!(d > 0.0)) return false;  // every entry -Inf
-  *m_out = static_cast<float>(m);
+  *m_out = m;
   *d_out = d;
   return true;
 }
@@ -85,19 +84,19 @@ void distill_loss_backward(const LogitsView& logits, const SparseTargets& target
     }
     float m = 0.0f;
     double d = 0.0;
-    if (!row_softmax_stats(z, logits.type, v, inv_t, ws.block.data(), &m, &d)) {
+    if (!row_softmax_stats(z, logits.type, v, inv_t, t, ws.block.data(), &m, &d)) {
       row_loss[i] = nan;
       zero_row(g, grad.type, v);
       continue;
     }
     const double log_d = std::log(d);
-    // loss = sum v log v - sum v log q, with log q(a) = (z_a / T - m) - log d.
+    // loss = sum v log v - sum v log q, with log q(a) = (z_a - m) / T - log d.
     double loss = 0.0;
     for (int64_t j = 0; j < k; ++j) {
       const int32_t id = targets.ids(i, j);
       const double vj = targets.weights(i, j);
       if (id < 0) continue;
-      const double log_q = (double(load_one(z, logits.type, id)) / t - m) - log_d;
+      const double log_q = (double(load_one(z, logits.type, id)) - double(m)) / t - log_d;
       if (vj > 0.0) loss += vj * (std::log(vj) - log_q);
       ws.target_grad[static_cast<size_t>(j)] = settings.grad_coef / t * (w_total * std::exp(log_q) - vj);
     }
@@ -110,8 +109,8 @@ void distill_loss_backward(const LogitsView& logits, const SparseTargets& target
     float* block = ws.block.data();
     for (int64_t off = 0; off < v; off += kBlock) {
       const int64_t n = std::min(kBlock, v - off);
-      load_scaled_block(advance(z, logits.type, off), logits.type, n, inv_t, block);
-      store_scaled_softmax_block(block, n, m, log_d_f, coef, advance(g, grad.type, off), grad.type);
+      load_block(advance(z, logits.type, off), logits.type, n, block);
+      store_scaled_softmax_block(block, n, m, inv_t, log_d_f, coef, advance(g, grad.type, off), grad.type);
     }
     for (int64_t j = 0; j < k; ++j) {
       const int32_t id = targets.ids(i, j);

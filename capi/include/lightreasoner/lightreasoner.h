@@ -129,8 +129,10 @@ LR_API lr_loss_params lr_loss_params_default(void);
  *   keep_out       [N] uint8: 1 iff kl_out > kl_threshold; or NULL
  *
  * With T the temperature, p_E = softmax(expert[i, :S] / T), p_A likewise, and
- * KL = sum_a p_E(a) (log p_E(a) - log p_A(a)). Terms with p_E(a) = 0 count 0;
- * p_A(a) = 0 where p_E(a) > 0 gives KL = +Inf (and keep = 1).
+ * KL = sum_a p_E(a) (log p_E(a) - log p_A(a)). Terms with an expert logit of
+ * -Inf count 0 (as do terms whose p_E underflows while p_A > 0); an amateur
+ * logit of -Inf (p_A = 0) under a finite expert logit gives KL = +Inf, however
+ * small that p_E is (keep = 1).
  * Data faults (NaN, +Inf, or all -Inf in either row's first S entries):
  * kl NaN, keep 0.
  */
@@ -161,8 +163,10 @@ LR_API lr_status lr_select_steps(const DLTensor* expert_logits,
  * descending weight order (ties: lower id first). If |M| > K, the K tokens of
  * largest p_E are kept (ties: lower id), v is renormalised over them, and
  * support_size still reports the true |M|, so truncation is never silent.
- * If p_A(a) = 0 for some a in M, c is +Inf there: v is then spread over those
- * ids only, in proportion to p_E (the limit as their p_A goes to 0 together).
+ * If p_A(a) = 0 (an amateur logit of -Inf) for some kept a, c is +Inf there: v
+ * is then spread over those ids only, in proportion to p_E (the limit as their
+ * p_A go to 0 together); the other kept ids are written after them with
+ * weight 0, in ascending id order.
  * Data faults: support_size -1, ids -1, weights 0.
  */
 LR_API lr_status lr_build_targets(const DLTensor* expert_logits,
@@ -214,7 +218,7 @@ LR_API lr_status lr_select_and_build(const DLTensor* expert_logits,
  *   grad_i = grad_scale * (w q - v) / T / D              ( = grad_scale (q - v) when w = 1, T = 1, D = 1 )
  * where D = 1 for NONE and SUM, and D = the number of counted rows for MEAN.
  * A row is counted iff it has at least one id != -1. A row whose ids are all
- * -1 has loss 0 and gradient 0. Data faults (NaN or +Inf in the row, or all
+ * -1 has loss 0 and gradient 0, whatever its logits hold. Data faults (NaN or +Inf in the row, or all
  * -Inf): loss NaN (so SUM and MEAN are NaN too), gradient 0; such a row is
  * still counted, so the other rows' gradients do not depend on the data.
  * MEAN with no counted row gives loss 0 and zero gradients.

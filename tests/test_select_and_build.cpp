@@ -1,0 +1,260 @@
+// lr_select_and_build: equal to lr_select_steps followed by lr_build_targets
+// on the kept rows (bit for bit: the header says the results are equal), and
+// against the double-precision brute force (KL within 1e-5 + 1e-4 |ref|,
+// weights within 1e-6; see test_select_steps.cpp and test_build_targets.cpp
+// for the reasoning). Rows not kept: padding, support_size 0.
+#include <gtest/gtest.h>
+#include <lightreasoner/lightreasoner.h>
+
+#include <random>
+#include <sstream>
+
+#include "reference/brute_force.h"
+#include "support/host_tensor.h"
+
+namespace {
+
+using lrref::Row;
+using lrref::fx::RowKind;
+using lrtest::Dtype;
+using lrtest::HostTensor;
+
+constexpr double kKlAtol = 1e-5, kKlRtol = 1e-4, kWeightAtol = 1e-6;
+
+struct FusedCase {
+  int64_t N = 32;
+  int64_t Ve = 64, Va = 64;
+  int64_t shared = 0;
+  float T = 1.0f, kappa = 0.4f, beta = 0.2f;
+  int64_t K = 8;
+  int64_t stride_extra = 0;
+  bool null_strides = false;
+  Dtype amateur_dtype = Dtype::I32;  // I32 = the expert's
+  std::vector<std::pair<RowKind, RowKind>> kinds;
+  uint32_t seed = 1;
+};
+
+const std::vector<RowKind> kExpertPool = {RowKind::Normal, RowKind::Peaked, RowKind::OneHot, RowKind::Uniform,
+                                          RowKind::Huge, RowKind::NegInfEntries, RowKind::TiesAtMax};
+const std::vector<RowKind> kAmateurPool = {RowKind::Normal, RowKind::Peaked, RowKind::OneHot, RowKind::Uniform,
+                                           RowKind::Huge, RowKind::NegInfEntries, RowKind::TiesAtMax,
+                                           RowKind::Perturbed, RowKind::Perturbed, RowKind::Perturbed};
+
+void run_case(Dtype dt, const FusedCase& c) {
+  std::mt19937 g(c.seed);
+  const int64_t S = c.shared ? c.shared : std::min(c.Ve, c.Va);
+  std::vector<Row> ze, za;
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < c.N; ++i) {
+    RowKind ke, ka;
+    if (!c.kinds.empty()) {
+      ke = c.kinds[static_cast<size_t>(i) % c.kinds.size()].first;
+      ka = c.kinds[static_cast<size_t>(i) % c.kinds.size()].second;
+    } else {
+      do {
+        ke = kExpertPool[std::uniform_int_distribution<size_t>(0, kExpertPool.size() - 1)(g)];
+        ka = kAmateurPool[std::uniform_int_distribution<size_t>(0, kAmateurPool.size() - 1)(g)];
+      } while (lrref::fx::ambiguous_pair(ke, ka));
+    }
+    ze.push_back(lrref::fx::make_row(ke, c.Ve, g));
+    za.push_back(lrref::fx::make_amateur(ka, ze.back(), c.Va, g));
+    names.push_back(std::string(lrref::fx::kind_name(ke)) + "/" + lrref::fx::kind_name(ka));
+  }
+  lrref::fx::poison_columns(ze, S);
+  lrref::fx::poison_columns(za, S);
+  const Dtype adt = c.amateur_dtype == Dtype::I32 ? dt : c.amateur_dtype;
+  HostTensor e = lrref::fx::make_logits(dt, ze, c.Ve, c.stride_extra, c.null_strides);
+  HostTensor a = lrref::fx::make_logits(adt, za, c.Va, c.stride_extra, c.null_strides);
+  const std::vector<Row> se = lrref::fx::read_rows(e), sa = lrref::fx::read_rows(a);
+
+  lr_select_params sp = lr_select_params_default();
+  sp.temperature = c.T;
+  sp.kl_threshold = c.kappa;
+  sp.shared_vocab = c.shared;
+  lr_target_params tp = lr_target_params_default();
+  tp.temperature = c.T;
+  tp.beta = c.beta;
+  tp.shared_vocab = c.shared;
+
+  // The fused call.
+  const int64_t N = c.N, K = c.K;
+  HostTensor kl(Dtype::F32, {N}), keep(Dtype::U8, {N}), ids(Dtype::I32, {N, K}), w(Dtype::F32, {N, K}),
+      sup(Dtype::I32, {N});
+  for (HostTensor* t : {&kl, &keep, &ids, &w, &sup}) t->fill_bytes(0xCD);
+  ASSERT_EQ(lr_select_and_build(e.dl(), a.dl(), &sp, &tp, kl.dl(), keep.dl(), ids.dl(), w.dl(), sup.dl(), nullptr),
+            LR_OK)
+      << lr_last_error();
+
+  // The two-step path.
+  HostTensor kl2(Dtype::F32, {N}), keep2(Dtype::U8, {N});
+  ASSERT_EQ(lr_select_steps(e.dl(), a.dl(), &sp, kl2.dl(), keep2.dl(), nullptr), LR_OK) << lr_last_error();
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < N; ++i)
+    if (keep2.at(i) != 0) kept.push_back(i);
+  const int64_t M = static_cast<int64_t>(kept.size());
+  HostTensor rows(Dtype::I64, {M}), ids2(Dtype::I32, {M, K}), w2(Dtype::F32, {M, K}), sup2(Dtype::I32, {M});
+  for (int64_t m = 0; m < M; ++m) rows.set_at(m, static_cast<double>(kept[static_cast<size_t>(m)]));
+  ASSERT_EQ(lr_build_targets(e.dl(), a.dl(), rows.dl(), &tp, ids2.dl(), w2.dl(), sup2.dl(), nullptr), LR_OK)
+      << lr_last_error();
+
+  int64_t m = 0;
+  for (int64_t i = 0; i < N; ++i) {
+    const size_t u = static_cast<size_t>(i);
+    std::ostringstream ctx;
+    ctx << "row " << i << " (" << names[u] << ") dtype " << lrtest::dtype_name(dt) << "/" << lrtest::dtype_name(adt)
+        << " S=" << S << " T=" << c.T << " K=" << K;
+    // Equal to the two-step path.
+    EXPECT_TRUE(lrref::same_value(kl.at(i), kl2.at(i))) << ctx.str() << " fused kl " << kl.at(i) << " vs "
+                                                        << kl2.at(i);
+    EXPECT_EQ(keep.at(i), keep2.at(i)) << ctx.str();
+    const bool is_kept = keep2.at(i) != 0;
+    if (is_kept) {
+      EXPECT_EQ(sup.at(i), sup2.at(m)) << ctx.str();
+      for (int64_t k = 0; k < K; ++k) {
+        EXPECT_EQ(ids.get(i, k), ids2.get(m, k)) << ctx.str() << " k=" << k;
+        EXPECT_TRUE(lrref::same_value(w.get(i, k), w2.get(m, k))) << ctx.str() << " k=" << k;
+      }
+      ++m;
+    } else {
+      EXPECT_EQ(sup.at(i), std::isnan(kl.at(i)) ? -1.0 : 0.0) << ctx.str();
+      for (int64_t k = 0; k < K; ++k) {
+        EXPECT_EQ(ids.get(i, k), -1.0) << ctx.str();
+        EXPECT_EQ(w.get(i, k), 0.0) << ctx.str();
+      }
+    }
+    // Against the reference.
+    const double ref_kl = lrref::kl(se[u], sa[u], S, static_cast<double>(c.T));
+    EXPECT_TRUE(lrref::close_enough(kl.at(i), ref_kl, kKlAtol, kKlRtol))
+        << ctx.str() << " kl " << kl.at(i) << " ref " << ref_kl;
+    EXPECT_EQ(keep.at(i), static_cast<float>(kl.at(i)) > c.kappa ? 1.0 : 0.0) << ctx.str();
+    if (is_kept) {
+      std::vector<int32_t> gi;
+      std::vector<double> gw;
+      for (int64_t k = 0; k < K; ++k) {
+        gi.push_back(static_cast<int32_t>(ids.get(i, k)));
+        gw.push_back(w.get(i, k));
+      }
+      const lrref::Targets ref =
+          lrref::targets(se[u], sa[u], S, static_cast<double>(c.T), static_cast<double>(c.beta), K);
+      EXPECT_EQ(lrref::fx::check_targets(gi, gw, static_cast<int64_t>(sup.at(i)), ref, se[u], sa[u], S, kWeightAtol),
+                "")
+          << ctx.str();
+    }
+  }
+}
+
+class SelectAndBuild : public ::testing::TestWithParam<Dtype> {};
+
+TEST_P(SelectAndBuild, RandomPool) {
+  FusedCase c;
+  c.N = 96;
+  c.Ve = c.Va = 200;
+  c.seed = 51;
+  run_case(GetParam(), c);
+}
+
+TEST_P(SelectAndBuild, StridedTemperatureKappa) {
+  FusedCase c;
+  c.N = 40;
+  c.Ve = c.Va = 120;
+  c.T = 0.75f;
+  c.kappa = 0.05f;
+  c.beta = 0.1f;
+  c.K = 4;
+  c.stride_extra = 7;
+  c.seed = 52;
+  run_case(GetParam(), c);
+  c.kappa = -1.0f;  // every non-faulty row kept
+  c.seed = 53;
+  run_case(GetParam(), c);
+  c.kappa = 1e30f;  // only +Inf rows kept
+  c.seed = 54;
+  run_case(GetParam(), c);
+}
+
+TEST_P(SelectAndBuild, NullStrides) {
+  FusedCase c;
+  c.N = 24;
+  c.Ve = c.Va = 77;
+  c.null_strides = true;
+  c.T = 1.4f;
+  c.seed = 55;
+  run_case(GetParam(), c);
+}
+
+TEST_P(SelectAndBuild, EveryKindPair) {
+  FusedCase c;
+  for (RowKind ke : kExpertPool)
+    for (RowKind ka : kAmateurPool)
+      if (!lrref::fx::ambiguous_pair(ke, ka)) c.kinds.push_back({ke, ka});
+  c.N = static_cast<int64_t>(c.kinds.size());
+  c.Ve = c.Va = 48;
+  c.K = 48;
+  c.kappa = 0.01f;
+  c.seed = 56;
+  run_case(GetParam(), c);
+}
+
+TEST_P(SelectAndBuild, DifferentWidthsAndSharedVocab) {
+  FusedCase c;
+  c.N = 24;
+  c.Ve = 60;
+  c.Va = 41;
+  c.seed = 57;
+  run_case(GetParam(), c);
+  c.Ve = 41;
+  c.Va = 60;
+  c.shared = 30;
+  c.stride_extra = 2;
+  c.seed = 58;
+  run_case(GetParam(), c);
+}
+
+TEST_P(SelectAndBuild, SmallShapes) {
+  FusedCase c;
+  c.N = 0;
+  c.seed = 59;
+  run_case(GetParam(), c);
+  c.N = 1;
+  run_case(GetParam(), c);
+  c.N = 4;
+  c.Ve = c.Va = 1;
+  c.kappa = -1.0f;
+  run_case(GetParam(), c);
+  c.K = 1;
+  c.Ve = c.Va = 20;
+  c.N = 20;
+  c.kappa = 0.1f;
+  run_case(GetParam(), c);
+}
+
+TEST_P(SelectAndBuild, LargeVocab) {
+  FusedCase c;
+  c.N = 3;
+  c.Ve = 152064;  // Qwen2.5-7B width against 0.5B: S = 151936, expert columns past it NaN
+  c.Va = 151936;
+  c.K = 16;
+  c.kappa = 0.0f;
+  c.kinds = {{RowKind::Normal, RowKind::Normal}, {RowKind::Peaked, RowKind::Perturbed},
+             {RowKind::Uniform, RowKind::Normal}};
+  c.seed = 60;
+  run_case(GetParam(), c);
+}
+
+TEST_P(SelectAndBuild, MixedDtypes) {
+  for (Dtype adt : lrref::fx::logit_dtypes()) {
+    if (adt == GetParam()) continue;
+    FusedCase c;
+    c.N = 30;
+    c.Ve = 50;
+    c.Va = 64;
+    c.amateur_dtype = adt;
+    c.seed = 61;
+    run_case(GetParam(), c);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, SelectAndBuild, ::testing::ValuesIn(lrref::fx::logit_dtypes()),
+                         [](const ::testing::TestParamInfo<Dtype>& i) { return lrtest::dtype_name(i.param); });
+
+}  // namespace
