@@ -108,9 +108,8 @@ LossRow loss_row(const Row& z, const std::vector<int32_t>& ids, const Row& v, do
   const int64_t V = static_cast<int64_t>(z.size());
   r.grad.assign(z.size(), 0.0);
   for (int32_t id : ids) r.counted = r.counted || id != -1;
-  // A padding row (all ids -1) is loss 0, gradient 0 whatever its logits:
-  // the header does not say which rule wins for a padding row with faulty
-  // data; this follows the library (the padding row is never looked at).
+  // A padding row (all ids -1) is loss 0, gradient 0 whatever its logits
+  // (the header says so: a padding row's logits are never looked at).
   if (!r.counted) return r;
   if (is_data_fault(z, V)) {
     r.fault = true;
