@@ -130,7 +130,8 @@ float sum_exp_block(const float* x, int64_t n, float m, float inv_t) {
 LR_SIMD_CLONES
 KlPartials kl_partials_block(const float* e, const float* a, int64_t n, float mE, float mA, float inv_t) {
   float dE = 0.0f, dA = 0.0f, s = 0.0f;
-#pragma omp simd reduction(+ : dE, dA, s)
+  int amateur_zero = 0;
+#pragma omp simd reduction(+ : dE, dA, s) reduction(| : amateur_zero)
   for (int64_t j = 0; j < n; ++j) {
     const float le = (e[j] - mE) * inv_t;
     const float la = (a[j] - mA) * inv_t;
@@ -138,11 +139,11 @@ KlPartials kl_partials_block(const float* e, const float* a, int64_t n, float mE
     dE += pe;
     dA += exp_nonpositive(la);
     // pe == 0 (underflow or e = -Inf) drops the term, which would otherwise be
-    // 0 * Inf = NaN, except that p_A = 0 under a finite expert logit is +Inf.
-    const float term = pe > 0.0f ? pe * (le - la) : 0.0f;
-    s += (la == -kInf && le > -kInf) ? kInf : term;
+    // 0 * Inf = NaN; p_A = 0 under a finite expert logit is flagged instead.
+    s += pe > 0.0f ? pe * (le - la) : 0.0f;
+    amateur_zero |= (la == -kInf) & (le > -kInf);
   }
-  return {dE, dA, s};
+  return {dE, dA, amateur_zero ? kInf : s};
 }
 
 void store_scaled_softmax_block(const float* x, int64_t n, float m, float inv_t, float log_d, float coef,

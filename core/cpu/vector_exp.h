@@ -18,8 +18,10 @@ static inline float exp_nonpositive(float x) {
   constexpr float kLn2Hi = 0.693359375f;
   constexpr float kLn2Lo = -2.12194440e-4f;
   constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23: float add rounds to an integer
+  // One compare serves the clamp and the flush (x > 0 never occurs here:
+  // callers pass logits minus their maximum).
   const bool underflow = x < kLowest;
-  const float xc = underflow ? kLowest : (x > 0.0f ? 0.0f : x);
+  const float xc = underflow ? kLowest : x;
   const float t = xc * kLog2e + kRoundMagic;
   const float n = t - kRoundMagic;  // round(x / ln2) as a float
   const float r = (xc - n * kLn2Hi) - n * kLn2Lo;
