@@ -2,18 +2,24 @@
 # Installs the Debian packages the build needs; does nothing when they are
 # all present (so it is cheap to run before every build).
 #   install_deps.sh          build + tests
-#   install_deps.sh --bench  also Google Benchmark and LibTorch (CPU) for bench/
+#   install_deps.sh --bench  also Google Benchmark for bench/
 set -euo pipefail
 
-packages=(cmake ninja-build g++ pkg-config binutils libdlpack-dev libgtest-dev libgmock-dev)
+packages=(cmake ninja-build g++ pkg-config binutils libdlpack-dev libgtest-dev libgmock-dev
+  libtorch-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
+  python3 python3-numpy python3-torch)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libbenchmark-dev libtorch-dev python3)
+  packages+=(libbenchmark-dev)
 fi
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (tokenizer parity tests): the machine's own if present
+# (it may come from another packaging of Node.js), else Debian's.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   echo "install_deps: installing ${missing[*]}"
   if [[ $(id -u) -ne 0 ]]; then sudo=sudo; else sudo=; fi

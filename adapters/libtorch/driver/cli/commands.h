@@ -1,0 +1,17 @@
+// The verbs of the `lightreasoner` program; each file adds one subcommand.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lr::driver::cli {
+
+// Exit codes: 0 success, 1 a failure while running (bad file, bad input
+// line), 2 a usage error (bad flag).
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void add_tokenize_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_make_tiny_model_command(CLI::App& app);
+
+}  // namespace lr::driver::cli

@@ -1,0 +1,129 @@
+// lightreasoner generate --model DIR [--max-new-tokens N] [--greedy | --temperature T --top-p P --seed S] [--ids]
+// stdin: one JSON string (a prompt, used verbatim) per line; stdout: per line
+// the completion as a JSON string, or with --ids the JSON array of generated ids.
+#include <nlohmann/json.hpp>
+#include <torch/cuda.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
+#include "commands.h"
+#include "generate.h"
+#include "jsonl_input.h"
+#include "model_config.h"
+#include "progress.h"
+#include "qwen2_model.h"
+#include "tokenizer.h"
+
+namespace lr::driver::cli {
+
+namespace {
+
+struct GenerateArgs {
+  std::string model_dir;
+  int64_t max_new_tokens = 128;
+  bool greedy = false;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  uint64_t seed = 0;
+  bool ids = false;
+  int64_t batch_size = 16;
+  std::string dtype = "float32";
+  std::string device = "cpu";
+};
+
+// Stop ids: generation_config.json's eos ids, else config.json's, else the tokenizer's eos.
+std::vector<int64_t> stop_ids_for(const std::string& dir, const Qwen2Config& config, const Tokenizer& tokenizer) {
+  if (auto gen = GenerationConfig::from_dir(dir); gen && !gen->eos_token_ids.empty()) return gen->eos_token_ids;
+  if (!config.eos_token_ids.empty()) return config.eos_token_ids;
+  if (auto eos = tokenizer.eos_id()) return {*eos};
+  return {};
+}
+
+Tokenizer tokenizer_in(const std::string& dir) {
+  const std::filesystem::path json = std::filesystem::path(dir) / "tokenizer.json";
+  if (!std::filesystem::exists(json)) throw std::runtime_error(dir + ": no tokenizer.json in the model folder");
+  const std::filesystem::path config = std::filesystem::path(dir) / "tokenizer_config.json";
+  return Tokenizer::from_file(json.string(), std::filesystem::exists(config) ? config.string() : "");
+}
+
+torch::Device device_from(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (!torch::cuda::is_available()) throw std::runtime_error("--device " + name + ": no CUDA device is available");
+  return torch::Device(name);
+}
+
+void run_generate(const GenerateArgs& args) {
+  const Tokenizer tokenizer = tokenizer_in(args.model_dir);
+  const torch::ScalarType dtype = args.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+  const Qwen2Model model = Qwen2Model::load(args.model_dir, device_from(args.device), dtype);
+  const std::vector<std::string> prompts = read_json_string_lines(std::cin);
+
+  std::vector<std::vector<int64_t>> prompt_ids;
+  prompt_ids.reserve(prompts.size());
+  for (const std::string& p : prompts) {
+    const std::vector<int32_t> ids = tokenizer.encode(p);
+    prompt_ids.emplace_back(ids.begin(), ids.end());
+  }
+  GenerateOptions opts;
+  opts.max_new_tokens = args.max_new_tokens;
+  opts.greedy = args.greedy;
+  opts.temperature = args.temperature;
+  opts.top_p = args.top_p;
+  opts.seed = args.seed;
+  opts.batch_size = args.batch_size;
+  opts.stop_ids = stop_ids_for(args.model_dir, model.config(), tokenizer);
+  Progress progress("generate", static_cast<int64_t>(prompts.size()), "prompts");
+  opts.on_progress = [&progress](int64_t done, int64_t) { progress.update(done); };
+  const std::vector<std::vector<int64_t>> completions = generate(model, prompt_ids, opts);
+  progress.finish();
+
+  std::string out;
+  for (const std::vector<int64_t>& ids : completions) {
+    if (args.ids) {
+      out += nlohmann::json(ids).dump();
+    } else {
+      const std::string text = tokenizer.decode(std::vector<int32_t>(ids.begin(), ids.end()), true);
+      // A completion cut mid-character is not valid UTF-8: replace, don't fail.
+      out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    out += '\n';
+  }
+  std::cout << out << std::flush;
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app) {
+  auto args = std::make_shared<GenerateArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "generate", "Continue prompts with a Qwen2 checkpoint: one JSON string (a prompt, used verbatim) per stdin "
+                  "line in, one completion per line out (a JSON string, or with --ids the generated ids)");
+  cmd->add_option("--model", args->model_dir, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--max-new-tokens", args->max_new_tokens, "at most this many new tokens per prompt")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  CLI::Option* greedy = cmd->add_flag("--greedy", args->greedy, "greedy decoding (the default)");
+  CLI::Option* temperature = cmd->add_option("--temperature", args->temperature, "sampling temperature (> 0)")
+      ->check(CLI::PositiveNumber);
+  CLI::Option* top_p = cmd->add_option("--top-p", args->top_p, "nucleus sampling mass in (0, 1]")
+      ->check(CLI::Range(1e-9, 1.0));
+  CLI::Option* seed = cmd->add_option("--seed", args->seed, "sampling seed");
+  greedy->excludes(temperature)->excludes(top_p)->excludes(seed);
+  cmd->add_flag("--ids", args->ids, "print the generated token ids instead of text");
+  cmd->add_option("--batch-size", args->batch_size, "prompts per batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}))->capture_default_str();
+  cmd->add_option("--dtype", args->dtype, "compute dtype")
+      ->check(CLI::IsMember({"float32", "bfloat16"}))->capture_default_str();
+  cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->callback([args, temperature, top_p, seed] {
+    // Sampling when any sampling flag is given; greedy otherwise.
+    args->greedy = !(temperature->count() || top_p->count() || seed->count());
+    run_generate(*args);
+  });
+}
+
+}  // namespace lr::driver::cli

@@ -1,0 +1,34 @@
+// lightreasoner: the reference driver. Verbs: tokenize, generate, make-tiny-model.
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace lr::driver::cli;
+  CLI::App app{"lightreasoner: the LightReasoner reference driver (Qwen2 checkpoints, tokenizer, generation)",
+               "lightreasoner"};
+  app.require_subcommand(1);
+  // One clear line for any usage error (CLI11's default adds a second line).
+  app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
+    std::string where = failed->get_parent() ? "lightreasoner " + failed->get_name() : "lightreasoner";
+    return where + ": " + e.what() + " (see " + where + " --help)\n";
+  });
+  add_tokenize_command(app);
+  add_generate_command(app);
+  add_make_tiny_model_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  } catch (const std::exception& e) {
+    // Runtime failures from the verbs: one line, naming what went wrong.
+    std::cerr << "lightreasoner: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return 0;
+}

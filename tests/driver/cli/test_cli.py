@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""End-to-end tests of the `lightreasoner` program's first verbs.
+
+Each check runs the real binary as a user would and compares what it prints
+with an independent source: the JS tokenizer's ids (the npm package's own
+implementation) and the Python Qwen2 reference written from the equations.
+
+Usage: test_cli.py LIGHTREASONER TOKENIZER_DIR REFERENCE_JSONL QWEN2_REFERENCE_PY SCRATCH_DIR
+Prints one line per check and a closing 'N passed, N failed' line.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+BIN, TOK_DIR, REFERENCE, QWEN2_REF, SCRATCH = sys.argv[1:6]
+TOKENIZER_JSON = os.path.join(TOK_DIR, "tokenizer.json")
+results = {"passed": 0, "failed": 0}
+
+
+def run(args, stdin=""):
+    p = subprocess.run([BIN] + args, input=stdin.encode("utf-8"), capture_output=True, timeout=600)
+    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
+
+
+def check(name, ok, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(("ok     " if ok else "FAILED ") + name + ("" if ok else ": " + detail))
+
+
+def one_line_error(name, args, stdin="", code=None):
+    rc, out, err = run(args, stdin)
+    lines = [l for l in err.splitlines() if l.strip()]
+    ok = rc != 0 and (code is None or rc == code) and len(lines) == 1 and out == ""
+    check(name, ok, "rc=%d stdout=%r stderr=%r" % (rc, out[:200], err[:400]))
+    return lines[0] if lines else ""
+
+
+# --- help and usage errors -------------------------------------------------
+for verb in ["", "tokenize", "generate", "make-tiny-model"]:
+    rc, out, err = run(([verb] if verb else []) + ["--help"])
+    check("help %s" % (verb or "(top)"), rc == 0 and "--help" in out and (verb in out), "rc=%d %r" % (rc, out[:200]))
+one_line_error("no verb", [], code=2)
+one_line_error("unknown verb", ["frobnicate"], code=2)
+one_line_error("tokenize unknown flag", ["tokenize", "--tokenizer", TOKENIZER_JSON, "--bogus"], code=2)
+one_line_error("tokenize missing --tokenizer", ["tokenize"], code=2)
+one_line_error("tokenize missing file", ["tokenize", "--tokenizer", os.path.join(SCRATCH, "absent.json")], code=2)
+bad_json = os.path.join(SCRATCH, "bad_tokenizer.json")
+with open(bad_json, "w") as f:
+    f.write("{ not json")
+msg = one_line_error("tokenize malformed tokenizer.json", ["tokenize", "--tokenizer", bad_json], "\"x\"\n", code=1)
+check("malformed tokenizer.json message names the file", "bad_tokenizer.json" in msg, msg)
+msg = one_line_error("tokenize stdin line not JSON", ["tokenize", "--tokenizer", TOKENIZER_JSON],
+                     "\"fine\"\nnot json\n", code=1)
+check("bad stdin line message names line 2", "line 2" in msg, msg)
+msg = one_line_error("tokenize stdin line not a string", ["tokenize", "--tokenizer", TOKENIZER_JSON],
+                     "[1, 2]\n", code=1)
+one_line_error("generate greedy with temperature", ["generate", "--model", SCRATCH, "--greedy", "--temperature", "0.5"],
+               code=2)
+one_line_error("make-tiny-model kv-heads not dividing", ["make-tiny-model", "--out", os.path.join(SCRATCH, "x"),
+                                                         "--heads", "4", "--kv-heads", "3"], code=2)
+
+# --- tokenize against the JS implementation ----------------------------------
+with open(REFERENCE, encoding="utf-8") as f:
+    reference = [json.loads(l) for l in f if l.strip()]
+sample = reference[:300] + reference[-60:]  # GSM8K lines and the adversarial set at the end
+stdin = "".join(json.dumps(r["text"], ensure_ascii=False) + "\n" for r in sample)
+rc, out, err = run(["tokenize", "--tokenizer", TOKENIZER_JSON], stdin)
+got = [json.loads(l) for l in out.splitlines()]
+mismatch = [i for i, (r, g) in enumerate(zip(sample, got)) if r["ids"] != g]
+check("tokenize == JS ids on %d lines" % len(sample), rc == 0 and len(got) == len(sample) and not mismatch,
+      "rc=%d lines=%d first mismatch=%s" % (rc, len(got), mismatch[:1] and (sample[mismatch[0]], got[mismatch[0]])))
+
+# --- make-tiny-model, then generate against the Python reference -------------
+model = os.path.join(SCRATCH, "tiny-qwen2")
+shutil.rmtree(model, ignore_errors=True)
+rc, out, err = run(["make-tiny-model", "--out", model, "--layers", "2", "--hidden", "64", "--heads", "4",
+                    "--kv-heads", "2", "--vocab-from", TOKENIZER_JSON, "--seed", "7"])
+files = sorted(os.listdir(model)) if os.path.isdir(model) else []
+check("make-tiny-model writes a checkpoint", rc == 0 and {"config.json", "model.safetensors", "tokenizer.json"} <= set(files),
+      "rc=%d files=%s err=%s" % (rc, files, err[-300:]))
+
+prompts = ["Question: Tom has 3 apples and buys 5 more. How many apples?\nAnswer:",
+           "<|im_start|>user\nWhat is 12 * 7?<|im_end|>\n<|im_start|>assistant\n",
+           "2 + 2 ="]
+stdin = "".join(json.dumps(p) + "\n" for p in prompts)
+rc, out, err = run(["tokenize", "--tokenizer", os.path.join(model, "tokenizer.json")], stdin)
+prompt_ids = [json.loads(l) for l in out.splitlines()]
+new_tokens = 12
+rc, out, err = run(["generate", "--model", model, "--ids", "--greedy", "--max-new-tokens", str(new_tokens)], stdin)
+ours = [json.loads(l) for l in out.splitlines()]
+check("generate --ids prints one array per prompt", rc == 0 and len(ours) == len(prompts), "rc=%d err=%s" % (rc, err[-400:]))
+check("generate reports progress on stderr", "generate:" in err and "prompts" in err, err[-300:])
+
+with open(os.path.join(model, "config.json")) as f:
+    config = json.load(f)
+eos = config.get("eos_token_id")
+gen_config = os.path.join(model, "generation_config.json")
+if os.path.exists(gen_config):
+    with open(gen_config) as f:
+        eos = json.load(f).get("eos_token_id", eos)
+stop_ids = eos if isinstance(eos, list) else ([eos] if eos is not None else [])
+request = os.path.join(SCRATCH, "greedy_request.json")
+ref_out = os.path.join(SCRATCH, "greedy_reference")
+os.makedirs(ref_out, exist_ok=True)
+with open(request, "w") as f:
+    json.dump({"checkpoint": model, "greedy": {"prompts": prompt_ids, "max_new_tokens": new_tokens,
+                                               "stop_ids": stop_ids}}, f)
+p = subprocess.run(["/usr/bin/python3", QWEN2_REF, request, ref_out], capture_output=True, timeout=1200)
+with open(os.path.join(ref_out, "result.json")) as f:
+    expected = json.load(f)["greedy"]
+check("generate --greedy == Python reference, token for token", ours == expected,
+      "ours=%s reference=%s" % (ours, expected))
+
+rc, out, err = run(["generate", "--model", model, "--max-new-tokens", "6"], stdin)
+texts = [json.loads(l) for l in out.splitlines()]
+check("generate prints one JSON string per prompt", rc == 0 and len(texts) == 3 and all(isinstance(t, str) for t in texts),
+      "rc=%d out=%r" % (rc, out[:300]))
+runs = [run(["generate", "--model", model, "--ids", "--temperature", "0.8", "--top-p", "0.9", "--seed", "3",
+             "--max-new-tokens", "8"], stdin)[1] for _ in range(2)]
+check("sampling with a seed is reproducible", runs[0] == runs[1] and runs[0] != "", "%r vs %r" % tuple(runs))
+
+print("%d passed, %d failed" % (results["passed"], results["failed"]))
+sys.exit(1 if results["failed"] else 0)
