@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <set>
 #include <string>
 #include <thread>
@@ -99,3 +100,47 @@ TEST(LibraryInfo, LastErrorEmptyOnFreshThread) {
 }
 
 }  // namespace
+
+// The pointer-out defaults: same values as the by-value ones, only
+// struct_size bytes written, a too-small size or NULL refused.
+TEST(LibraryInfo, ParamsInitWritesDefaultsThroughAPointer) {
+  lr_select_params sp;
+  std::memset(&sp, 0x7F, sizeof sp);
+  ASSERT_EQ(lr_select_params_init(&sp, sizeof sp), LR_OK) << lr_last_error();
+  const lr_select_params sd = lr_select_params_default();
+  EXPECT_EQ(sp.struct_size, sizeof sp);
+  EXPECT_EQ(sp.kl_threshold, sd.kl_threshold);
+  EXPECT_EQ(sp.temperature, sd.temperature);
+  EXPECT_EQ(sp.shared_vocab, sd.shared_vocab);
+
+  lr_target_params tp;
+  ASSERT_EQ(lr_target_params_init(&tp, sizeof tp), LR_OK);
+  EXPECT_EQ(tp.beta, 0.2f);
+  lr_loss_params lp;
+  ASSERT_EQ(lr_loss_params_init(&lp, sizeof lp), LR_OK);
+  EXPECT_EQ(lp.reduction, LR_REDUCTION_MEAN);
+  EXPECT_EQ(lp.grad_scale, 1.0f);
+}
+
+TEST(LibraryInfo, ParamsInitFromANewerCallerLeavesTheTailAlone) {
+  struct Newer {
+    lr_loss_params v1;
+    float future_field;
+  } n;
+  n.future_field = 123.0f;
+  ASSERT_EQ(lr_loss_params_init(&n.v1, sizeof n), LR_OK) << lr_last_error();
+  EXPECT_EQ(n.v1.struct_size, sizeof n);
+  EXPECT_EQ(n.v1.temperature, 1.0f);
+  EXPECT_EQ(n.future_field, 123.0f);
+}
+
+TEST(LibraryInfo, ParamsInitRefusesSmallSizesAndNull) {
+  lr_target_params tp;
+  std::memset(&tp, 0x5A, sizeof tp);
+  const lr_target_params before = tp;
+  EXPECT_EQ(lr_target_params_init(&tp, sizeof tp - 1), LR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(lr_last_error()).find("struct_size"), std::string::npos) << lr_last_error();
+  EXPECT_EQ(std::memcmp(&tp, &before, sizeof tp), 0);
+  EXPECT_EQ(lr_select_params_init(nullptr, sizeof(lr_select_params)), LR_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(lr_last_error()).find("params"), std::string::npos);
+}

@@ -1,6 +1,9 @@
 // Version, build facts, status names and parameter defaults.
+#include <algorithm>
+#include <cstring>
 #include <string>
 
+#include "error_state.h"
 #include "lightreasoner/lightreasoner.h"
 
 namespace {
@@ -28,6 +31,19 @@ std::string make_build_info() {
   s += "; CPU: OpenMP threads over rows, SIMD path ";
   s += simd_path();
   return s;
+}
+
+// Writes `defaults` into the caller's struct of `struct_size` bytes.
+template <class P>
+lr_status init_params(const char* function, P* params, uint32_t struct_size, P defaults) {
+  return lr::capi::guarded(function, [&] {
+    if (!params) lr::capi::invalid("params is NULL");
+    if (struct_size < sizeof(P))
+      lr::capi::invalid("struct_size is " + std::to_string(struct_size) + ", smaller than the " +
+                        std::to_string(sizeof(P)) + " bytes of ABI 1.0");
+    defaults.struct_size = struct_size;
+    std::memcpy(params, &defaults, std::min<size_t>(struct_size, sizeof(P)));
+  });
 }
 
 }  // namespace
@@ -80,6 +96,18 @@ LR_API lr_loss_params lr_loss_params_default(void) {
   p.grad_scale = 1.0f;
   p.temperature = 1.0f;
   return p;
+}
+
+LR_API lr_status lr_select_params_init(lr_select_params* params, uint32_t struct_size) {
+  return init_params("lr_select_params_init", params, struct_size, lr_select_params_default());
+}
+
+LR_API lr_status lr_target_params_init(lr_target_params* params, uint32_t struct_size) {
+  return init_params("lr_target_params_init", params, struct_size, lr_target_params_default());
+}
+
+LR_API lr_status lr_loss_params_init(lr_loss_params* params, uint32_t struct_size) {
+  return init_params("lr_loss_params_init", params, struct_size, lr_loss_params_default());
 }
 
 }  // extern "C"

@@ -118,6 +118,19 @@ LR_API lr_select_params lr_select_params_default(void);
 LR_API lr_target_params lr_target_params_default(void);
 LR_API lr_loss_params lr_loss_params_default(void);
 
+/* The same defaults written through a pointer, for callers that may load a
+ * newer 1.x library than the header they were built with (FFI bindings,
+ * dlopen): a struct returned by value has the library's size, which may be
+ * larger than the caller's. These write the defaults of the fields this
+ * library knows into the first min(struct_size, sizeof) bytes, leave any
+ * bytes beyond untouched, and set params->struct_size = struct_size.
+ * struct_size below the ABI 1.0 size, or a NULL params, is
+ * LR_ERR_INVALID_ARGUMENT. Typical use:
+ *   lr_select_params p; lr_select_params_init(&p, sizeof p);            */
+LR_API lr_status lr_select_params_init(lr_select_params* params, uint32_t struct_size);
+LR_API lr_status lr_target_params_init(lr_target_params* params, uint32_t struct_size);
+LR_API lr_status lr_loss_params_init(lr_loss_params* params, uint32_t struct_size);
+
 /* ----------------------------------------------------- stage 1: selection */
 
 /* KL divergence and the kappa-filter, row by row.
