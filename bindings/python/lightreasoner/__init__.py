@@ -1,0 +1,69 @@
+"""LightReasoner: expert/amateur contrastive targets and the distillation loss.
+
+A pure-Python (ctypes) binding of ``liblightreasoner``'s C ABI. Arrays go in
+without copies (torch tensors, numpy arrays, anything with ``__dlpack__`` or
+the array interface; row-strided views included) and outputs come back of the
+caller's kind: numpy arrays for numpy input, torch tensors on the same device
+for torch input, CuPy arrays for CuPy input.
+
+The library is found through ``$LIGHTREASONER_LIBRARY`` (a full path), else
+the dynamic loader (``liblightreasoner.so.1``), on first use; its ABI major
+version must be 1. Call :func:`load_library` to choose a library explicitly.
+
+Example::
+
+    import numpy as np, lightreasoner as lr
+    expert = np.random.randn(16, 1000).astype(np.float32)
+    amateur = np.random.randn(16, 1000).astype(np.float32)
+    kl, keep, ids, weights, support = lr.select_and_build(expert, amateur, k=8)
+    loss, grad = lr.distill_loss_backward(expert[keep], ids[keep], weights[keep])
+"""
+
+from ._api import (
+    AbiVersion,
+    Array,
+    abi_version,
+    build_info,
+    build_targets,
+    distill_loss_backward,
+    select_and_build,
+    select_steps,
+)
+from ._native import (
+    ABI_VERSION_MAJOR,
+    ABI_VERSION_MINOR,
+    DLDataType,
+    DLDevice,
+    DLManagedTensor,
+    DLTensor,
+    LightReasonerError,
+    LossParams,
+    SelectParams,
+    TargetParams,
+    load_library,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ABI_VERSION_MAJOR",
+    "ABI_VERSION_MINOR",
+    "AbiVersion",
+    "Array",
+    "DLDataType",
+    "DLDevice",
+    "DLManagedTensor",
+    "DLTensor",
+    "LightReasonerError",
+    "LossParams",
+    "SelectParams",
+    "TargetParams",
+    "__version__",
+    "abi_version",
+    "build_info",
+    "build_targets",
+    "distill_loss_backward",
+    "load_library",
+    "select_and_build",
+    "select_steps",
+]

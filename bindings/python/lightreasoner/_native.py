@@ -1,0 +1,303 @@
+"""ctypes mirrors of ``lightreasoner.h`` and ``dlpack.h``, and the library loader.
+
+Nothing here is public API except through :mod:`lightreasoner`; the structures
+are exported there for callers who want to drive the C ABI directly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import threading
+from typing import Optional
+
+__all__ = [
+    "ABI_VERSION_MAJOR",
+    "ABI_VERSION_MINOR",
+    "DLDataType",
+    "DLDevice",
+    "DLManagedTensor",
+    "DLTensor",
+    "LightReasonerError",
+    "LossParams",
+    "SelectParams",
+    "TargetParams",
+    "library",
+    "load_library",
+]
+
+#: The ABI this binding was written against (``LR_ABI_VERSION_MAJOR/MINOR``).
+ABI_VERSION_MAJOR = 1
+ABI_VERSION_MINOR = 0
+
+# lr_status
+LR_OK = 0
+STATUS_NAMES = {
+    0: "LR_OK",
+    1: "LR_ERR_INVALID_ARGUMENT",
+    2: "LR_ERR_UNSUPPORTED",
+    3: "LR_ERR_OUT_OF_MEMORY",
+    4: "LR_ERR_CUDA",
+    5: "LR_ERR_INTERNAL",
+}
+
+# lr_reduction
+REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
+
+# DLDeviceType / DLDataTypeCode (DLPack 0.6)
+KDL_CPU = 1
+KDL_CUDA = 2
+KDL_CUDA_HOST = 3
+KDL_CUDA_MANAGED = 13
+KDL_INT = 0
+KDL_UINT = 1
+KDL_FLOAT = 2
+KDL_BFLOAT = 4
+
+
+class LightReasonerError(RuntimeError):
+    """A failure reported by liblightreasoner, or the library could not be loaded.
+
+    Attributes:
+        status: the ``lr_status`` name (``"LR_ERR_INVALID_ARGUMENT"``, ...), or
+            ``"LOAD_FAILED"`` / ``"ABI_MISMATCH"`` for loader failures.
+        code: the numeric ``lr_status`` (-1 for loader failures).
+        message: the library's ``lr_last_error()`` text (names the faulty argument).
+    """
+
+    def __init__(self, status: str, message: str, code: int = -1) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+LightReasonerError.__module__ = "lightreasoner"
+
+# ---------------------------------------------------------------- DLPack 0.6
+
+
+class DLDevice(ctypes.Structure):
+    """``DLDevice``: ``{int32 device_type, int32 device_id}``."""
+
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class DLDataType(ctypes.Structure):
+    """``DLDataType``: ``{uint8 code, uint8 bits, uint16 lanes}``."""
+
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class DLTensor(ctypes.Structure):
+    """``DLTensor`` (DLPack 0.6 layout). ``strides`` is in elements; NULL = compact row-major."""
+
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("device", DLDevice),
+        ("ndim", ctypes.c_int32),
+        ("dtype", DLDataType),
+        ("shape", ctypes.POINTER(ctypes.c_int64)),
+        ("strides", ctypes.POINTER(ctypes.c_int64)),
+        ("byte_offset", ctypes.c_uint64),
+    ]
+
+
+class DLManagedTensor(ctypes.Structure):
+    """``DLManagedTensor``: what a ``"dltensor"`` PyCapsule points to."""
+
+    _fields_ = [
+        ("dl_tensor", DLTensor),
+        ("manager_ctx", ctypes.c_void_p),
+        # Called with the GIL held (PYFUNCTYPE): producers' deleters may touch Python objects.
+        ("deleter", ctypes.PYFUNCTYPE(None, ctypes.c_void_p)),
+    ]
+
+
+# ------------------------------------------------------------ parameter structs
+
+
+class SelectParams(ctypes.Structure):
+    """``lr_select_params``: struct_size, kl_threshold, temperature, shared_vocab."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("kl_threshold", ctypes.c_float),
+        ("temperature", ctypes.c_float),
+        ("shared_vocab", ctypes.c_int64),
+    ]
+
+
+class TargetParams(ctypes.Structure):
+    """``lr_target_params``: struct_size, beta, temperature, shared_vocab."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("beta", ctypes.c_float),
+        ("temperature", ctypes.c_float),
+        ("shared_vocab", ctypes.c_int64),
+    ]
+
+
+class LossParams(ctypes.Structure):
+    """``lr_loss_params``: struct_size, reduction (a C enum), grad_scale, temperature."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("reduction", ctypes.c_int),
+        ("grad_scale", ctypes.c_float),
+        ("temperature", ctypes.c_float),
+    ]
+
+
+def select_params(kl_threshold: float, temperature: float, shared_vocab: int) -> SelectParams:
+    """An ``lr_select_params`` whose struct_size is this binding's size of the struct."""
+    return SelectParams(ctypes.sizeof(SelectParams), kl_threshold, temperature, shared_vocab)
+
+
+def target_params(beta: float, temperature: float, shared_vocab: int) -> TargetParams:
+    """An ``lr_target_params`` whose struct_size is this binding's size of the struct."""
+    return TargetParams(ctypes.sizeof(TargetParams), beta, temperature, shared_vocab)
+
+
+def loss_params(reduction: int, grad_scale: float, temperature: float) -> LossParams:
+    """An ``lr_loss_params`` whose struct_size is this binding's size of the struct."""
+    return LossParams(ctypes.sizeof(LossParams), reduction, grad_scale, temperature)
+
+
+# ------------------------------------------------------------------- loading
+
+_P = ctypes.POINTER
+_DLT = _P(DLTensor)
+_VP = ctypes.c_void_p
+_SIGNATURES = {
+    "lr_abi_version": (ctypes.c_uint32, []),
+    "lr_build_info": (ctypes.c_char_p, []),
+    "lr_status_string": (ctypes.c_char_p, [ctypes.c_int]),
+    "lr_last_error": (ctypes.c_char_p, []),
+    # Struct-returning defaults are declared for tests that compare sizes with
+    # the library this binding was built for; the binding itself never calls
+    # them (a newer library's larger struct returned by value would not fit).
+    "lr_select_params_default": (SelectParams, []),
+    "lr_target_params_default": (TargetParams, []),
+    "lr_loss_params_default": (LossParams, []),
+    "lr_select_steps": (ctypes.c_int, [_DLT, _DLT, _P(SelectParams), _DLT, _DLT, _VP]),
+    "lr_build_targets": (ctypes.c_int, [_DLT, _DLT, _DLT, _P(TargetParams), _DLT, _DLT, _DLT, _VP]),
+    "lr_select_and_build": (
+        ctypes.c_int,
+        [_DLT, _DLT, _P(SelectParams), _P(TargetParams), _DLT, _DLT, _DLT, _DLT, _DLT, _VP],
+    ),
+    "lr_distill_loss_backward": (
+        ctypes.c_int,
+        [_DLT, _DLT, _DLT, _P(LossParams), _DLT, _DLT, _VP],
+    ),
+}
+
+_lock = threading.Lock()
+_library: Optional[ctypes.CDLL] = None
+
+
+def _candidates() -> list:
+    """Library names/paths to try, in order."""
+    env = os.environ.get("LIGHTREASONER_LIBRARY")
+    if env:
+        return [env]  # an explicit choice is never second-guessed
+    names = []
+    found = ctypes.util.find_library("lightreasoner")
+    if found:
+        names.append(found)
+    if sys.platform == "darwin":
+        names += ["liblightreasoner.1.dylib", "liblightreasoner.dylib"]
+    elif sys.platform == "win32":
+        names += ["lightreasoner.dll"]
+    else:
+        names += ["liblightreasoner.so.1", "liblightreasoner.so"]
+    return names
+
+
+def check_abi(version: int, where: str = "liblightreasoner") -> None:
+    """Raise LightReasonerError("ABI_MISMATCH") unless ``version``'s major part is ours."""
+    major, minor = version >> 16, version & 0xFFFF
+    if major != ABI_VERSION_MAJOR:
+        raise LightReasonerError(
+            "ABI_MISMATCH",
+            f"{where} has ABI version {major}.{minor}, but this Python binding needs ABI "
+            f"{ABI_VERSION_MAJOR}.x (it was written for {ABI_VERSION_MAJOR}.{ABI_VERSION_MINOR}); "
+            "install a matching library or binding",
+        )
+
+
+def _open(path: Optional[str]) -> ctypes.CDLL:
+    tried = []
+    candidates = [path] if path else _candidates()
+    lib = None
+    for name in candidates:
+        try:
+            lib = ctypes.CDLL(name)
+            break
+        except OSError as e:
+            tried.append(f"{name} ({e})")
+    if lib is None:
+        hint = (
+            "LIGHTREASONER_LIBRARY is set but the file cannot be loaded"
+            if os.environ.get("LIGHTREASONER_LIBRARY") and not path
+            else "install liblightreasoner (so the loader finds liblightreasoner.so.1) or set "
+            "LIGHTREASONER_LIBRARY to the library's full path"
+        )
+        raise LightReasonerError("LOAD_FAILED", f"cannot load liblightreasoner: {hint}; tried " + "; ".join(tried))
+    where = getattr(lib, "_name", "liblightreasoner")
+    try:
+        for fname, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(lib, fname)
+            fn.restype = restype
+            fn.argtypes = argtypes
+    except AttributeError as e:
+        raise LightReasonerError("LOAD_FAILED", f"{where} is not liblightreasoner (missing symbol: {e})") from None
+    check_abi(int(lib.lr_abi_version()), where)
+    return lib
+
+
+def load_library(path: Optional[str] = None) -> ctypes.CDLL:
+    """Load (or reload) liblightreasoner and check its ABI version.
+
+    Args:
+        path: the library to load. ``None`` means ``$LIGHTREASONER_LIBRARY`` if
+            set, else the dynamic loader's search (``ctypes.util.find_library``,
+            then ``liblightreasoner.so.1``).
+
+    Returns:
+        The ``ctypes.CDLL``, with argument and result types declared; it is
+        also the library used by every later call of this package.
+
+    Raises:
+        LightReasonerError: status ``"LOAD_FAILED"`` if no library could be
+            loaded, ``"ABI_MISMATCH"`` if its ABI major version is not 1.
+    """
+    global _library
+    with _lock:
+        _library = _open(path)
+        return _library
+
+
+def library() -> ctypes.CDLL:
+    """The loaded library, loading it on first use (see :func:`load_library`)."""
+    global _library
+    lib = _library
+    if lib is None:
+        with _lock:
+            if _library is None:
+                _library = _open(None)
+            lib = _library
+    return lib
+
+
+def check(status: int) -> None:
+    """Raise LightReasonerError for a non-OK lr_status, with lr_last_error()'s text."""
+    if status == LR_OK:
+        return
+    lib = library()
+    message = (lib.lr_last_error() or b"").decode("utf-8", "replace")
+    name = STATUS_NAMES.get(status) or (lib.lr_status_string(status) or b"").decode() or f"status {status}"
+    raise LightReasonerError(name, message, status)
