@@ -1,4 +1,4 @@
-// lightreasoner: the reference driver. Verbs: tokenize, generate, make-tiny-model.
+// lightreasoner: the reference driver. Verbs: tokenize, generate, make-tiny-model, grade.
 #include <exception>
 #include <iostream>
 #include <string>
@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add_tokenize_command(app);
   add_generate_command(app);
   add_make_tiny_model_command(app);
+  add_grade_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

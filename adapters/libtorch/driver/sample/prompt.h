@@ -1,0 +1,21 @@
+// The ChatML chain-of-thought prompt of METHOD.md, the same template for the
+// expert and the amateur (in sampling and in evaluation):
+//
+//   <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n
+//
+// An empty system text leaves out the whole system turn.
+#pragma once
+
+#include <string>
+
+namespace lr::driver {
+
+// METHOD.md's system text (the default).
+inline constexpr const char* kDefaultSystemPrompt =
+    "Please reason step by step, and put your final answer within \\boxed{}.";
+// The system text of the authors' code.
+inline constexpr const char* kAuthorsSystemPrompt = "Please reason step by step.";
+
+std::string render_chat_prompt(const std::string& system, const std::string& question);
+
+}  // namespace lr::driver

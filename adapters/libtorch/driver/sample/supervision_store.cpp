@@ -1,0 +1,279 @@
+#include "supervision_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace lr::driver {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+size_t kl_bin(double kl) {
+  size_t i = 0;
+  while (i < kKlBinEdges.size() && !(kl < kKlBinEdges[i])) ++i;
+  return i;
+}
+
+json to_json(const SupervisionRecord& r) {
+  json j;
+  j["problem"] = r.problem;
+  j["rollout"] = r.rollout;
+  j["position"] = r.position;
+  j["kl"] = r.kl;
+  j["target_ids"] = r.target_ids;
+  j["target_weights"] = r.target_weights;
+  j["support_size"] = r.support_size;
+  return j;
+}
+
+json to_json(const ProblemDone& d) {
+  json j;
+  j["done"] = d.problem;
+  j["records"] = d.records;
+  j["generated"] = d.generated;
+  j["positions"] = d.positions;
+  j["cut_at_unshared"] = d.cut_at_unshared;
+  j["kl_histogram"] = d.kl_histogram;
+  j["kl_faults"] = d.kl_faults;
+  return j;
+}
+
+namespace {
+
+json header_json(const json& settings) {
+  json j;
+  j["lightreasoner_supervision"] = kSupervisionFormatVersion;
+  j["settings"] = settings;
+  return j;
+}
+
+SupervisionRecord record_from(const json& j) {
+  SupervisionRecord r;
+  r.problem = j.at("problem").get<int64_t>();
+  r.rollout = j.at("rollout").get<std::vector<int64_t>>();
+  r.position = j.at("position").get<int64_t>();
+  r.kl = j.at("kl").get<float>();
+  r.target_ids = j.at("target_ids").get<std::vector<int32_t>>();
+  r.target_weights = j.at("target_weights").get<std::vector<float>>();
+  r.support_size = j.at("support_size").get<int32_t>();
+  if (r.target_ids.size() != r.target_weights.size()) throw std::runtime_error("target_ids and target_weights differ in length");
+  if (r.position < 0 || r.position + 1 >= static_cast<int64_t>(r.rollout.size()))
+    throw std::runtime_error("position outside the rollout");
+  return r;
+}
+
+ProblemDone done_from(const json& j) {
+  ProblemDone d;
+  d.problem = j.at("done").get<int64_t>();
+  d.records = j.at("records").get<int64_t>();
+  d.generated = j.value("generated", int64_t{0});
+  d.positions = j.value("positions", int64_t{0});
+  d.cut_at_unshared = j.value("cut_at_unshared", false);
+  if (j.contains("kl_histogram")) d.kl_histogram = j.at("kl_histogram").get<std::vector<int64_t>>();
+  if (d.kl_histogram.size() != kKlBins) throw std::runtime_error("kl_histogram has the wrong number of bins");
+  d.kl_faults = j.value("kl_faults", int64_t{0});
+  return d;
+}
+
+struct Scan {
+  bool has_header = false;
+  json settings;
+  std::vector<SupervisionRecord> records;  // of complete problems
+  std::vector<ProblemDone> problems;
+  int64_t good_end = 0;  // byte offset after the last complete problem (or the header)
+};
+
+// Reads the lines of a store. Lines after the last done marker may be partial
+// or unreadable (a kill mid-write); anything wrong before it is corruption.
+Scan scan_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw SupervisionStoreError(path + ": cannot open the supervision file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  Scan s;
+  std::vector<SupervisionRecord> pending;
+  int64_t pending_problem = -1;
+  std::string first_bad;  // the first bad line since the last done marker
+  size_t pos = 0;
+  int64_t line_no = 0;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) break;  // a partial last line: the tail
+    ++line_no;
+    const std::string line = text.substr(pos, nl - pos);
+    const size_t next = nl + 1;
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    json j;
+    bool ok = true;
+    try {
+      j = json::parse(line);
+    } catch (const json::parse_error&) {
+      ok = false;
+    }
+    if (!ok || !j.is_object()) {
+      if (first_bad.empty()) first_bad = where + "not a JSON object";
+      pos = next;
+      continue;
+    }
+    try {
+      if (!s.has_header) {
+        if (line_no != 1 || !j.contains("lightreasoner_supervision"))
+          throw SupervisionStoreError(where + "the first line is not a supervision header");
+        if (j.at("lightreasoner_supervision") != kSupervisionFormatVersion)
+          throw SupervisionStoreError(where + "unsupported format version " + j.at("lightreasoner_supervision").dump());
+        s.has_header = true;
+        s.settings = j.value("settings", json::object());
+        s.good_end = static_cast<int64_t>(next);
+      } else if (j.contains("done")) {
+        if (!first_bad.empty()) throw SupervisionStoreError(first_bad);
+        ProblemDone d = done_from(j);
+        if (d.records != static_cast<int64_t>(pending.size()))
+          throw SupervisionStoreError(where + "done marker of problem " + std::to_string(d.problem) + " says " +
+                                      std::to_string(d.records) + " records, the file has " +
+                                      std::to_string(pending.size()));
+        if (!pending.empty() && pending_problem != d.problem)
+          throw SupervisionStoreError(where + "done marker of problem " + std::to_string(d.problem) +
+                                      " after records of problem " + std::to_string(pending_problem));
+        for (const ProblemDone& e : s.problems)
+          if (e.problem == d.problem)
+            throw SupervisionStoreError(where + "problem " + std::to_string(d.problem) + " is done twice");
+        for (auto& r : pending) s.records.push_back(std::move(r));
+        pending.clear();
+        pending_problem = -1;
+        s.problems.push_back(std::move(d));
+        s.good_end = static_cast<int64_t>(next);
+      } else if (j.contains("problem")) {
+        SupervisionRecord r = record_from(j);
+        if (!pending.empty() && r.problem != pending_problem) {
+          // Records of a problem without its marker followed by another
+          // problem: only possible by corruption (one problem is written at a time).
+          throw SupervisionStoreError(where + "record of problem " + std::to_string(r.problem) +
+                                      " among records of problem " + std::to_string(pending_problem) +
+                                      " (no done marker between them)");
+        }
+        pending_problem = r.problem;
+        pending.push_back(std::move(r));
+      } else {
+        if (first_bad.empty()) first_bad = where + "neither a record nor a done marker";
+      }
+    } catch (const SupervisionStoreError&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (first_bad.empty()) first_bad = where + "bad line (" + e.what() + ")";
+    }
+    pos = next;
+  }
+  return s;
+}
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SupervisionStoreError(path + ": write failed: " + std::strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) throw SupervisionStoreError(path + ": fsync failed: " + std::strerror(errno));
+}
+
+std::string settings_difference(const json& a, const json& b) {
+  std::string out;
+  for (auto it = b.begin(); it != b.end(); ++it) {
+    if (!a.contains(it.key())) out += " " + it.key() + " (new)";
+    else if (a.at(it.key()) != it.value())
+      out += " " + it.key() + " (file " + a.at(it.key()).dump() + ", now " + it.value().dump() + ")";
+  }
+  for (auto it = a.begin(); it != a.end(); ++it)
+    if (!b.contains(it.key())) out += " " + it.key() + " (not set now)";
+  return out;
+}
+
+}  // namespace
+
+SupervisionStore SupervisionStore::open(const std::string& path, const json& settings) {
+  SupervisionStore st;
+  st.path_ = path;
+  const bool exists = fs::exists(path) && fs::file_size(path) > 0;
+  Scan s;
+  if (exists) s = scan_file(path);
+  if (exists && s.has_header && s.settings != settings)
+    throw SupervisionStoreError(path + ": written with other settings; resume refused:" +
+                                settings_difference(s.settings, settings));
+  if (exists) {
+    const auto size = static_cast<int64_t>(fs::file_size(path));
+    if (size != s.good_end) {
+      st.truncated_bytes_ = size - s.good_end;
+      fs::resize_file(path, static_cast<uintmax_t>(s.good_end));
+    }
+  }
+  st.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (st.fd_ < 0) throw SupervisionStoreError(path + ": cannot open for appending: " + std::strerror(errno));
+  if (!s.has_header) write_all(st.fd_, header_json(settings).dump() + "\n", path);
+  for (const ProblemDone& d : s.problems) st.done_.insert(d.problem);
+  return st;
+}
+
+SupervisionStore::SupervisionStore(SupervisionStore&& o) noexcept
+    : path_(std::move(o.path_)), fd_(o.fd_), done_(std::move(o.done_)), truncated_bytes_(o.truncated_bytes_) {
+  o.fd_ = -1;
+}
+
+SupervisionStore& SupervisionStore::operator=(SupervisionStore&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    path_ = std::move(o.path_);
+    fd_ = o.fd_;
+    done_ = std::move(o.done_);
+    truncated_bytes_ = o.truncated_bytes_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+SupervisionStore::~SupervisionStore() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void SupervisionStore::append_problem(const std::vector<SupervisionRecord>& records, const ProblemDone& done) {
+  if (done.records != static_cast<int64_t>(records.size()))
+    throw SupervisionStoreError(path_ + ": done marker of problem " + std::to_string(done.problem) + " counts " +
+                                std::to_string(done.records) + " records, given " + std::to_string(records.size()));
+  if (is_done(done.problem))
+    throw SupervisionStoreError(path_ + ": problem " + std::to_string(done.problem) + " is already done");
+  std::string data;
+  for (const SupervisionRecord& r : records) {
+    if (r.problem != done.problem)
+      throw SupervisionStoreError(path_ + ": a record of problem " + std::to_string(r.problem) +
+                                  " given with the done marker of problem " + std::to_string(done.problem));
+    data += to_json(r).dump();
+    data += '\n';
+  }
+  data += to_json(done).dump();
+  data += '\n';
+  write_all(fd_, data, path_);
+  done_.insert(done.problem);
+}
+
+SupervisionFile read_supervision(const std::string& path) {
+  Scan s = scan_file(path);
+  if (!s.has_header) throw SupervisionStoreError(path + ": no supervision header");
+  SupervisionFile f;
+  f.settings = std::move(s.settings);
+  f.records = std::move(s.records);
+  f.problems = std::move(s.problems);
+  return f;
+}
+
+}  // namespace lr::driver

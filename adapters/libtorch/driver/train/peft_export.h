@@ -1,0 +1,59 @@
+// The adapter in PEFT's format (what `PeftModel.from_pretrained` reads), and
+// the merged full weights (W + scaling * B A) for a plain Hugging Face checkpoint.
+//
+//   DIR/adapter_config.json        peft_type "LORA", task_type "CAUSAL_LM", r,
+//                                  lora_alpha, lora_dropout, target_modules,
+//                                  bias "none", fan_in_fan_out false, ...
+//   DIR/adapter_model.safetensors  base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight [r, in]
+//                                  base_model.model.model.layers.{i}.self_attn.q_proj.lora_B.weight [out, r]
+//                                  (mlp modules under .mlp.; float32; metadata format "pt")
+// PEFT saves the keys without the adapter name ("default"), as here.
+#pragma once
+
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+
+#include "model/qwen2_model.h"
+#include "train/lora.h"
+
+namespace lr::driver {
+
+// The PEFT key of an adapter matrix: peft_key("model.layers.0.self_attn.q_proj", "lora_A")
+// = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight".
+std::string peft_key(const std::string& module_path, const std::string& matrix);
+
+// adapter_config.json's text for this config.
+std::string peft_adapter_config_json(const LoraConfig& config, const std::string& base_model_name_or_path);
+
+// Writes both files into `dir` (created if needed; each file written atomically).
+// The model must carry LoRA adapters (attach_lora). Throws std::invalid_argument
+// when it has none, CheckpointError on I/O faults.
+void save_peft_adapter(const std::string& dir, const Qwen2Model& model, const LoraConfig& config,
+                       const std::string& base_model_name_or_path);
+
+// Reads DIR/adapter_config.json and DIR/adapter_model.safetensors into the
+// model: attaches LoRA with the file's config when the model has no adapters,
+// else requires the attached ones to match (modules and r), then copies A and
+// B. Every adapter must be in the file and every file key must name an adapter,
+// with the right shapes. Returns the config read (seed 0). Throws
+// CheckpointError (files, keys, shapes) or std::invalid_argument (config).
+LoraConfig load_peft_adapter(const std::string& dir, Qwen2Model& model);
+
+// The model's weights under their Hugging Face names (model.embed_tokens.weight,
+// model.layers.{i}..., model.norm.weight, lm_head.weight unless tied), with
+// each LoRA-wrapped Linear's weight merged: W + scaling * B A (computed in
+// float32, cast to the weight's dtype). The model is not changed.
+std::map<std::string, torch::Tensor> merged_state_dict(const Qwen2Model& model);
+
+// Merges every LoRA adapter into its Linear's weight (W + scaling * B A, as a
+// new tensor; the old one is not written to) and removes the adapters.
+void merge_lora(Qwen2Model& model);
+
+// A full checkpoint of the merged model: DIR/config.json (the model's config)
+// and DIR/model.safetensors (merged_state_dict). Tokenizer and generation
+// config files are the caller's to copy.
+void save_merged_model(const std::string& dir, const Qwen2Model& model);
+
+}  // namespace lr::driver

@@ -1,0 +1,193 @@
+#include "train/trainer.h"
+
+#include <ATen/Context.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+
+#include "train/lora.h"
+
+namespace lr::driver {
+
+namespace {
+const char* kCheckpointFile = "checkpoint.pt";
+
+std::vector<at::Generator> generators_of(torch::Device device) {
+  std::vector<at::Generator> gens{at::detail::getDefaultCPUGenerator()};
+  if (!device.is_cpu()) gens.push_back(at::globalContext().defaultGenerator(device));
+  return gens;
+}
+}  // namespace
+
+Trainer::Trainer(const Qwen2Model& model, std::vector<torch::Tensor> params, TrainOptions options)
+    : model_(model), params_(std::move(params)), options_(std::move(options)) {
+  if (params_.empty()) throw std::invalid_argument("Trainer: no trainable parameters");
+  if (options_.batch_size < 1 || options_.grad_accum < 1 || options_.total_updates < 1)
+    throw std::invalid_argument("Trainer: batch_size, grad_accum and total_updates must be >= 1");
+  if (options_.warmup_updates < 0 || options_.learning_rate <= 0)
+    throw std::invalid_argument("Trainer: warmup must be >= 0 and the learning rate > 0");
+  auto opts = torch::optim::AdamWOptions(options_.learning_rate)
+                  .betas({options_.adam_beta1, options_.adam_beta2})
+                  .eps(options_.adam_eps)
+                  .weight_decay(options_.weight_decay);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(params_, opts);
+}
+
+Trainer::~Trainer() = default;
+
+double Trainer::learning_rate_at(int64_t update) const {
+  const int64_t warm = options_.warmup_updates, total = options_.total_updates;
+  double factor;
+  if (update < warm)
+    factor = static_cast<double>(update) / static_cast<double>(std::max<int64_t>(1, warm));
+  else
+    factor = std::max(0.0, static_cast<double>(total - update) / static_cast<double>(std::max<int64_t>(1, total - warm)));
+  return options_.learning_rate * factor;
+}
+
+const std::vector<int64_t>& Trainer::epoch_order(int64_t epoch, int64_t n) const {
+  if (cached_epoch_ != epoch || static_cast<int64_t>(cached_order_.size()) != n) {
+    cached_order_.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) cached_order_[static_cast<size_t>(i)] = i;
+    std::mt19937_64 rng(options_.shuffle_seed + static_cast<uint64_t>(epoch));
+    for (int64_t i = n - 1; i > 0; --i) {  // Fisher-Yates; mt19937_64's output is fixed by the standard
+      const auto j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
+      std::swap(cached_order_[static_cast<size_t>(i)], cached_order_[static_cast<size_t>(j)]);
+    }
+    cached_epoch_ = epoch;
+  }
+  return cached_order_;
+}
+
+std::vector<int64_t> Trainer::micro_batch_indices(int64_t m, int64_t n) const {
+  std::vector<int64_t> out;
+  for (int64_t j = 0; j < options_.batch_size; ++j) {
+    const int64_t s = m * options_.batch_size + j;
+    out.push_back(epoch_order(s / n, n)[static_cast<size_t>(s % n)]);
+  }
+  return out;
+}
+
+std::vector<double> Trainer::train(const std::vector<SupervisionSample>& samples, int64_t until,
+                                   const TrainProgress& progress) {
+  if (samples.empty()) throw std::invalid_argument("Trainer::train: no samples");
+  return run(static_cast<int64_t>(samples.size()),
+             [&](const std::vector<int64_t>& indices) {
+               std::vector<SupervisionSample> batch;
+               for (int64_t i : indices) batch.push_back(samples[static_cast<size_t>(i)]);
+               return per_prefix_loss(model_, batch);
+             },
+             until, progress);
+}
+
+std::vector<double> Trainer::train_packed(const std::vector<PackedRollout>& rollouts, int64_t until,
+                                          const TrainProgress& progress) {
+  if (rollouts.empty()) throw std::invalid_argument("Trainer::train_packed: no rollouts");
+  return run(static_cast<int64_t>(rollouts.size()),
+             [&](const std::vector<int64_t>& indices) {
+               std::vector<PackedRollout> batch;
+               for (int64_t i : indices) batch.push_back(rollouts[static_cast<size_t>(i)]);
+               return packed_loss(model_, batch);
+             },
+             until, progress);
+}
+
+std::vector<double> Trainer::run(int64_t n, const BatchLoss& loss_of, int64_t until, const TrainProgress& progress) {
+  if (until <= 0 || until > options_.total_updates) until = options_.total_updates;
+  struct TrainingMode {  // dropout on for the loop, off again however it ends
+    const Qwen2Model& model;
+    explicit TrainingMode(const Qwen2Model& m) : model(m) { set_lora_training(model, true); }
+    ~TrainingMode() { set_lora_training(model, false); }
+  } mode(model_);
+  std::vector<double> losses;
+  while (updates_done_ < until) {
+    const double lr = learning_rate_at(updates_done_);
+    for (auto& group : optimizer_->param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    optimizer_->zero_grad();
+    double loss_sum = 0;
+    for (int64_t a = 0; a < options_.grad_accum; ++a) {
+      auto loss = loss_of(micro_batch_indices(updates_done_ * options_.grad_accum + a, n));
+      (loss / static_cast<double>(options_.grad_accum)).backward();
+      loss_sum += loss.item<double>();
+    }
+    if (options_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params_, options_.max_grad_norm);
+    optimizer_->step();
+    ++updates_done_;
+    const double loss = loss_sum / static_cast<double>(options_.grad_accum);
+    losses.push_back(loss);
+    if (progress) progress(updates_done_, options_.total_updates, loss);
+    const bool stopping = options_.stop && options_.stop->load();
+    if (!options_.checkpoint_dir.empty() &&
+        (stopping || (options_.checkpoint_every > 0 && updates_done_ % options_.checkpoint_every == 0)))
+      save_checkpoint(options_.checkpoint_dir);
+    if (stopping) break;
+  }
+  return losses;
+}
+
+void Trainer::save_checkpoint(const std::string& dir) const {
+  std::filesystem::create_directories(dir);
+  torch::serialize::OutputArchive archive;
+  archive.write("updates_done", torch::tensor(updates_done_, torch::kLong));
+  archive.write("param_count", torch::tensor(static_cast<int64_t>(params_.size()), torch::kLong));
+  for (size_t i = 0; i < params_.size(); ++i)
+    archive.write("param." + std::to_string(i), params_[i].detach().to(torch::kCPU), /*is_buffer=*/true);
+  const auto gens = generators_of(model_.device());
+  for (size_t i = 0; i < gens.size(); ++i) {
+    at::Generator g = gens[i];
+    std::lock_guard<std::mutex> lock(g.mutex());
+    archive.write("rng." + std::to_string(i), g.get_state(), /*is_buffer=*/true);
+  }
+  torch::serialize::OutputArchive opt_archive;
+  optimizer_->save(opt_archive);
+  archive.write("optimizer", opt_archive);
+  const auto path = std::filesystem::path(dir) / kCheckpointFile;
+  const auto tmp = std::filesystem::path(dir) / (std::string(kCheckpointFile) + ".tmp");
+  archive.save_to(tmp.string());
+  std::filesystem::rename(tmp, path);
+}
+
+bool Trainer::has_checkpoint(const std::string& dir) {
+  return std::filesystem::exists(std::filesystem::path(dir) / kCheckpointFile);
+}
+
+void Trainer::load_checkpoint(const std::string& dir) {
+  const auto path = (std::filesystem::path(dir) / kCheckpointFile).string();
+  torch::serialize::InputArchive archive;
+  archive.load_from(path);
+  torch::Tensor t;
+  archive.read("param_count", t);
+  if (t.item<int64_t>() != static_cast<int64_t>(params_.size()))
+    throw std::runtime_error(path + ": " + std::to_string(t.item<int64_t>()) + " parameters, the trainer has " +
+                             std::to_string(params_.size()));
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      torch::Tensor p;
+      archive.read("param." + std::to_string(i), p, /*is_buffer=*/true);
+      if (!p.sizes().equals(params_[i].sizes()))
+        throw std::runtime_error(path + ": parameter " + std::to_string(i) + " has shape " + c10::str(p.sizes()) +
+                                 ", expected " + c10::str(params_[i].sizes()));
+      params_[i].copy_(p);
+    }
+  }
+  torch::serialize::InputArchive opt_archive;
+  archive.read("optimizer", opt_archive);
+  optimizer_->load(opt_archive);
+  const auto gens = generators_of(model_.device());
+  for (size_t i = 0; i < gens.size(); ++i) {
+    torch::Tensor state;
+    if (!archive.try_read("rng." + std::to_string(i), state, /*is_buffer=*/true)) continue;
+    at::Generator g = gens[i];
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_state(state);
+  }
+  archive.read("updates_done", t);
+  updates_done_ = t.item<int64_t>();
+}
+
+}  // namespace lr::driver

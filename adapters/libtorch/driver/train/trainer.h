@@ -1,0 +1,107 @@
+// The stage-2 training loop: AdamW on the LoRA weights, a linear schedule
+// with warmup (transformers' get_linear_schedule_with_warmup), grad-norm
+// clipping, gradient accumulation, a deterministic seeded shuffle, periodic
+// checkpoints and exact resume.
+//
+// Sample order: micro-batches draw batch_size samples at a time from an endless
+// stream of epochs, each epoch a permutation of the samples (Fisher-Yates over
+// std::mt19937_64 seeded with shuffle_seed + epoch), so the samples of update u
+// depend only on u: a resumed run sees the samples an uninterrupted one would.
+#pragma once
+
+#include <torch/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/qwen2_model.h"
+#include "train/objective.h"
+
+namespace torch::optim {
+class AdamW;
+}
+
+namespace lr::driver {
+
+struct TrainOptions {
+  double learning_rate = 5e-5;
+  double weight_decay = 0.0;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_eps = 1e-8;
+  int64_t warmup_updates = 0;
+  double max_grad_norm = 1.0;  // <= 0: no clipping
+  int64_t batch_size = 8;      // samples per micro-batch
+  int64_t grad_accum = 2;      // micro-batches per update
+  int64_t total_updates = 1000;
+  uint64_t shuffle_seed = 0;
+  int64_t checkpoint_every = 0;  // updates; 0: never (save_checkpoint can still be called)
+  std::string checkpoint_dir;    // where periodic checkpoints go (DIR/checkpoint.pt)
+  // Polled after each update (e.g. set by a SIGINT handler): when true, the
+  // loop writes a checkpoint (when checkpoint_dir is set) and returns early.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// After each update: updates done, total updates, that update's loss (mean over its micro-batches).
+using TrainProgress = std::function<void(int64_t done, int64_t total, double loss)>;
+
+class Trainer {
+ public:
+  // params: the trainable tensors (lora_parameters(model)), in a fixed order
+  // (checkpoints store them by index). Throws std::invalid_argument for bad options.
+  Trainer(const Qwen2Model& model, std::vector<torch::Tensor> params, TrainOptions options);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // The learning rate of update u (0-based): lr * u / warmup during warmup,
+  // then lr * (total - u) / (total - warmup), never below 0.
+  double learning_rate_at(int64_t update) const;
+
+  // Runs updates until `until` (<= 0: total_updates) updates are done in all,
+  // writing a checkpoint every checkpoint_every updates when checkpoint_dir is
+  // set, or until options.stop is raised (then a checkpoint is written too).
+  // LoRA dropout is on (training mode) during the loop. Returns the loss of
+  // each update run now.
+  std::vector<double> train(const std::vector<SupervisionSample>& samples, int64_t until = 0,
+                            const TrainProgress& progress = {});
+
+  // The packed mode: micro-batches of batch_size rollouts, each micro-batch one
+  // forward pass (packed_loss), its loss the mean over all its supervised positions.
+  std::vector<double> train_packed(const std::vector<PackedRollout>& rollouts, int64_t until = 0,
+                                   const TrainProgress& progress = {});
+
+  // The indices of the samples (or rollouts) of micro-batch m (global count) for n of them.
+  std::vector<int64_t> micro_batch_indices(int64_t m, int64_t n) const;
+
+  // DIR/checkpoint.pt (written atomically): the parameters, the AdamW state,
+  // the update count and the global RNG state (CPU, and the model's device's).
+  void save_checkpoint(const std::string& dir) const;
+  // Restores what save_checkpoint wrote; the parameters are copied in place.
+  // Throws std::runtime_error when the file does not fit (count or shapes).
+  void load_checkpoint(const std::string& dir);
+  // Whether DIR/checkpoint.pt exists.
+  static bool has_checkpoint(const std::string& dir);
+
+  int64_t updates_done() const { return updates_done_; }
+  const TrainOptions& options() const { return options_; }
+
+ private:
+  using BatchLoss = std::function<torch::Tensor(const std::vector<int64_t>& indices)>;
+  std::vector<double> run(int64_t n, const BatchLoss& loss_of, int64_t until, const TrainProgress& progress);
+  const std::vector<int64_t>& epoch_order(int64_t epoch, int64_t n) const;
+
+  const Qwen2Model& model_;
+  std::vector<torch::Tensor> params_;
+  TrainOptions options_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  int64_t updates_done_ = 0;
+  mutable int64_t cached_epoch_ = -1;
+  mutable std::vector<int64_t> cached_order_;
+};
+
+}  // namespace lr::driver
