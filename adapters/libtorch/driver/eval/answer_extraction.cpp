@@ -1,4 +1,5 @@
 #include "answer_extraction.h"
+#include "ascii_text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,18 +12,8 @@ namespace lr::driver {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
+using ascii::lower;
+using ascii::trim;
 
 // The last position of `\boxed` or `\fbox` not followed by a letter (so
 // `\boxedfoo` is not one), and the keyword's length.

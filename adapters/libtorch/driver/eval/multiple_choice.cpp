@@ -1,4 +1,5 @@
 #include "multiple_choice.h"
+#include "ascii_text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,11 +12,7 @@ namespace lr::driver {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using ascii::lower;
 
 std::string upper(std::string_view s) {
   std::string out(s);

@@ -1,4 +1,5 @@
 #include "normalize.h"
+#include "ascii_text.h"
 
 #include <cctype>
 #include <regex>
@@ -7,17 +8,12 @@ namespace lr::driver {
 
 namespace {
 
+using ascii::trim;
+
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
   if (from.empty()) return;
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
     s.replace(at, from.size(), to);
-}
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
 }
 
 // The index of the brace closing the one at `open`, or npos.
