@@ -121,5 +121,44 @@ runs = [run(["generate", "--model", model, "--ids", "--temperature", "0.8", "--t
              "--max-new-tokens", "8"], stdin)[1] for _ in range(2)]
 check("sampling with a seed is reproducible", runs[0] == runs[1] and runs[0] != "", "%r vs %r" % tuple(runs))
 
+# --- sample: stage 1 from a TOML config, resumable -----------------------------
+amateur = os.path.join(SCRATCH, "tiny-amateur")
+shutil.rmtree(amateur, ignore_errors=True)
+rc, out, err = run(["make-tiny-model", "--out", amateur, "--layers", "1", "--hidden", "32", "--heads", "2",
+                    "--kv-heads", "1", "--vocab-from", TOKENIZER_JSON, "--seed", "8"])
+check("make-tiny-model writes the amateur", rc == 0, err[-300:])
+run_dir = os.path.join(SCRATCH, "sample-run")
+shutil.rmtree(run_dir, ignore_errors=True)
+config = os.path.join(SCRATCH, "sample.toml")
+with open(config, "w") as f:
+    f.write('[run]\nout_dir = "%s"\ndevice = "cpu"\ndtype = "float32"\n'
+            '[models]\nexpert = "%s"\namateur = "%s"\n'
+            '[data]\nnum_problems = 5\n'
+            '[sample]\nmax_new_tokens = 8\nbatch_size = 2\nkl_threshold = 0.0\n' % (run_dir, model, amateur))
+supervision = os.path.join(run_dir, "supervision.jsonl")
+rc, out, err = run(["sample", "--config", config])
+lines = open(supervision).read().splitlines() if os.path.exists(supervision) else []
+done = [json.loads(l)["done"] for l in lines if '"done"' in l]
+records = [json.loads(l) for l in lines[1:] if '"done"' not in l]
+check("sample writes a record per kept step and a done marker per problem",
+      rc == 0 and out.strip() == supervision and done == [0, 1, 2, 3, 4] and len(records) > 0,
+      "rc=%d out=%r done=%s records=%d err=%s" % (rc, out, done, len(records), err[-300:]))
+check("sample records hold the exact rollout ids and sorted targets",
+      all(r["position"] < len(r["rollout"]) - 1 and len(r["target_ids"]) == len(r["target_weights"]) and
+          abs(sum(r["target_weights"]) - 1) < 1e-5 for r in records), str(records[:1])[:300])
+before = open(supervision, "rb").read()
+rc, out, err = run(["sample", "--config", config])
+check("sample again: nothing redone, file unchanged", rc == 0 and open(supervision, "rb").read() == before and
+      "5 were already done" in err, err[-300:])
+with open(supervision, "wb") as f:  # a kill in the middle of the last problem's records
+    body = before.rstrip(b"\n")
+    cut = body.rindex(b"\n")                 # drop the last problem's done marker...
+    f.write(body[: cut - 5])                  # ...and the end of the line before it
+rc, out, err = run(["sample", "--config", config])
+check("sample after a simulated kill resumes to the same file", rc == 0 and open(supervision, "rb").read() == before,
+      err[-300:])
+msg = one_line_error("sample --set of an unknown key", ["sample", "--config", config, "--set", "sample.bogus=1"], code=1)
+check("unknown config key named", "sample.bogus" in msg, msg)
+
 print("%d passed, %d failed" % (results["passed"], results["failed"]))
 sys.exit(1 if results["failed"] else 0)

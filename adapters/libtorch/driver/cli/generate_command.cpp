@@ -2,9 +2,7 @@
 // stdin: one JSON string (a prompt, used verbatim) per line; stdout: per line
 // the completion as a JSON string, or with --ids the JSON array of generated ids.
 #include <nlohmann/json.hpp>
-#include <torch/cuda.h>
 
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -12,6 +10,7 @@
 #include "commands.h"
 #include "generate.h"
 #include "jsonl_input.h"
+#include "model_loading.h"
 #include "model_config.h"
 #include "progress.h"
 #include "qwen2_model.h"
@@ -34,31 +33,10 @@ struct GenerateArgs {
   std::string device = "cpu";
 };
 
-// Stop ids: generation_config.json's eos ids, else config.json's, else the tokenizer's eos.
-std::vector<int64_t> stop_ids_for(const std::string& dir, const Qwen2Config& config, const Tokenizer& tokenizer) {
-  if (auto gen = GenerationConfig::from_dir(dir); gen && !gen->eos_token_ids.empty()) return gen->eos_token_ids;
-  if (!config.eos_token_ids.empty()) return config.eos_token_ids;
-  if (auto eos = tokenizer.eos_id()) return {*eos};
-  return {};
-}
-
-Tokenizer tokenizer_in(const std::string& dir) {
-  const std::filesystem::path json = std::filesystem::path(dir) / "tokenizer.json";
-  if (!std::filesystem::exists(json)) throw std::runtime_error(dir + ": no tokenizer.json in the model folder");
-  const std::filesystem::path config = std::filesystem::path(dir) / "tokenizer_config.json";
-  return Tokenizer::from_file(json.string(), std::filesystem::exists(config) ? config.string() : "");
-}
-
-torch::Device device_from(const std::string& name) {
-  if (name == "cpu") return torch::kCPU;
-  if (!torch::cuda::is_available()) throw std::runtime_error("--device " + name + ": no CUDA device is available");
-  return torch::Device(name);
-}
-
 void run_generate(const GenerateArgs& args) {
   const Tokenizer tokenizer = tokenizer_in(args.model_dir);
-  const torch::ScalarType dtype = args.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
-  const Qwen2Model model = Qwen2Model::load(args.model_dir, device_from(args.device), dtype);
+  const Qwen2Model model =
+      Qwen2Model::load(args.model_dir, device_from(args.device, "--device"), dtype_from(args.dtype));
   const std::vector<std::string> prompts = read_json_string_lines(std::cin);
 
   std::vector<std::vector<int64_t>> prompt_ids;

@@ -21,9 +21,10 @@ Progress::Progress(std::string label, int64_t total, std::string unit)
       start_(std::chrono::steady_clock::now()), last_print_(start_) {}
 
 void Progress::update(int64_t done) {
+  if (done >= total_) return;  // the last line is finish()'s
   const auto now = std::chrono::steady_clock::now();
   const double since = std::chrono::duration<double>(now - last_print_).count();
-  if (since < (tty_ ? 0.2 : 5.0) && done < total_) return;
+  if (since < (tty_ ? 0.2 : 5.0)) return;
   last_print_ = now;
   print(done, false);
 }

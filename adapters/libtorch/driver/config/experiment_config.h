@@ -17,6 +17,7 @@
 // <out_dir>/models/tiny-amateur.
 #pragma once
 
+#include "sample/prompt.h"
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -69,8 +70,7 @@ struct DataConfig {
   bool shuffle = false;                 // false: the first num_problems; true: a random subset (run.seed)
 };
 
-inline constexpr const char* kDefaultSystemPrompt =
-    "Please reason step by step, and put your final answer within \\boxed{}.";
+// kDefaultSystemPrompt: METHOD.md's system text, defined once in sample/prompt.h.
 inline constexpr const char* kDefaultCotTemplate =
     "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n";
 inline constexpr const char* kDefaultBaseTemplate = "Question: {question}\nAnswer:";
