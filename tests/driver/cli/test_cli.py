@@ -157,6 +157,33 @@ with open(supervision, "wb") as f:  # a kill in the middle of the last problem's
 rc, out, err = run(["sample", "--config", config])
 check("sample after a simulated kill resumes to the same file", rc == 0 and open(supervision, "rb").read() == before,
       err[-300:])
+# --- train: LoRA on the supervision file, PEFT export, resume ------------------
+with open(config, "a") as f:
+    f.write('[train]\nupdates = 4\nbatch_size = 4\ngrad_accum = 1\ncheckpoint_every = 2\nlr = 1e-3\n')
+rc, out, err = run(["train", "--config", config])
+adapter = os.path.join(run_dir, "adapter")
+metrics = os.path.join(run_dir, "train_metrics.jsonl")
+ok = rc == 0 and out.strip() == adapter and os.path.exists(os.path.join(adapter, "adapter_model.safetensors"))
+check("train exports a PEFT adapter", ok, "rc=%d out=%r err=%s" % (rc, out, err[-300:]))
+if ok:
+    with open(os.path.join(adapter, "adapter_config.json")) as f:
+        acfg = json.load(f)
+    with open(os.path.join(adapter, "adapter_model.safetensors"), "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    keys = sorted(k for k in header if k != "__metadata__")
+    want = sorted("base_model.model.model.layers.%d.self_attn.%s.lora_%s.weight" % (i, m, ab)
+                  for i in range(2) for m in ("q_proj", "v_proj") for ab in "AB")
+    shapes_ok = all(header[k]["shape"][0 if k.endswith("lora_A.weight") else 1] == 8 for k in keys)
+    check("PEFT adapter: config fields, key names and rank-8 shapes",
+          acfg.get("peft_type") == "LORA" and acfg.get("r") == 8 and acfg.get("lora_alpha") == 16 and
+          sorted(acfg.get("target_modules", [])) == ["q_proj", "v_proj"] and keys == want and shapes_ok,
+          "config=%s keys=%s" % ({k: acfg.get(k) for k in ("peft_type", "r", "lora_alpha", "target_modules")}, keys))
+    lines = open(metrics).read().splitlines()
+    check("train logs one metrics line per update", [json.loads(l)["update"] for l in lines] == [1, 2, 3, 4], str(lines))
+    rc, out, err = run(["train", "--config", config])
+    check("train again resumes at the end: no new updates", rc == 0 and "resuming after update 4" in err and
+          len(open(metrics).read().splitlines()) == 4, err[-300:])
 msg = one_line_error("sample --set of an unknown key", ["sample", "--config", config, "--set", "sample.bogus=1"], code=1)
 check("unknown config key named", "sample.bogus" in msg, msg)
 

@@ -15,5 +15,6 @@ void add_generate_command(CLI::App& app);
 void add_make_tiny_model_command(CLI::App& app);
 void add_grade_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace lr::driver::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   add_make_tiny_model_command(app);
   add_grade_command(app);
   add_sample_command(app);
+  add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

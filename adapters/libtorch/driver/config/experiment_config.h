@@ -94,7 +94,7 @@ struct SampleConfig {
   int64_t shared_vocab = 0;       // 0: the ids both models really share
 };
 
-struct LoraConfig {
+struct LoraSection {  // [lora]; the trainer's own type is train/lora.h's LoraConfig
   int64_t r = 8;
   double alpha = 16.0;
   double dropout = 0.05;  // in [0, 1)
@@ -163,7 +163,7 @@ struct ExperimentConfig {
   DataConfig data;
   PromptConfig prompt;
   SampleConfig sample;
-  LoraConfig lora;
+  LoraSection lora;
   TrainConfig train;
   EvalConfig eval;
   SftConfig sft;
