@@ -1,5 +1,5 @@
-// A DLPack view of a CPU at::Tensor, so that a benchmark can hand LibTorch
-// storage to the C ABI without copying. The view owns its shape and strides;
+// A DLPack view of a CPU or CUDA at::Tensor, so that a benchmark can hand
+// LibTorch storage to the C ABI without copying. The view owns its shape and strides;
 // the tensor must outlive it.
 #pragma once
 
@@ -15,14 +15,16 @@ namespace lrbench {
 class DLTensorView {
  public:
   explicit DLTensorView(const at::Tensor& t) {
-    if (!t.device().is_cpu()) throw std::invalid_argument("DLTensorView: CPU tensors only");
+    if (!t.device().is_cpu() && !t.device().is_cuda())
+      throw std::invalid_argument("DLTensorView: CPU or CUDA tensors only");
     if (t.dim() > 2) throw std::invalid_argument("DLTensorView: at most 2 dimensions");
     for (int64_t d = 0; d < t.dim(); ++d) {
       shape_[d] = t.size(d);
       strides_[d] = t.stride(d);
     }
     tensor_.data = t.data_ptr();
-    tensor_.device = DLDevice{kDLCPU, 0};
+    tensor_.device = t.device().is_cuda() ? DLDevice{kDLCUDA, static_cast<int32_t>(t.device().index())}
+                                          : DLDevice{kDLCPU, 0};
     tensor_.ndim = static_cast<int32_t>(t.dim());
     tensor_.dtype = dtype_of(t.scalar_type());
     tensor_.shape = shape_.data();

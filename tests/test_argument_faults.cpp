@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/device_shim.h"
 #include "support/host_tensor.h"
 
 namespace {
@@ -57,7 +58,7 @@ std::string status_name(lr_status s) {
   HostTensor e(Dtype::F32, {1, 2}), a(Dtype::F32, {1, 2}), kl(Dtype::F32, {1});
   e.set(0, 0, 1.0); e.set(0, 1, 0.0);
   a.set(0, 0, 0.0); a.set(0, 1, 1.0);
-  lr_status s = lr_select_steps(e.dl(), a.dl(), nullptr, kl.dl(), nullptr, nullptr);
+  lr_status s = lrtest::select_steps(e.dl(), a.dl(), nullptr, kl.dl(), nullptr, nullptr);
   if (s != LR_OK)
     return ::testing::AssertionFailure() << "reset call failed: " << status_name(s) << " \""
                                          << lr_last_error() << "\"";
@@ -163,18 +164,18 @@ class ArgumentFault : public ::testing::Test {
   // The calls with the fixture's valid arguments, any of which a test swaps.
   lr_status select(const DLTensor* e, const DLTensor* a, const lr_select_params* p, DLTensor* klo,
                    DLTensor* keepo) {
-    return lr_select_steps(e, a, p, klo, keepo, nullptr);
+    return lrtest::select_steps(e, a, p, klo, keepo, nullptr);
   }
   lr_status build(const DLTensor* e, const DLTensor* a, const DLTensor* r, const lr_target_params* p,
                   DLTensor* ids, DLTensor* w, DLTensor* sup) {
-    return lr_build_targets(e, a, r, p, ids, w, sup, nullptr);
+    return lrtest::build_targets(e, a, r, p, ids, w, sup, nullptr);
   }
   lr_status loss(const DLTensor* z, const DLTensor* ids, const DLTensor* w, const lr_loss_params* p,
                  DLTensor* out, DLTensor* g) {
-    return lr_distill_loss_backward(z, ids, w, p, out, g, nullptr);
+    return lrtest::distill_loss_backward(z, ids, w, p, out, g, nullptr);
   }
   lr_status fused(const lr_select_params* sp, const lr_target_params* tp) {
-    return lr_select_and_build(expert.dl(), amateur.dl(), sp, tp, kl.dl(), keep.dl(), ids_n.dl(),
+    return lrtest::select_and_build(expert.dl(), amateur.dl(), sp, tp, kl.dl(), keep.dl(), ids_n.dl(),
                                w_n.dl(), sup_n.dl(), nullptr);
   }
 
@@ -597,21 +598,21 @@ TEST_F(ArgumentFault, BuildAcceptsNullParamsAndLargerStruct) {
 
 TEST_F(ArgumentFault, FusedNullKeepOut) {
   EXPECT_TRUE(Invalid("keep_out", [&] {
-    return lr_select_and_build(expert.dl(), amateur.dl(), &sp, &tp, kl.dl(), nullptr, ids_n.dl(), w_n.dl(),
+    return lrtest::select_and_build(expert.dl(), amateur.dl(), &sp, &tp, kl.dl(), nullptr, ids_n.dl(), w_n.dl(),
                                sup_n.dl(), nullptr);
   }));
 }
 
 TEST_F(ArgumentFault, FusedNullSupportSize) {
   EXPECT_TRUE(Invalid("support_size", [&] {
-    return lr_select_and_build(expert.dl(), amateur.dl(), &sp, &tp, kl.dl(), keep.dl(), ids_n.dl(), w_n.dl(),
+    return lrtest::select_and_build(expert.dl(), amateur.dl(), &sp, &tp, kl.dl(), keep.dl(), ids_n.dl(), w_n.dl(),
                                nullptr, nullptr);
   }));
 }
 
 TEST_F(ArgumentFault, FusedTargetRowsNotN) {
   EXPECT_TRUE(Invalid("target_ids", [&] {
-    return lr_select_and_build(expert.dl(), amateur.dl(), &sp, &tp, kl.dl(), keep.dl(), ids_m.dl(), w_m.dl(),
+    return lrtest::select_and_build(expert.dl(), amateur.dl(), &sp, &tp, kl.dl(), keep.dl(), ids_m.dl(), w_m.dl(),
                                sup_m.dl(), nullptr);
   }));
 }
@@ -646,7 +647,7 @@ TEST_F(ArgumentFault, FusedTargetStructSizeZero) {
 TEST_F(ArgumentFault, FusedAmateurInt32) {
   HostTensor a32(Dtype::I32, {N, V});
   EXPECT_TRUE(Invalid("amateur_logits", [&] {
-    return lr_select_and_build(expert.dl(), a32.dl(), &sp, &tp, kl.dl(), keep.dl(), ids_n.dl(), w_n.dl(),
+    return lrtest::select_and_build(expert.dl(), a32.dl(), &sp, &tp, kl.dl(), keep.dl(), ids_n.dl(), w_n.dl(),
                                sup_n.dl(), nullptr);
   }, {&a32}));
 }
@@ -893,7 +894,7 @@ TEST_F(ArgumentFault, LastErrorIsThreadLocal) {
   std::string other_msg = "(not run)";
   lr_status other_status = LR_OK;
   std::thread a([&] {
-    other_status = lr_select_steps(nullptr, amateur.dl(), nullptr, kl.dl(), nullptr, nullptr);
+    other_status = lrtest::select_steps(nullptr, amateur.dl(), nullptr, kl.dl(), nullptr, nullptr);
     const char* m = lr_last_error();
     other_msg = m ? m : "(null)";
   });
@@ -916,7 +917,7 @@ TEST_F(ArgumentFault, LastErrorIsThreadLocal) {
     const char* m = lr_last_error();
     fresh = m ? m : "(null)";
     HostTensor e(Dtype::F32, {1, 2}), am(Dtype::F32, {1, 2}), k(Dtype::F32, {1});
-    b_status = lr_select_steps(e.dl(), am.dl(), nullptr, k.dl(), nullptr, nullptr);
+    b_status = lrtest::select_steps(e.dl(), am.dl(), nullptr, k.dl(), nullptr, nullptr);
     m = lr_last_error();
     after_success = m ? m : "(null)";
   });

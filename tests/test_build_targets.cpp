@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "reference/brute_force.h"
+#include "support/device_shim.h"
 #include "support/host_tensor.h"
 
 namespace {
@@ -46,7 +47,7 @@ TargetOut call_build(HostTensor& e, HostTensor& a, const std::vector<int64_t>* r
   ids.fill_bytes(0xCD);
   w.fill_bytes(0xCD);
   sup.fill_bytes(0xCD);
-  lr_status s = lr_build_targets(e.dl(), a.dl(), rows ? r.dl() : nullptr, &p, ids.dl(), w.dl(), sup.dl(), nullptr);
+  lr_status s = lrtest::build_targets(e.dl(), a.dl(), rows ? r.dl() : nullptr, &p, ids.dl(), w.dl(), sup.dl(), nullptr);
   EXPECT_EQ(s, expect) << lr_last_error();
   TargetOut o;
   for (int64_t m = 0; m < M; ++m) {
@@ -456,7 +457,7 @@ TEST_P(BuildTargets, StridedRowsAndSupport) {
   lrref::fx::Strided1D r(Dtype::I64, 5, 2), sup(Dtype::I32, 5, 2);
   for (int64_t m = 0; m < 5; ++m) r.set(m, static_cast<double>(rows[static_cast<size_t>(m)]));
   HostTensor ids(Dtype::I32, {5, K}), w(Dtype::F32, {5, K});
-  ASSERT_EQ(lr_build_targets(e.dl(), a.dl(), r.dl(), &p, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK)
+  ASSERT_EQ(lrtest::build_targets(e.dl(), a.dl(), r.dl(), &p, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK)
       << lr_last_error();
   for (int64_t m = 0; m < 5; ++m) {
     EXPECT_EQ(sup.get(m), static_cast<double>(compact.support[static_cast<size_t>(m)]));
@@ -478,7 +479,7 @@ TEST_P(BuildTargets, NullParamsMeanDefaults) {
   lr_target_params p = lr_target_params_default();
   TargetOut def = call_build(e, a, nullptr, p, 7);
   HostTensor ids(Dtype::I32, {8, 7}), w(Dtype::F32, {8, 7}), sup(Dtype::I32, {8});
-  ASSERT_EQ(lr_build_targets(e.dl(), a.dl(), nullptr, nullptr, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK);
+  ASSERT_EQ(lrtest::build_targets(e.dl(), a.dl(), nullptr, nullptr, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK);
   for (int64_t m = 0; m < 8; ++m) {
     EXPECT_EQ(sup.at(m), static_cast<double>(def.support[static_cast<size_t>(m)]));
     for (int64_t k = 0; k < 7; ++k) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "reference/brute_force.h"
+#include "support/device_shim.h"
 #include "support/host_tensor.h"
 
 namespace {
@@ -77,8 +78,8 @@ StageOne run_select(const Pair& p, Dtype dt, int64_t K, StageOne* fused) {
       sup(Dtype::I32, {N});
   for (HostTensor* t : {&kl, &keep, &ids, &w, &sup}) t->fill_bytes(0xCD);
   StageOne o;
-  EXPECT_EQ(lr_select_steps(e.dl(), a.dl(), &sp, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
-  EXPECT_EQ(lr_build_targets(e.dl(), a.dl(), nullptr, &tp, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK)
+  EXPECT_EQ(lrtest::select_steps(e.dl(), a.dl(), &sp, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+  EXPECT_EQ(lrtest::build_targets(e.dl(), a.dl(), nullptr, &tp, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK)
       << lr_last_error();
   auto collect = [&](StageOne& s) {
     s = StageOne{};
@@ -98,7 +99,7 @@ StageOne run_select(const Pair& p, Dtype dt, int64_t K, StageOne* fused) {
   collect(o);
   if (fused) {
     for (HostTensor* t : {&kl, &keep, &ids, &w, &sup}) t->fill_bytes(0xCD);
-    EXPECT_EQ(lr_select_and_build(e.dl(), a.dl(), &sp, &tp, kl.dl(), keep.dl(), ids.dl(), w.dl(), sup.dl(), nullptr),
+    EXPECT_EQ(lrtest::select_and_build(e.dl(), a.dl(), &sp, &tp, kl.dl(), keep.dl(), ids.dl(), w.dl(), sup.dl(), nullptr),
               LR_OK)
         << lr_last_error();
     collect(*fused);
@@ -205,7 +206,7 @@ TEST_P(DataFaults, BuildTargetsRowsArgumentWithFaultyRow) {
   ids.fill_bytes(0xCD);
   w.fill_bytes(0xCD);
   lr_target_params tp = lr_target_params_default();
-  ASSERT_EQ(lr_build_targets(e.dl(), a.dl(), r.dl(), &tp, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK)
+  ASSERT_EQ(lrtest::build_targets(e.dl(), a.dl(), r.dl(), &tp, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK)
       << lr_last_error();
   // Reference: the same rows of the clean tensor without row 2.
   Pair clean = p;
@@ -215,7 +216,7 @@ TEST_P(DataFaults, BuildTargetsRowsArgumentWithFaultyRow) {
   const std::vector<int64_t> crows = {4, 0, 3};  // rows 5, 0, 4 of the original
   HostTensor cr(Dtype::I64, {3}), cids(Dtype::I32, {3, K}), cw(Dtype::F32, {3, K}), csup(Dtype::I32, {3});
   for (int64_t m = 0; m < 3; ++m) cr.set_at(m, static_cast<double>(crows[static_cast<size_t>(m)]));
-  ASSERT_EQ(lr_build_targets(ec.dl(), ac.dl(), cr.dl(), &tp, cids.dl(), cw.dl(), csup.dl(), nullptr), LR_OK);
+  ASSERT_EQ(lrtest::build_targets(ec.dl(), ac.dl(), cr.dl(), &tp, cids.dl(), cw.dl(), csup.dl(), nullptr), LR_OK);
   const int64_t map[] = {-1, 0, 1, -1, 2};
   for (int64_t m = 0; m < M; ++m) {
     if (map[m] < 0) {
@@ -251,7 +252,7 @@ TEST_P(DataFaults, ColumnsPastSharedVocabAreNotFaults) {
   lr_select_params sp = lr_select_params_default();
   sp.shared_vocab = S;
   HostTensor kl(Dtype::F32, {5}), keep(Dtype::U8, {5});
-  ASSERT_EQ(lr_select_steps(e.dl(), a.dl(), &sp, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), &sp, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
   for (int64_t i = 0; i < 5; ++i) {
     const double ref = lrref::kl(se[static_cast<size_t>(i)], sa[static_cast<size_t>(i)], S, 1.0);
     EXPECT_FALSE(std::isnan(ref));
@@ -260,7 +261,7 @@ TEST_P(DataFaults, ColumnsPastSharedVocabAreNotFaults) {
   lr_target_params tp = lr_target_params_default();
   tp.shared_vocab = S;
   HostTensor ids(Dtype::I32, {5, 8}), w(Dtype::F32, {5, 8}), sup(Dtype::I32, {5});
-  ASSERT_EQ(lr_build_targets(e.dl(), a.dl(), nullptr, &tp, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK);
+  ASSERT_EQ(lrtest::build_targets(e.dl(), a.dl(), nullptr, &tp, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK);
   for (int64_t i = 0; i < 5; ++i) {
     const auto ref = lrref::targets(se[static_cast<size_t>(i)], sa[static_cast<size_t>(i)], S, 1.0, 0.2f, 8);
     std::vector<int32_t> gi;
@@ -288,7 +289,7 @@ TEST_P(DataFaults, NegInfEntriesAreNotFaults) {
                          {-inf, -inf, -inf, -inf, -inf, 3.0}};
   HostTensor e = lrref::fx::make_logits(dt, ze, V), a = lrref::fx::make_logits(dt, za, V);
   HostTensor kl(Dtype::F32, {3}), keep(Dtype::U8, {3});
-  ASSERT_EQ(lr_select_steps(e.dl(), a.dl(), nullptr, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), nullptr, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
   for (int64_t i = 0; i < 3; ++i) {
     const double ref = lrref::kl(ze[static_cast<size_t>(i)], za[static_cast<size_t>(i)], V, 1.0);
     EXPECT_TRUE(lrref::close_enough(kl.at(i), ref, 1e-5, 1e-4)) << i << " " << kl.at(i) << " ref " << ref;
@@ -296,7 +297,7 @@ TEST_P(DataFaults, NegInfEntriesAreNotFaults) {
   EXPECT_NEAR(kl.at(0), 0.0, 1e-6);
   EXPECT_EQ(kl.at(2), inf);  // p_A = 0 on all of p_E's support
   HostTensor ids(Dtype::I32, {3, V}), w(Dtype::F32, {3, V}), sup(Dtype::I32, {3});
-  ASSERT_EQ(lr_build_targets(e.dl(), a.dl(), nullptr, nullptr, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK);
+  ASSERT_EQ(lrtest::build_targets(e.dl(), a.dl(), nullptr, nullptr, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK);
   for (int64_t i = 0; i < 3; ++i) EXPECT_GT(sup.at(i), 0.0) << i;
   EXPECT_EQ(sup.at(0), 1.0);
   EXPECT_EQ(ids.get(0, 0), 2.0);
@@ -310,7 +311,7 @@ TEST_P(DataFaults, NegInfEntriesAreNotFaults) {
   }
   lr_loss_params lp = lr_loss_params_default();
   lp.reduction = LR_REDUCTION_NONE;
-  ASSERT_EQ(lr_distill_loss_backward(e.dl(), lid.dl(), lw.dl(), &lp, loss.dl(), grad.dl(), nullptr), LR_OK);
+  ASSERT_EQ(lrtest::distill_loss_backward(e.dl(), lid.dl(), lw.dl(), &lp, loss.dl(), grad.dl(), nullptr), LR_OK);
   for (int64_t i = 0; i < 3; ++i) {
     const auto ref = lrref::loss_row(ze[static_cast<size_t>(i)], {target[i]}, {1.0}, 1.0);
     EXPECT_TRUE(lrref::close_enough(loss.at(i), ref.loss, 1e-5, 1e-4)) << i << " " << loss.at(i) << " " << ref.loss;
@@ -344,7 +345,7 @@ LossRun run_loss(const std::vector<Row>& z, const std::vector<std::vector<int32_
   p.reduction = red;
   p.grad_scale = scale;
   p.temperature = T;
-  EXPECT_EQ(lr_distill_loss_backward(zt.dl(), it.dl(), wt.dl(), &p, loss.dl(), in_place ? zt.dl() : grad.dl(),
+  EXPECT_EQ(lrtest::distill_loss_backward(zt.dl(), it.dl(), wt.dl(), &p, loss.dl(), in_place ? zt.dl() : grad.dl(),
                                      nullptr),
             LR_OK)
       << lr_last_error();

@@ -28,6 +28,7 @@
 #include <sstream>
 
 #include "reference/brute_force.h"
+#include "support/device_shim.h"
 #include "support/host_tensor.h"
 
 namespace {
@@ -162,7 +163,7 @@ LossOut call_loss(LossInputs& in, Dtype dt, const LossCase& c) {
   HostTensor grad(dt, {N, V}, c.stride_extra > 0 ? V + c.stride_extra + 1 : -1);
   if (c.null_strides) grad.use_null_strides();
   DLTensor* gdl = c.grad_null ? nullptr : c.in_place ? in.z.dl() : grad.dl();
-  lr_status s = lr_distill_loss_backward(in.z.dl(), in.ids.dl(), in.w.dl(), &p, loss.dl(), gdl, nullptr);
+  lr_status s = lrtest::distill_loss_backward(in.z.dl(), in.ids.dl(), in.w.dl(), &p, loss.dl(), gdl, nullptr);
   EXPECT_EQ(s, LR_OK) << lr_last_error();
   LossOut o;
   const int64_t nl = c.red == LR_REDUCTION_NONE ? N : 1;
@@ -404,14 +405,14 @@ TEST_P(DistillLoss, HandValues) {
   w.set(0, 1, 0.0);
   lr_loss_params p = lr_loss_params_default();
   p.reduction = LR_REDUCTION_NONE;
-  ASSERT_EQ(lr_distill_loss_backward(zt.dl(), ids.dl(), w.dl(), &p, loss.dl(), grad.dl(), nullptr), LR_OK)
+  ASSERT_EQ(lrtest::distill_loss_backward(zt.dl(), ids.dl(), w.dl(), &p, loss.dl(), grad.dl(), nullptr), LR_OK)
       << lr_last_error();
   EXPECT_NEAR(loss.at(0), std::log(2.0), 1e-6);
   EXPECT_NEAR(grad.get(0, 0), 0.5, 1e-6);
   EXPECT_NEAR(grad.get(0, 1), -0.5, 1e-6);
   // NULL params: defaults (MEAN), loss_out [1].
   HostTensor l1(Dtype::F32, {1});
-  ASSERT_EQ(lr_distill_loss_backward(zt.dl(), ids.dl(), w.dl(), nullptr, l1.dl(), grad.dl(), nullptr), LR_OK)
+  ASSERT_EQ(lrtest::distill_loss_backward(zt.dl(), ids.dl(), w.dl(), nullptr, l1.dl(), grad.dl(), nullptr), LR_OK)
       << lr_last_error();
   EXPECT_NEAR(l1.at(0), std::log(2.0), 1e-6);
 }
@@ -476,7 +477,7 @@ TEST(DistillLossFiniteDifferences, LibraryGradientMatchesItsOwnLoss) {
         p.temperature = T;
         const int64_t nl = red == LR_REDUCTION_NONE ? N : 1;
         HostTensor loss(Dtype::F32, {nl}), grad(Dtype::F32, {N, V});
-        ASSERT_EQ(lr_distill_loss_backward(zt.dl(), ids.dl(), w.dl(), &p, loss.dl(), grad.dl(), nullptr), LR_OK)
+        ASSERT_EQ(lrtest::distill_loss_backward(zt.dl(), ids.dl(), w.dl(), &p, loss.dl(), grad.dl(), nullptr), LR_OK)
             << lr_last_error();
         auto loss_at = [&](int64_t i, int64_t j, double h, double& actual_h) {
           HostTensor zp = zt;
@@ -484,7 +485,7 @@ TEST(DistillLossFiniteDifferences, LibraryGradientMatchesItsOwnLoss) {
           zp.set(i, j, z0 + h);
           actual_h = zp.get(i, j) - z0;  // the step as stored in float32
           HostTensor l(Dtype::F32, {nl});
-          EXPECT_EQ(lr_distill_loss_backward(zp.dl(), ids.dl(), w.dl(), &p, l.dl(), nullptr, nullptr), LR_OK);
+          EXPECT_EQ(lrtest::distill_loss_backward(zp.dl(), ids.dl(), w.dl(), &p, l.dl(), nullptr, nullptr), LR_OK);
           return l.at(red == LR_REDUCTION_NONE ? i : 0);
         };
         for (int64_t i = 0; i < N; ++i)

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "reference/brute_force.h"
+#include "support/device_shim.h"
 #include "support/host_tensor.h"
 
 namespace {
@@ -81,20 +82,20 @@ void run_case(Dtype dt, const FusedCase& c) {
   HostTensor kl(Dtype::F32, {N}), keep(Dtype::U8, {N}), ids(Dtype::I32, {N, K}), w(Dtype::F32, {N, K}),
       sup(Dtype::I32, {N});
   for (HostTensor* t : {&kl, &keep, &ids, &w, &sup}) t->fill_bytes(0xCD);
-  ASSERT_EQ(lr_select_and_build(e.dl(), a.dl(), &sp, &tp, kl.dl(), keep.dl(), ids.dl(), w.dl(), sup.dl(), nullptr),
+  ASSERT_EQ(lrtest::select_and_build(e.dl(), a.dl(), &sp, &tp, kl.dl(), keep.dl(), ids.dl(), w.dl(), sup.dl(), nullptr),
             LR_OK)
       << lr_last_error();
 
   // The two-step path.
   HostTensor kl2(Dtype::F32, {N}), keep2(Dtype::U8, {N});
-  ASSERT_EQ(lr_select_steps(e.dl(), a.dl(), &sp, kl2.dl(), keep2.dl(), nullptr), LR_OK) << lr_last_error();
+  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), &sp, kl2.dl(), keep2.dl(), nullptr), LR_OK) << lr_last_error();
   std::vector<int64_t> kept;
   for (int64_t i = 0; i < N; ++i)
     if (keep2.at(i) != 0) kept.push_back(i);
   const int64_t M = static_cast<int64_t>(kept.size());
   HostTensor rows(Dtype::I64, {M}), ids2(Dtype::I32, {M, K}), w2(Dtype::F32, {M, K}), sup2(Dtype::I32, {M});
   for (int64_t m = 0; m < M; ++m) rows.set_at(m, static_cast<double>(kept[static_cast<size_t>(m)]));
-  ASSERT_EQ(lr_build_targets(e.dl(), a.dl(), rows.dl(), &tp, ids2.dl(), w2.dl(), sup2.dl(), nullptr), LR_OK)
+  ASSERT_EQ(lrtest::build_targets(e.dl(), a.dl(), rows.dl(), &tp, ids2.dl(), w2.dl(), sup2.dl(), nullptr), LR_OK)
       << lr_last_error();
 
   int64_t m = 0;

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "reference/brute_force.h"
+#include "support/device_shim.h"
 #include "support/host_tensor.h"
 
 namespace {
@@ -81,7 +82,7 @@ SelectResult call_select(HostTensor& e, HostTensor& a, const lr_select_params& p
   HostTensor keep(Dtype::U8, {N});
   kl.fill_bytes(0xCD);
   keep.fill_bytes(0xCD);
-  lr_status s = lr_select_steps(e.dl(), a.dl(), &p, kl.dl(), with_keep ? keep.dl() : nullptr, nullptr);
+  lr_status s = lrtest::select_steps(e.dl(), a.dl(), &p, kl.dl(), with_keep ? keep.dl() : nullptr, nullptr);
   EXPECT_EQ(s, LR_OK) << lr_last_error();
   SelectResult r;
   for (int64_t i = 0; i < N; ++i) {
@@ -300,7 +301,7 @@ TEST_P(SelectSteps, StridedOneDimensionalOutputs) {
   lr_select_params p = lr_select_params_default();
   SelectResult compact = call_select(e, a, p, true);
   lrref::fx::Strided1D kl(Dtype::F32, c.N, 3), keep(Dtype::U8, c.N, 3);
-  ASSERT_EQ(lr_select_steps(e.dl(), a.dl(), &p, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), &p, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
   for (int64_t i = 0; i < c.N; ++i) {
     EXPECT_TRUE(lrref::same_value(kl.get(i), compact.kl[static_cast<size_t>(i)])) << i;
     EXPECT_EQ(keep.get(i), compact.keep[static_cast<size_t>(i)]) << i;
@@ -329,7 +330,7 @@ TEST_P(SelectSteps, NullParamsMeanDefaults) {
   lr_select_params p = lr_select_params_default();
   SelectResult def = call_select(e, a, p, true);
   HostTensor kl(Dtype::F32, {c.N}), keep(Dtype::U8, {c.N});
-  ASSERT_EQ(lr_select_steps(e.dl(), a.dl(), nullptr, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), nullptr, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
   for (int64_t i = 0; i < c.N; ++i) {
     EXPECT_TRUE(lrref::same_value(kl.at(i), def.kl[static_cast<size_t>(i)])) << i;
     EXPECT_EQ(keep.at(i), def.keep[static_cast<size_t>(i)]) << i;

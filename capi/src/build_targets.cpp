@@ -1,15 +1,19 @@
-// lr_build_targets: argument checks, then the CPU kernel.
+// lr_build_targets: argument checks, then the CPU or CUDA kernel.
 #include <cmath>
 
 #include "contrast_kernels.h"
 #include "tensor_checks.h"
+
+#ifdef LR_WITH_CUDA
+#include "cuda_kernels.h"
+#endif
 
 using namespace lr::capi;
 
 extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, const DLTensor* amateur_logits,
                                              const DLTensor* rows, const lr_target_params* params,
                                              DLTensor* target_ids, DLTensor* target_weights,
-                                             DLTensor* support_size, void* /*stream*/) {
+                                             DLTensor* support_size, void* stream) {
   return guarded("lr_build_targets", [&] {
     require_not_null(expert_logits, "expert_logits");
     require_not_null(amateur_logits, "amateur_logits");
@@ -23,7 +27,7 @@ extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, cons
     devices.add("target_ids", target_ids);
     devices.add("target_weights", target_weights);
     devices.add("support_size", support_size);
-    devices.require_supported();
+    const Placement where = devices.require_supported();
 
     const lr_target_params p = read_params(params, lr_target_params_default(), "params");
     check_temperature(p.temperature, "params");
@@ -36,7 +40,9 @@ extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, cons
     if (rows) {
       m = rows->ndim == 1 && rows->shape ? rows->shape[0] : -1;  // else check_vector names the fault
       row_index = check_vector<const int64_t>(rows, "rows", dl_int64(), m, false);
-      for (int64_t j = 0; j < m; ++j)
+      // Device-resident indices are checked by the kernel (a bad one makes a
+      // fault row): reading them here would need a synchronisation.
+      for (int64_t j = 0; j < m && !where.cuda; ++j)
         if (row_index[j] < 0 || row_index[j] >= n)
           invalid("rows[" + std::to_string(j) + "] = " + std::to_string(row_index[j]) + " is outside [0, " +
                   std::to_string(n) + ")");
@@ -48,6 +54,27 @@ extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, cons
                        byte_range(support_size, "support_size")},
                       inputs);
 
+#ifdef LR_WITH_CUDA
+    if (where.cuda) {
+      check_cuda_target_slots(out.k, "target_ids");
+      lr::core::cuda::ContrastJob job;
+      job.expert = in.expert;
+      job.amateur = in.amateur;
+      job.shared_vocab = in.shared_vocab;
+      job.temperature = p.temperature;
+      job.log_beta = std::log(double(p.beta));
+      job.k = out.k;
+      job.out_rows = m;
+      job.rows = row_index;
+      job.ids = out.ids;
+      job.weights = out.weights;
+      job.support_size = out.support_size;
+      lr::core::cuda::DeviceScope scope(where.device);
+      lr::core::cuda::launch_contrast(job, stream);
+      return;
+    }
+#endif
+    (void)stream;
     if (m > 0)
       lr::core::cpu::build_targets(in.expert, in.amateur, row_index, m, in.shared_vocab, p.temperature, p.beta, out);
   });

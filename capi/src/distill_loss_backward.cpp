@@ -1,5 +1,6 @@
 // lr_distill_loss_backward: argument checks (including every target id and
-// weight), then the CPU kernel, then the reduction.
+// weight on the host; on CUDA the kernel checks them), then the CPU or CUDA
+// kernel, then the reduction.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -7,6 +8,10 @@
 
 #include "distill_loss.h"
 #include "tensor_checks.h"
+
+#ifdef LR_WITH_CUDA
+#include "cuda_kernels.h"
+#endif
 
 using namespace lr::capi;
 
@@ -45,7 +50,7 @@ int64_t check_target_entries(const lr::core::cpu::SparseTargets& t, int64_t n, i
 
 extern "C" LR_API lr_status lr_distill_loss_backward(const DLTensor* logits, const DLTensor* target_ids,
                                                      const DLTensor* target_weights, const lr_loss_params* params,
-                                                     DLTensor* loss_out, DLTensor* grad_logits, void* /*stream*/) {
+                                                     DLTensor* loss_out, DLTensor* grad_logits, void* stream) {
   return guarded("lr_distill_loss_backward", [&] {
     require_not_null(logits, "logits");
     require_not_null(target_ids, "target_ids");
@@ -57,7 +62,7 @@ extern "C" LR_API lr_status lr_distill_loss_backward(const DLTensor* logits, con
     devices.add("target_weights", target_weights);
     devices.add("loss_out", loss_out);
     if (grad_logits) devices.add("grad_logits", grad_logits);
-    devices.require_supported();
+    const Placement where = devices.require_supported();
 
     const lr_loss_params p = read_params(params, lr_loss_params_default(), "params");
     check_temperature(p.temperature, "params");
@@ -102,6 +107,29 @@ extern "C" LR_API lr_status lr_distill_loss_backward(const DLTensor* logits, con
     if (grad_logits) outputs.push_back(byte_range(grad_logits, "grad_logits"));
     check_no_aliasing(outputs, inputs);
 
+#ifdef LR_WITH_CUDA
+    if (where.cuda) {
+      check_cuda_target_slots(targets.k, "target_ids");
+      lr::core::cuda::LossJob job;
+      job.logits = z;
+      job.k = targets.k;
+      job.ids = targets.ids;
+      job.weights = targets.weights;
+      job.reduction = reduction == LR_REDUCTION_NONE  ? lr::core::cuda::LossReduction::None
+                      : reduction == LR_REDUCTION_SUM ? lr::core::cuda::LossReduction::Sum
+                                                      : lr::core::cuda::LossReduction::Mean;
+      job.grad_scale = p.grad_scale;
+      job.temperature = p.temperature;
+      job.loss_rows = loss_rows;
+      job.loss_scalar = loss_scalar;
+      job.grad = grad;
+      lr::core::cuda::DeviceScope scope(where.device);
+      lr::core::cuda::launch_distill_loss(job, stream);
+      return;
+    }
+#endif
+    (void)stream;
+    (void)where;
     const int64_t counted = check_target_entries(targets, n, v);
     const double divisor = reduction == LR_REDUCTION_MEAN && counted > 0 ? double(counted) : 1.0;
     lr::core::cpu::LossSettings settings;

@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "device_error.h"
 #include "lightreasoner/lightreasoner.h"
 
 namespace lr::capi {
@@ -37,6 +38,9 @@ lr_status guarded(const char* function, Body&& body) noexcept {
   } catch (const ApiError& e) {
     set_last_error(function, e.message);
     return e.status;
+  } catch (const lr::core::DeviceError& e) {
+    set_last_error(function, e.what());
+    return e.out_of_memory ? LR_ERR_OUT_OF_MEMORY : LR_ERR_CUDA;
   } catch (const std::bad_alloc&) {
     set_last_error(function, "out of host memory");
     return LR_ERR_OUT_OF_MEMORY;

@@ -1,8 +1,12 @@
-// lr_select_and_build: stage 1 in one pass; argument checks, then the CPU kernel.
+// lr_select_and_build: stage 1 in one pass; argument checks, then the CPU or CUDA kernel.
 #include <cmath>
 
 #include "contrast_kernels.h"
 #include "tensor_checks.h"
+
+#ifdef LR_WITH_CUDA
+#include "cuda_kernels.h"
+#endif
 
 using namespace lr::capi;
 
@@ -11,7 +15,7 @@ extern "C" LR_API lr_status lr_select_and_build(const DLTensor* expert_logits, c
                                                 const lr_target_params* target_params, DLTensor* kl_out,
                                                 DLTensor* keep_out, DLTensor* target_ids,
                                                 DLTensor* target_weights, DLTensor* support_size,
-                                                void* /*stream*/) {
+                                                void* stream) {
   return guarded("lr_select_and_build", [&] {
     require_not_null(expert_logits, "expert_logits");
     require_not_null(amateur_logits, "amateur_logits");
@@ -28,7 +32,7 @@ extern "C" LR_API lr_status lr_select_and_build(const DLTensor* expert_logits, c
     devices.add("target_ids", target_ids);
     devices.add("target_weights", target_weights);
     devices.add("support_size", support_size);
-    devices.require_supported();
+    const Placement where = devices.require_supported();
 
     const lr_select_params sp = read_params(select_params, lr_select_params_default(), "select_params");
     const lr_target_params tp = read_params(target_params, lr_target_params_default(), "target_params");
@@ -53,6 +57,31 @@ extern "C" LR_API lr_status lr_select_and_build(const DLTensor* expert_logits, c
                        byte_range(support_size, "support_size")},
                       {in.expert_range, in.amateur_range});
 
+#ifdef LR_WITH_CUDA
+    if (where.cuda) {
+      check_cuda_target_slots(tgt.k, "target_ids");
+      lr::core::cuda::ContrastJob job;
+      job.expert = in.expert;
+      job.amateur = in.amateur;
+      job.shared_vocab = in.shared_vocab;
+      job.temperature = sp.temperature;
+      job.kl_threshold = sp.kl_threshold;
+      job.kl = sel.kl;
+      job.keep = sel.keep;
+      job.log_beta = std::log(double(tp.beta));
+      job.k = tgt.k;
+      job.out_rows = n;
+      job.ids = tgt.ids;
+      job.weights = tgt.weights;
+      job.support_size = tgt.support_size;
+      job.targets_only_if_kept = true;
+      lr::core::cuda::DeviceScope scope(where.device);
+      lr::core::cuda::launch_contrast(job, stream);
+      return;
+    }
+#endif
+    (void)stream;
+    (void)where;
     if (n > 0)
       lr::core::cpu::select_and_build(in.expert, in.amateur, in.shared_vocab, sp.temperature, sp.kl_threshold,
                                       tp.beta, sel, tgt);

@@ -1,14 +1,18 @@
-// lr_select_steps: argument checks, then the CPU kernel.
+// lr_select_steps: argument checks, then the CPU or CUDA kernel.
 #include <cmath>
 
 #include "contrast_kernels.h"
 #include "tensor_checks.h"
 
+#ifdef LR_WITH_CUDA
+#include "cuda_kernels.h"
+#endif
+
 using namespace lr::capi;
 
 extern "C" LR_API lr_status lr_select_steps(const DLTensor* expert_logits, const DLTensor* amateur_logits,
                                             const lr_select_params* params, DLTensor* kl_out,
-                                            DLTensor* keep_out, void* /*stream: CPU only in this build*/) {
+                                            DLTensor* keep_out, void* stream) {
   return guarded("lr_select_steps", [&] {
     require_not_null(expert_logits, "expert_logits");
     require_not_null(amateur_logits, "amateur_logits");
@@ -18,7 +22,7 @@ extern "C" LR_API lr_status lr_select_steps(const DLTensor* expert_logits, const
     devices.add("amateur_logits", amateur_logits);
     devices.add("kl_out", kl_out);
     if (keep_out) devices.add("keep_out", keep_out);
-    devices.require_supported();
+    const Placement where = devices.require_supported();
 
     const lr_select_params p = read_params(params, lr_select_params_default(), "params");
     check_temperature(p.temperature, "params");
@@ -32,6 +36,24 @@ extern "C" LR_API lr_status lr_select_steps(const DLTensor* expert_logits, const
     if (keep_out) outputs.push_back(byte_range(keep_out, "keep_out"));
     check_no_aliasing(outputs, {in.expert_range, in.amateur_range});
 
+#ifdef LR_WITH_CUDA
+    if (where.cuda) {
+      lr::core::cuda::ContrastJob job;
+      job.expert = in.expert;
+      job.amateur = in.amateur;
+      job.shared_vocab = in.shared_vocab;
+      job.temperature = p.temperature;
+      job.kl_threshold = p.kl_threshold;
+      job.kl = out.kl;
+      job.keep = out.keep;
+      job.out_rows = n;
+      lr::core::cuda::DeviceScope scope(where.device);
+      lr::core::cuda::launch_contrast(job, stream);
+      return;
+    }
+#endif
+    (void)stream;
+    (void)where;
     if (n > 0) lr::core::cpu::select_steps(in.expert, in.amateur, in.shared_vocab, p.temperature, p.kl_threshold, out);
   });
 }

@@ -1,5 +1,9 @@
 #include "tensor_checks.h"
 
+#ifdef LR_WITH_CUDA
+#include "cuda_kernels.h"
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -82,6 +86,7 @@ void require_not_null(const void* p, const char* name) {
 }
 
 void DeviceAgreement::add(const char* name, const DLTensor* t) {
+  tensors_.emplace_back(name, t);
   if (!first_name_) {
     first_name_ = name;
     first_ = t->device;
@@ -95,12 +100,35 @@ void DeviceAgreement::add(const char* name, const DLTensor* t) {
             device_name(first_));
 }
 
-void DeviceAgreement::require_supported() const {
-  if (!first_name_ || is_host(first_)) return;
-  if (first_.device_type == kDLCUDA || first_.device_type == kDLCUDAManaged)
-    fail(LR_ERR_UNSUPPORTED, std::string(first_name_) + " is on " + device_name(first_) +
-                                 ", but this build of liblightreasoner has no CUDA support (see lr_build_info())");
-  invalid(std::string(first_name_) + " is on " + device_name(first_) + ", which is not supported (cpu or cuda)");
+Placement DeviceAgreement::require_supported() const {
+  if (!first_name_ || is_host(first_)) return {};
+  if (first_.device_type != kDLCUDA && first_.device_type != kDLCUDAManaged)
+    invalid(std::string(first_name_) + " is on " + device_name(first_) + ", which is not supported (cpu or cuda)");
+#ifdef LR_WITH_CUDA
+  for (const auto& [name, t] : tensors_) {
+    if (!t->data) continue;  // empty tensors; a NULL with elements is reported by the shape checks
+    const int where = core::cuda::pointer_device(static_cast<const char*>(t->data) + t->byte_offset);
+    if (where != first_.device_id)
+      invalid(std::string(name) + " is labelled " + device_name(t->device) + " but its memory is " +
+              (where < 0 ? std::string("host memory") : "on cuda:" + std::to_string(where)));
+  }
+  return {true, first_.device_id};
+#else
+  fail(LR_ERR_UNSUPPORTED, std::string(first_name_) + " is on " + device_name(first_) +
+                               ", but this build of liblightreasoner has no CUDA support (see lr_build_info())");
+#endif
+}
+
+void check_cuda_target_slots(int64_t k, const char* name) {
+#ifdef LR_WITH_CUDA
+  if (k > core::cuda::kMaxTargetSlots)
+    fail(LR_ERR_UNSUPPORTED, std::string(name) + ": K = " + std::to_string(k) + " target slots per row; the CUDA " +
+                                 "kernels serve K <= " + std::to_string(core::cuda::kMaxTargetSlots) +
+                                 " (CPU tensors have no such limit)");
+#else
+  (void)k;
+  (void)name;
+#endif
 }
 
 ByteRange byte_range(const DLTensor* t, const char* name) {

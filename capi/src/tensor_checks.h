@@ -27,18 +27,31 @@ struct CheckedTensor {
   ByteRange range;
 };
 
-// Where a call's tensors live; all must agree. Only host memory is served
-// by this build unless CUDA is compiled in.
+// Where a call runs: on the host, or on one CUDA device.
+struct Placement {
+  bool cuda = false;
+  int device = -1;
+};
+
+// Where a call's tensors live; all must agree. Host memory always; CUDA
+// device memory when CUDA is compiled in.
 class DeviceAgreement {
  public:
   void add(const char* name, const DLTensor* t);
-  // Throws LR_ERR_UNSUPPORTED for device memory this build cannot use.
-  void require_supported() const;
+  // Throws LR_ERR_UNSUPPORTED for device memory this build cannot use. For
+  // tensors labelled CUDA, also asks the runtime where each one's memory
+  // really is: host memory, or another device's, labelled cuda:d is an
+  // argument fault (the kernels would read garbage or crash).
+  Placement require_supported() const;
 
  private:
   const char* first_name_ = nullptr;
   DLDevice first_{};
+  std::vector<std::pair<const char*, const DLTensor*>> tensors_;
 };
+
+// The CUDA kernels keep a row's support in shared memory: K is bounded there.
+void check_cuda_target_slots(int64_t k, const char* name);
 
 // A [rows, cols] logits matrix: float32/bfloat16/float16, unit stride along
 // cols, non-negative row stride. writable: rows must not overlap.

@@ -32,6 +32,26 @@
  * - The library is thread-safe: calls share no mutable state. CPU calls use
  *   OpenMP threads over rows (OMP_NUM_THREADS sets how many).
  *
+ * CUDA (builds whose lr_build_info() says "CUDA: yes")
+ * - All tensors of a call on one device; tensors labelled kDLCUDA whose
+ *   memory the runtime places elsewhere (host memory, another device) are
+ *   LR_ERR_INVALID_ARGUMENT naming the tensor. The call makes the tensors'
+ *   device current for its duration; `stream` must belong to that device.
+ * - Calls only enqueue work on `stream` (NULL: the legacy default stream):
+ *   no synchronisation, no cudaMalloc. Outputs are ready when the stream
+ *   gets there. Runtime failures are LR_ERR_CUDA with the runtime's text.
+ * - lr_distill_loss_backward takes O(N) bytes of scratch from a
+ *   stream-ordered memory pool of the library's own (one per device, kept
+ *   between calls); stage 1 needs none. No [N, V] temporary anywhere.
+ * - Values the host cannot read without a synchronisation are checked on
+ *   the device, and a bad one faults only its row: a `rows` index outside
+ *   [0, N) gives that output row support_size -1 and padding; a target row
+ *   with an id outside [-1, V), a repeated id, a negative or non-finite
+ *   weight, or a nonzero weight on padding gets loss NaN and gradient 0 (and
+ *   counts for MEAN). On the CPU these are LR_ERR_INVALID_ARGUMENT.
+ * - K (target slots per row) is at most 4096 on CUDA (a row's support lives
+ *   in shared memory); more is LR_ERR_UNSUPPORTED.
+ *
  * Vocabulary alignment: the expert and amateur may have different logit
  * widths Ve and Va (Qwen2.5-7B has 152064 rows, 0.5B has 151936). The caller
  * says how many leading ids they share (shared_vocab); softmaxes are taken

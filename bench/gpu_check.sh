@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The GPU check, in one go on a machine with an NVIDIA GPU, nvcc and PyTorch:
+#   1. configures against that machine's LibTorch (PyTorch's CMake prefix),
+#      for sm_90 only, with ninja, and builds the library, the test suites
+#      and the CUDA benchmark;
+#   2. runs every CPU test case again on the GPU (LR_TEST_DEVICE=cuda), the
+#      LibTorch adapter's tests and the Python binding's PyTorch tests (CUDA
+#      tensors included), and a memcheck of a few suites under compute-sanitizer;
+#   3. runs lr_bench_cuda (ours vs LibTorch CUDA composites, bf16,
+#      N in {1024, 8192}, V = 151936) and writes a Markdown summary.
+# Results go to $OUT (default out/gpu_check): summary.md, bench_cuda.json,
+# tests.txt, sanitizer.txt, build.log, steps.log. Budget: under 8 minutes.
+# Build dependencies the GPU image lacks (GoogleTest, Google Benchmark,
+# DLPack) come from .gpu_deps/, staged here by scripts/stage_gpu_deps.sh.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/out/gpu_check}
+mkdir -p "$OUT"
+DEPS=$PWD/.gpu_deps
+BUILD=build/gpu
+JOBS=$(nproc)
+start=$(date +%s)
+log() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$OUT/steps.log"; }
+
+log "machine"
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  nvcc --version | tail -1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
+  cmake --version | head -1
+  g++ --version | head -1
+  git log -1 --format='commit %H %s' 2>/dev/null || true
+} 2>&1 | tee -a "$OUT/steps.log"
+
+TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+log "configure (LibTorch at $TORCH_PREFIX)"
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DLR_BUILD_DRIVER=OFF -DLR_BUILD_BENCH=ON -DLR_BUILD_TESTS=ON \
+  -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DEPS" -DDLPACK_INCLUDE_DIR="$DEPS/include" \
+  >"$OUT/build.log" 2>&1 || { log "configure FAILED"; tail -40 "$OUT/build.log"; exit 1; }
+# Each target on its own, so that one failing still leaves the others to run.
+for target in lightreasoner lr_tests lr_torch_tests lr_bench_cuda; do
+  log "build $target"
+  cmake --build "$BUILD" -j "$JOBS" --target "$target" >>"$OUT/build.log" 2>&1 ||
+    { log "build of $target FAILED"; grep -E "error|FAILED" "$OUT/build.log" | head -20 | tee -a "$OUT/steps.log"; }
+done
+grep -i "warning" "$OUT/build.log" | head -5 | tee -a "$OUT/steps.log"
+
+log "CUDA run of the library's suites"
+LR_TEST_DEVICE=cuda timeout 240 "$BUILD/tests/lr_tests" --gtest_filter='-ArgumentFault*' \
+  >"$OUT/tests.txt" 2>&1
+echo "lr_tests (cuda) exit $?" | tee -a "$OUT/steps.log"
+grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tee -a "$OUT/steps.log"
+
+log "LibTorch adapter suites (CPU and CUDA tensors)"
+timeout 120 "$BUILD/tests/adapters/libtorch/lr_torch_tests" >>"$OUT/tests.txt" 2>&1
+echo "lr_torch_tests exit $?" | tee -a "$OUT/steps.log"
+grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tail -4 | tee -a "$OUT/steps.log"
+
+log "Python binding with PyTorch tensors (CUDA ones included)"
+LIGHTREASONER_LIBRARY="$PWD/$BUILD/capi/liblightreasoner.so" PYTHONPATH="$PWD/bindings/python" \
+  LR_BINDING_FIXTURE="$PWD/tests/fixtures/binding_fixture.json" PYTHONDONTWRITEBYTECODE=1 \
+  timeout 90 python3 bindings/python/tests/test_torch.py -v >>"$OUT/tests.txt" 2>&1
+echo "python test_torch exit $?" | tee -a "$OUT/steps.log"
+
+log "compute-sanitizer memcheck (bf16 suites)"
+LR_TEST_DEVICE=cuda timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 \
+  "$BUILD/tests/lr_tests" --gtest_filter='*FlatRows*/bf16:*DataFaults*/bf16:*CudaArguments*:*DistillLoss.*/bf16' \
+  >"$OUT/sanitizer.txt" 2>&1
+echo "memcheck exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
+grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tee -a "$OUT/steps.log"
+
+log "benchmark"
+timeout 200 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$OUT/bench_cuda.json" --benchmark_out_format=json >"$OUT/bench_cuda.txt" 2>&1
+echo "lr_bench_cuda exit $?" | tee -a "$OUT/steps.log"
+grep -E "^parity|^device" "$OUT/bench_cuda.txt" | tee -a "$OUT/steps.log"
+
+log "summary"
+python3 bench/summarize_gpu_bench.py "$OUT/bench_cuda.json" "$OUT/steps.log" >"$OUT/summary.md" 2>&1
+cat "$OUT/summary.md"
+log "done"

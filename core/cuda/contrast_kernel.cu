@@ -1,0 +1,244 @@
+// Stage 1 on the GPU: one block per row pair streams the expert and amateur
+// rows once (16-byte loads where the rows allow), keeping per thread the
+// running KL statistics (online softmax) and gathering the beta-support
+// candidates against a block-shared running maximum; then the block merges
+// the statistics in double and builds the target from the candidates
+// (row_targets.cuh). CPU reference: core/cpu/contrast_row.cpp.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <string>
+
+#include "block_reduce.cuh"
+#include "cuda_kernels.h"
+#include "cuda_status.h"
+#include "elements.cuh"
+#include "row_targets.cuh"
+
+namespace lr::core::cuda {
+namespace {
+
+constexpr int kMinCandidates = 1024;
+
+int candidate_capacity(int64_t k) {
+  if (k <= 0) return 0;
+  const int64_t rounded = (k + 31) / 32 * 32;
+  return static_cast<int>(std::max<int64_t>(kMinCandidates, rounded));
+}
+
+size_t candidate_bytes(int capacity) {
+  // val (double) first for alignment, then the 4-byte arrays.
+  return size_t(capacity) * (sizeof(double) + 4 * sizeof(int32_t));
+}
+
+// What one thread keeps while streaming its share of a row.
+struct ThreadScan {
+  float mE = -INFINITY, mA = -INFINITY;  // raw running maxima
+  float dE = 0.0f, dA = 0.0f, s = 0.0f;  // KL statistics relative to them (units of z / T)
+  bool bad = false, amateur_zero = false;
+};
+
+struct RowShared {
+  unsigned count;     // candidates seen (may exceed the capacity)
+  uint32_t hint_key;  // ordered key of the block's running expert maximum
+};
+
+template <int N>
+__device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const float* a, int64_t j0, bool want_kl,
+                                        bool want_targets, float inv_t, float t_log_beta, Candidates& cand,
+                                        RowShared& rs) {
+  float cmE = -INFINITY, cmA = -INFINITY;
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    ts.bad |= bad_value(e[i]) | bad_value(a[i]);
+    cmE = fmaxf(cmE, e[i]);
+    cmA = fmaxf(cmA, a[i]);
+  }
+  const float nE = fmaxf(ts.mE, cmE), nA = fmaxf(ts.mA, cmA);
+  if (want_kl) {
+    if (nE > ts.mE || nA > ts.mA) {  // rescale the sums to the new maxima
+      if (ts.dE > 0.0f) {
+        const float f = __expf((ts.mE - nE) * inv_t);
+        const float shift = (ts.mE - nE) * inv_t - (ts.mA > -INFINITY ? (ts.mA - nA) * inv_t : 0.0f);
+        ts.s = f * (ts.s + ts.dE * shift);
+        ts.dE *= f;
+      }
+      if (ts.dA > 0.0f) ts.dA *= __expf((ts.mA - nA) * inv_t);
+    }
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+      if (e[i] > -INFINITY) {
+        const float le = (e[i] - nE) * inv_t;
+        const float pe = __expf(le);
+        ts.dE += pe;
+        if (a[i] == -INFINITY) ts.amateur_zero = true;  // p_A = 0 under a finite expert logit: KL = +Inf
+        else if (pe > 0.0f) ts.s += pe * (le - (a[i] - nA) * inv_t);
+      }
+      if (a[i] > -INFINITY) ts.dA += __expf((a[i] - nA) * inv_t);
+    }
+  }
+  ts.mE = nE;
+  ts.mA = nA;
+  if (want_targets && cmE > -INFINITY) {
+    // Candidates: z >= (block running max) + T log(beta), with a margin so
+    // that every member of the exact support is kept (as on the CPU).
+    const uint32_t key = ordered_key(nE);
+    const uint32_t seen = *static_cast<volatile uint32_t*>(&rs.hint_key);
+    if (key > seen) atomicMax(&rs.hint_key, key);
+    const float hint = fmaxf(nE, key_to_float(seen));
+    const float threshold = hint + t_log_beta - (1e-5f * (fabsf(hint) + fabsf(t_log_beta)) + 1e-30f);
+    if (cmE >= threshold) {
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        if (!(e[i] >= threshold) || e[i] == -INFINITY) continue;
+        const unsigned slot = atomicAdd(&rs.count, 1u);
+        if (slot < unsigned(cand.capacity)) {
+          cand.id[slot] = static_cast<int32_t>(j0 + i);
+          cand.ze[slot] = e[i];
+          cand.za[slot] = a[i];
+        }
+      }
+    }
+  }
+}
+
+template <class TE, class TA>
+__global__ void __launch_bounds__(kThreads) contrast_kernel(ContrastJob job, int capacity) {
+  extern __shared__ double dynamic_smem[];
+  __shared__ RowShared rs;
+  __shared__ TargetShared ts_shared;
+  __shared__ KlStats kl_scratch[kWarps];
+  __shared__ float max_scratch[kWarps];
+
+  Candidates cand;
+  cand.capacity = capacity;
+  cand.val = dynamic_smem;
+  cand.id = reinterpret_cast<int32_t*>(dynamic_smem + capacity);
+  cand.ze = reinterpret_cast<float*>(cand.id + capacity);
+  cand.za = cand.ze + capacity;
+  cand.rank = reinterpret_cast<int32_t*>(cand.za + capacity);
+
+  const bool want_kl = job.kl.data != nullptr;
+  const bool want_targets = job.k > 0;
+  const int64_t S = job.shared_vocab;
+  const double t = job.temperature;
+  const float inv_t = 1.0f / job.temperature;
+  const float t_log_beta = static_cast<float>(t * job.log_beta);
+
+  for (int64_t j = blockIdx.x; j < job.out_rows; j += gridDim.x) {
+    RowTargetOut out{};
+    if (want_targets) {
+      out.ids = job.ids.data + j * job.ids.row_stride;
+      out.ids_stride = job.ids.col_stride;
+      out.weights = job.weights.data + j * job.weights.row_stride;
+      out.weights_stride = job.weights.col_stride;
+      out.support_size = job.support_size.data + j * job.support_size.stride;
+    }
+    int64_t r = j;
+    if (job.rows.data) {
+      r = job.rows.data[j * job.rows.stride];
+      if (r < 0 || r >= job.expert.rows) {  // an index the host could not check: a fault of this row
+        write_padding(out, job.k, -1);
+        continue;
+      }
+    }
+    const void* erow = row_ptr<TE>(job.expert, r);
+    const void* arow = row_ptr<TA>(job.amateur, r);
+    if (threadIdx.x == 0) {
+      rs.count = 0;
+      rs.hint_key = ordered_key(-INFINITY);
+    }
+    __syncthreads();
+
+    ThreadScan ts;
+    if (aligned16(erow) && aligned16(arow)) {
+      const int64_t chunks = S / kVec;
+      for (int64_t c = threadIdx.x; c < chunks; c += 2 * blockDim.x) {
+        float e0[kVec], a0[kVec], e1[kVec], a1[kVec];
+        const int64_t c1 = c + blockDim.x;
+        load_vec<TE>(erow, c, e0);
+        load_vec<TA>(arow, c, a0);
+        const bool second = c1 < chunks;
+        if (second) {
+          load_vec<TE>(erow, c1, e1);
+          load_vec<TA>(arow, c1, a1);
+        }
+        consume<kVec>(ts, e0, a0, c * kVec, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+        if (second) consume<kVec>(ts, e1, a1, c1 * kVec, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+      }
+      for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += blockDim.x) {
+        const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
+        consume<1>(ts, &e, &a, i, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+      }
+    } else {
+      for (int64_t i = threadIdx.x; i < S; i += blockDim.x) {
+        const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
+        consume<1>(ts, &e, &a, i, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+      }
+    }
+
+    const bool bad = __syncthreads_or(ts.bad) != 0;
+    const float zmaxE = block_reduce(ts.mE, MaxF{}, max_scratch);
+    const float zmaxA = block_reduce(ts.mA, MaxF{}, max_scratch);
+    const bool fault = bad || zmaxE == -INFINITY || zmaxA == -INFINITY;
+    bool keep = false;
+    if (want_kl) {
+      const bool amateur_zero = __syncthreads_or(ts.amateur_zero) != 0;
+      KlStats piece{double(ts.mE) / t, double(ts.mA) / t, ts.dE, ts.dA, ts.s};
+      KlStats all = block_merge(piece, kl_scratch);
+      const double kl = fault ? NAN : amateur_zero ? INFINITY : kl_of(all);
+      keep = !fault && kl > double(job.kl_threshold);
+      if (threadIdx.x == 0) {
+        job.kl.data[j * job.kl.stride] = static_cast<float>(kl);
+        if (job.keep.data) job.keep.data[j * job.keep.stride] = keep ? 1 : 0;
+      }
+    }
+    if (!want_targets) continue;
+    if (fault) {
+      write_padding(out, job.k, -1);
+    } else if (job.targets_only_if_kept && !keep) {
+      write_padding(out, job.k, 0);
+    } else if (rs.count <= unsigned(capacity)) {
+      targets_from_candidates(cand, static_cast<int>(rs.count), zmaxE, t, job.log_beta, job.k, out, ts_shared);
+    } else {
+      targets_by_rereading<TE, TA>(cand, erow, arow, S, zmaxE, t, job.log_beta, job.k, out, ts_shared);
+    }
+    __syncthreads();  // the buffer and rs are reused by the next row
+  }
+}
+
+template <class TE, class TA>
+void launch_typed(const ContrastJob& job, cudaStream_t stream) {
+  const int capacity = candidate_capacity(job.k);
+  const size_t smem = candidate_bytes(capacity);
+  auto kernel = contrast_kernel<TE, TA>;
+  if (smem > 48 * 1024)
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+               "setting the shared memory of the stage-1 kernel");
+  const int64_t grid = std::min<int64_t>(job.out_rows, int64_t(1) << 30);
+  kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, capacity);
+  check_cuda(cudaGetLastError(), "launching the stage-1 kernel");
+}
+
+template <class TE>
+void launch_amateur(const ContrastJob& job, cudaStream_t stream) {
+  switch (job.amateur.type) {
+    case ElemType::F32: return launch_typed<TE, F32>(job, stream);
+    case ElemType::BF16: return launch_typed<TE, BF16>(job, stream);
+    case ElemType::F16: return launch_typed<TE, F16>(job, stream);
+  }
+}
+
+}  // namespace
+
+void launch_contrast(const ContrastJob& job, void* stream) {
+  if (job.out_rows == 0) return;
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  switch (job.expert.type) {
+    case ElemType::F32: return launch_amateur<F32>(job, s);
+    case ElemType::BF16: return launch_amateur<BF16>(job, s);
+    case ElemType::F16: return launch_amateur<F16>(job, s);
+  }
+}
+
+}  // namespace lr::core::cuda

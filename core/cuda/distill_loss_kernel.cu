@@ -1,0 +1,229 @@
+// lr_distill_loss_backward on the GPU, three kernels on the caller's stream:
+//  1. one warp per row checks its targets (ids in [-1, V), weights finite
+//     and >= 0, padding weight 0, no id twice) and counts the rows that have
+//     one, which MEAN divides by. The host cannot read device targets
+//     without a synchronisation, so a faulty row is reported as a data fault
+//     of that row (loss NaN, gradient 0) rather than as an argument error.
+//  2. one block per row: softmax statistics (online, merged in double), the
+//     loss at the target ids, then the gradient grad_scale (w q - v) / T / D
+//     written over the row in reverse order (its tail is then still in L2
+//     from the first pass) and finally at the target ids; in place works
+//     because every read of a row precedes the block's first write to it.
+//  3. SUM / MEAN: one block adds the row losses in a fixed order, so the
+//     result does not change from run to run.
+// CPU reference: core/cpu/distill_loss.cpp and capi/src/distill_loss_backward.cpp.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+
+#include "block_reduce.cuh"
+#include "cuda_kernels.h"
+#include "cuda_status.h"
+#include "elements.cuh"
+#include "scratch_pool.h"
+
+namespace lr::core::cuda {
+namespace {
+
+enum RowStatus : uint8_t { kNoTarget = 0, kCounted = 1, kInvalidTargets = 2 };
+
+struct LossScratch {
+  unsigned long long* counted;
+  uint8_t* status;   // [N]
+  double* row_loss;  // [N]
+};
+
+__global__ void check_targets_kernel(LossJob job, LossScratch scratch) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps_per_grid = int64_t(gridDim.x) * (blockDim.x / 32);
+  for (int64_t i = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5); i < job.logits.rows;
+       i += warps_per_grid) {
+    const int32_t* ids = job.ids.data + i * job.ids.row_stride;
+    const float* w = job.weights.data + i * job.weights.row_stride;
+    bool any = false, invalid = false;
+    for (int64_t j = lane; j < job.k; j += 32) {
+      const int32_t id = ids[j * job.ids.col_stride];
+      const float v = w[j * job.weights.col_stride];
+      any |= id >= 0;
+      invalid |= id < -1 || id >= job.logits.cols || !(v >= 0.0f) || v == INFINITY || (id == -1 && v != 0.0f);
+      if (id >= 0)
+        for (int64_t q = 0; q < j; ++q) invalid |= ids[q * job.ids.col_stride] == id;
+    }
+    any = __any_sync(0xffffffffu, any);
+    invalid = __any_sync(0xffffffffu, invalid);
+    if (lane == 0) {
+      scratch.status[i] = invalid ? kInvalidTargets : any ? kCounted : kNoTarget;
+      if (invalid || any) atomicAdd(scratch.counted, 1ull);
+    }
+  }
+}
+
+template <class T>
+__device__ void zero_row(void* g, int64_t v) {
+  for (int64_t j = threadIdx.x; j < v; j += blockDim.x) store_one<T>(g, j, 0.0f);
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads) loss_kernel(LossJob job, LossScratch scratch) {
+  extern __shared__ float target_grad[];  // [K]
+  __shared__ SoftmaxStats stats_scratch[kWarps];
+  __shared__ float max_scratch[kWarps];
+  __shared__ double sum_scratch[kWarps];
+
+  const int64_t V = job.logits.cols;
+  const double t = job.temperature;
+  const float inv_t = 1.0f / job.temperature;
+  const bool mean = job.reduction == LossReduction::Mean;
+  const unsigned long long counted = mean ? *scratch.counted : 1ull;
+  const double grad_coef = double(job.grad_scale) / (counted > 0 ? double(counted) : 1.0);
+
+  for (int64_t i = blockIdx.x; i < job.logits.rows; i += gridDim.x) {
+    const void* z = row_ptr<T>(job.logits, i);
+    void* g = job.grad.data ? row_ptr<T>(job.grad, i) : nullptr;
+    const uint8_t status = scratch.status[i];
+    double loss = 0.0;
+    if (status == kNoTarget || status == kInvalidTargets) {
+      if (g) zero_row<T>(g, V);
+      loss = status == kNoTarget ? 0.0 : NAN;
+    } else {
+      // Pass 1: the softmax statistics of the row.
+      float m = -INFINITY, d = 0.0f;
+      bool bad = false;
+      const bool vec = aligned16(z) && (!g || aligned16(g));
+      const int64_t chunks = vec ? V / kVec : 0;
+      for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) {
+        float x[kVec];
+        load_vec<T>(z, c, x);
+        float cm = -INFINITY;
+#pragma unroll
+        for (int q = 0; q < kVec; ++q) {
+          bad |= bad_value(x[q]);
+          cm = fmaxf(cm, x[q]);
+        }
+        if (cm > m) {
+          if (d > 0.0f) d *= __expf((m - cm) * inv_t);
+          m = cm;
+        }
+        if (m > -INFINITY) {
+#pragma unroll
+          for (int q = 0; q < kVec; ++q) d += __expf((x[q] - m) * inv_t);
+        }
+      }
+      for (int64_t jj = chunks * kVec + threadIdx.x; jj < V; jj += blockDim.x) {
+        const float x = load_one<T>(z, jj);
+        bad |= bad_value(x);
+        if (x > m) {
+          if (d > 0.0f) d *= __expf((m - x) * inv_t);
+          m = x;
+        }
+        if (m > -INFINITY) d += __expf((x - m) * inv_t);
+      }
+      bad = __syncthreads_or(bad) != 0;
+      const float m_row = block_reduce(m, MaxF{}, max_scratch);
+      const SoftmaxStats all = block_merge(SoftmaxStats{double(m) / t, m > -INFINITY ? double(d) : 0.0}, stats_scratch);
+      if (bad || m_row == -INFINITY || !(all.d > 0.0)) {
+        if (g) zero_row<T>(g, V);
+        loss = NAN;
+      } else {
+        const double log_d = log(all.d);
+        double w_total = 0.0, part = 0.0;
+        for (int64_t jj = threadIdx.x; jj < job.k; jj += blockDim.x) w_total += job.weights.data[i * job.weights.row_stride + jj * job.weights.col_stride];
+        w_total = block_reduce(w_total, SumD{}, sum_scratch);
+        for (int64_t jj = threadIdx.x; jj < job.k; jj += blockDim.x) {
+          const int32_t id = job.ids.data[i * job.ids.row_stride + jj * job.ids.col_stride];
+          const double v = job.weights.data[i * job.weights.row_stride + jj * job.weights.col_stride];
+          if (id < 0) continue;
+          const double log_q = (double(load_one<T>(z, id)) - double(m_row)) / t - log_d;
+          if (v > 0.0) part += v * (log(v) - log_q);
+          target_grad[jj] = static_cast<float>(grad_coef / t * (w_total * exp(log_q) - v));
+        }
+        loss = block_reduce(part, SumD{}, sum_scratch);  // its barrier also orders the reads above before any write
+        if (g) {
+          // Pass 2 (reverse order): the dense part coef * w * q.
+          const float coef = static_cast<float>(grad_coef / t * w_total);
+          const float log_d_f = static_cast<float>(log_d);
+          const int64_t tail_begin = chunks * kVec;
+          for (int64_t jj = V - 1 - threadIdx.x; jj >= tail_begin; jj -= blockDim.x)
+            store_one<T>(g, jj, coef * __expf((load_one<T>(z, jj) - m_row) * inv_t - log_d_f));
+          for (int64_t c = chunks - 1 - threadIdx.x; c >= 0; c -= blockDim.x) {
+            float x[kVec];
+            load_vec<T>(z, c, x);
+#pragma unroll
+            for (int q = 0; q < kVec; ++q) x[q] = coef * __expf((x[q] - m_row) * inv_t - log_d_f);
+            store_vec<T>(g, c, x);
+          }
+          __syncthreads();
+          for (int64_t jj = threadIdx.x; jj < job.k; jj += blockDim.x) {
+            const int32_t id = job.ids.data[i * job.ids.row_stride + jj * job.ids.col_stride];
+            if (id >= 0) store_one<T>(g, id, target_grad[jj]);
+          }
+        }
+      }
+    }
+    if (threadIdx.x == 0) {
+      if (job.reduction == LossReduction::None) job.loss_rows.data[i * job.loss_rows.stride] = static_cast<float>(loss);
+      else scratch.row_loss[i] = loss;
+    }
+    __syncthreads();  // target_grad and the scratch arrays are reused by the next row
+  }
+}
+
+__global__ void __launch_bounds__(kThreads) reduce_loss_kernel(LossJob job, LossScratch scratch) {
+  __shared__ double sum_scratch[kWarps];
+  double part = 0.0;
+  for (int64_t i = threadIdx.x; i < job.logits.rows; i += blockDim.x) part += scratch.row_loss[i];
+  const double total = block_reduce(part, SumD{}, sum_scratch);
+  if (threadIdx.x == 0) {
+    const unsigned long long counted = *scratch.counted;
+    *job.loss_scalar = static_cast<float>(job.reduction == LossReduction::Mean
+                                              ? (counted > 0 ? total / double(counted) : 0.0)
+                                              : total);
+  }
+}
+
+template <class T>
+void launch_loss_kernel(const LossJob& job, const LossScratch& scratch, cudaStream_t stream) {
+  const size_t smem = size_t(job.k) * sizeof(float);
+  auto kernel = loss_kernel<T>;
+  if (smem > 48 * 1024)
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+               "setting the shared memory of the loss kernel");
+  const int64_t grid = std::min<int64_t>(job.logits.rows, int64_t(1) << 30);
+  kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, scratch);
+  check_cuda(cudaGetLastError(), "launching the loss kernel");
+}
+
+}  // namespace
+
+void launch_distill_loss(const LossJob& job, void* stream_handle) {
+  const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
+  const int64_t n = job.logits.rows;
+  if (n == 0) {  // nothing to read: a reduced loss is 0
+    if (job.loss_scalar) check_cuda(cudaMemsetAsync(job.loss_scalar, 0, sizeof(float), stream), "zeroing the loss");
+    return;
+  }
+  int device = 0;
+  check_cuda(cudaGetDevice(&device), "reading the current CUDA device");
+  const size_t status_bytes = (size_t(n) + 7) / 8 * 8;
+  StreamScratch mem(8 + status_bytes + size_t(n) * sizeof(double), device, stream);
+  LossScratch scratch;
+  scratch.counted = static_cast<unsigned long long*>(mem.data());
+  scratch.status = reinterpret_cast<uint8_t*>(scratch.counted + 1);
+  scratch.row_loss = reinterpret_cast<double*>(scratch.status + status_bytes);
+  check_cuda(cudaMemsetAsync(scratch.counted, 0, 8, stream), "zeroing the row count");
+
+  const int check_blocks = static_cast<int>(std::min<int64_t>((n + 7) / 8, 65535));
+  check_targets_kernel<<<check_blocks, 256, 0, stream>>>(job, scratch);
+  check_cuda(cudaGetLastError(), "launching the target check kernel");
+  switch (job.logits.type) {
+    case ElemType::F32: launch_loss_kernel<F32>(job, scratch, stream); break;
+    case ElemType::BF16: launch_loss_kernel<BF16>(job, scratch, stream); break;
+    case ElemType::F16: launch_loss_kernel<F16>(job, scratch, stream); break;
+  }
+  if (job.reduction != LossReduction::None) {
+    reduce_loss_kernel<<<1, kThreads, 0, stream>>>(job, scratch);
+    check_cuda(cudaGetLastError(), "launching the loss reduction kernel");
+  }
+}
+
+}  // namespace lr::core::cuda

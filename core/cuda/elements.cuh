@@ -1,0 +1,122 @@
+// Device-side reads and writes of logits in their three storage types.
+// Rows whose start is 16-byte aligned are read eight elements at a time with
+// 16-byte loads (two for float32); others element by element.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "logits_view.h"
+
+namespace lr::core::cuda {
+
+constexpr int kVec = 8;  // elements per vector step
+
+struct F32 { using Storage = float; };
+struct BF16 { using Storage = uint16_t; };
+struct F16 { using Storage = uint16_t; };
+
+__device__ __forceinline__ float to_float(F32, float x) { return x; }
+__device__ __forceinline__ float to_float(BF16, uint16_t x) { return __uint_as_float(uint32_t(x) << 16); }
+__device__ __forceinline__ float to_float(F16, uint16_t x) { return __half2float(__ushort_as_half(x)); }
+
+__device__ __forceinline__ float to_storage(F32, float x) { return x; }
+__device__ __forceinline__ uint16_t to_storage(BF16, float x) {
+  return __bfloat16_as_ushort(__float2bfloat16_rn(x));
+}
+__device__ __forceinline__ uint16_t to_storage(F16, float x) { return __half_as_ushort(__float2half_rn(x)); }
+
+template <class T>
+__device__ __forceinline__ float load_one(const void* row, int64_t j) {
+  return to_float(T{}, static_cast<const typename T::Storage*>(row)[j]);
+}
+
+template <class T>
+__device__ __forceinline__ void store_one(void* row, int64_t j, float v) {
+  static_cast<typename T::Storage*>(row)[j] = to_storage(T{}, v);
+}
+
+// Eight consecutive elements starting at element 8 * chunk (row 16-byte aligned).
+template <class T>
+__device__ __forceinline__ void load_vec(const void* row, int64_t chunk, float (&out)[kVec]);
+
+template <>
+__device__ __forceinline__ void load_vec<F32>(const void* row, int64_t chunk, float (&out)[kVec]) {
+  const float4* p = static_cast<const float4*>(row) + 2 * chunk;
+  const float4 a = p[0], b = p[1];
+  out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w;
+  out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
+}
+
+template <class T>
+__device__ __forceinline__ void load_vec_16bit(const void* row, int64_t chunk, float (&out)[kVec]) {
+  const uint4 v = static_cast<const uint4*>(row)[chunk];
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = to_float(T{}, uint16_t(w[i] & 0xFFFFu));
+    out[2 * i + 1] = to_float(T{}, uint16_t(w[i] >> 16));
+  }
+}
+template <>
+__device__ __forceinline__ void load_vec<BF16>(const void* row, int64_t chunk, float (&out)[kVec]) {
+  load_vec_16bit<BF16>(row, chunk, out);
+}
+template <>
+__device__ __forceinline__ void load_vec<F16>(const void* row, int64_t chunk, float (&out)[kVec]) {
+  load_vec_16bit<F16>(row, chunk, out);
+}
+
+// Stores eight elements at element 8 * chunk (row 16-byte aligned).
+template <class T>
+__device__ __forceinline__ void store_vec(void* row, int64_t chunk, const float (&in)[kVec]);
+
+template <>
+__device__ __forceinline__ void store_vec<F32>(void* row, int64_t chunk, const float (&in)[kVec]) {
+  float4* p = static_cast<float4*>(row) + 2 * chunk;
+  p[0] = make_float4(in[0], in[1], in[2], in[3]);
+  p[1] = make_float4(in[4], in[5], in[6], in[7]);
+}
+template <class T>
+__device__ __forceinline__ void store_vec_16bit(void* row, int64_t chunk, const float (&in)[kVec]) {
+  uint32_t w[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    w[i] = uint32_t(to_storage(T{}, in[2 * i])) | (uint32_t(to_storage(T{}, in[2 * i + 1])) << 16);
+  static_cast<uint4*>(row)[chunk] = make_uint4(w[0], w[1], w[2], w[3]);
+}
+template <>
+__device__ __forceinline__ void store_vec<BF16>(void* row, int64_t chunk, const float (&in)[kVec]) {
+  store_vec_16bit<BF16>(row, chunk, in);
+}
+template <>
+__device__ __forceinline__ void store_vec<F16>(void* row, int64_t chunk, const float (&in)[kVec]) {
+  store_vec_16bit<F16>(row, chunk, in);
+}
+
+__device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+template <class T>
+__device__ __forceinline__ const void* row_ptr(const LogitsView& v, int64_t r) {
+  return static_cast<const typename T::Storage*>(v.data) + r * v.row_stride;
+}
+template <class T>
+__device__ __forceinline__ void* row_ptr(const MutLogitsView& v, int64_t r) {
+  return static_cast<typename T::Storage*>(v.data) + r * v.row_stride;
+}
+
+// A NaN or +Inf: the row is a data fault.
+__device__ __forceinline__ bool bad_value(float x) { return !(x < __int_as_float(0x7f800000)); }
+
+// Order-preserving map of floats to unsigned keys (for atomicMax and radix select).
+__device__ __forceinline__ uint32_t ordered_key(float f) {
+  const uint32_t u = __float_as_uint(f);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+__device__ __forceinline__ float key_to_float(uint32_t k) {
+  return __uint_as_float((k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k);
+}
+
+}  // namespace lr::core::cuda
