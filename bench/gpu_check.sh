@@ -38,12 +38,11 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITEC
   -DLR_BUILD_DRIVER=OFF -DLR_BUILD_BENCH=ON -DLR_BUILD_TESTS=ON \
   -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DEPS" -DDLPACK_INCLUDE_DIR="$DEPS/include" \
   >"$OUT/build.log" 2>&1 || { log "configure FAILED"; tail -40 "$OUT/build.log"; exit 1; }
-# Each target on its own, so that one failing still leaves the others to run.
-for target in lightreasoner lr_tests lr_torch_tests lr_bench_cuda; do
-  log "build $target"
-  cmake --build "$BUILD" -j "$JOBS" --target "$target" >>"$OUT/build.log" 2>&1 ||
-    { log "build of $target FAILED"; grep -E "error|FAILED" "$OUT/build.log" | head -20 | tee -a "$OUT/steps.log"; }
-done
+# All targets in one ninja run that keeps going past a failure (-k 0), so
+# that one broken target still leaves the others to run.
+log "build"
+cmake --build "$BUILD" -j "$JOBS" --target lightreasoner lr_tests lr_torch_tests lr_bench_cuda -- -k 0 \
+  >>"$OUT/build.log" 2>&1 || { log "build had FAILURES"; grep -E "error|FAILED" "$OUT/build.log" | head -30 | tee -a "$OUT/steps.log"; }
 grep -i "warning" "$OUT/build.log" | head -5 | tee -a "$OUT/steps.log"
 
 log "CUDA run of the library's suites"
@@ -75,6 +74,14 @@ timeout 200 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 --benchmark_r
   --benchmark_out="$OUT/bench_cuda.json" --benchmark_out_format=json >"$OUT/bench_cuda.txt" 2>&1
 echo "lr_bench_cuda exit $?" | tee -a "$OUT/steps.log"
 grep -E "^parity|^device" "$OUT/bench_cuda.txt" | tee -a "$OUT/steps.log"
+
+log "loss kernel: rows in flight per SM (L2 reuse of pass 2) 1 and unbounded, beside the default 2"
+for rows_per_sm in 1 0; do
+  echo "== LR_CUDA_LOSS_ROWS_PER_SM=$rows_per_sm" >>"$OUT/bench_cuda.txt"
+  LR_CUDA_LOSS_ROWS_PER_SM=$rows_per_sm timeout 60 "$BUILD/bench/lr_bench_cuda" \
+    --benchmark_filter='loss_backward.*/lightreasoner' >>"$OUT/bench_cuda.txt" 2>&1
+done
+grep -E "^==|^loss_backward" "$OUT/bench_cuda.txt" | tail -12 | tee -a "$OUT/steps.log"
 
 log "summary"
 python3 bench/summarize_gpu_bench.py "$OUT/bench_cuda.json" "$OUT/steps.log" >"$OUT/summary.md" 2>&1

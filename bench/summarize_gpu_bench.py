@@ -21,8 +21,12 @@ def main() -> int:
     if len(sys.argv) < 2:
         print(__doc__)
         return 2
-    with open(sys.argv[1]) as f:
-        data = json.load(f)
+    try:
+        with open(sys.argv[1]) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"# GPU benchmark\n\nNo benchmark results ({e}).")
+        return 1
     ctx = data.get("context", {})
     rows = {}
     for b in data["benchmarks"]:

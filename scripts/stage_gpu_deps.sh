@@ -2,7 +2,7 @@
 # Stages, under .gpu_deps/ (git-ignored), the Debian-packaged build
 # dependencies that the GPU machine's image lacks: the DLPack header,
 # GoogleTest/GoogleMock and Google Benchmark (headers, libraries, CMake
-# packages). bench/gpu_check.sh uses them there; the device tool carries the
+# packages) and nlohmann-json (the binding fixture's generator). bench/gpu_check.sh uses them there; the device tool carries the
 # folder (`carry: [".gpu_deps"]`). Run on this (Debian) machine first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,10 @@ arch_lib=/usr/lib/x86_64-linux-gnu
 dest=.gpu_deps
 rm -rf "$dest"
 mkdir -p "$dest/include" "$dest/lib/x86_64-linux-gnu/cmake"
-cp -r /usr/include/dlpack /usr/include/gtest /usr/include/gmock /usr/include/benchmark "$dest/include/"
+cp -r /usr/include/dlpack /usr/include/gtest /usr/include/gmock /usr/include/benchmark /usr/include/nlohmann \
+  "$dest/include/"
+mkdir -p "$dest/share/cmake"
+cp -r /usr/share/cmake/nlohmann_json "$dest/share/cmake/"
 cp -P "$arch_lib"/libgtest*.a "$arch_lib"/libgmock*.a "$arch_lib"/libbenchmark* "$dest/lib/x86_64-linux-gnu/"
 cp -r "$arch_lib/cmake/GTest" "$arch_lib/cmake/benchmark" "$dest/lib/x86_64-linux-gnu/cmake/"
 du -sh "$dest"

@@ -103,7 +103,7 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
 }
 
 template <class TE, class TA>
-__global__ void __launch_bounds__(kThreads) contrast_kernel(ContrastJob job, int capacity) {
+__global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, int capacity) {
   extern __shared__ double dynamic_smem[];
   __shared__ RowShared rs;
   __shared__ TargetShared ts_shared;

@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "block_reduce.cuh"
 #include "cuda_kernels.h"
@@ -26,6 +27,25 @@ namespace lr::core::cuda {
 namespace {
 
 enum RowStatus : uint8_t { kNoTarget = 0, kCounted = 1, kInvalidTargets = 2 };
+
+constexpr int kUnroll = 2;  // vector chunks per thread per loop step
+
+// Rows in flight per SM (a persistent grid strides over the rows): few
+// enough that a row read by pass 1 is still in L2 when pass 2 reads it
+// again. LR_CUDA_LOSS_ROWS_PER_SM overrides (0: one block per row).
+int rows_per_sm() {
+  static const int value = [] {
+    const char* env = std::getenv("LR_CUDA_LOSS_ROWS_PER_SM");
+    return env ? std::atoi(env) : 2;
+  }();
+  return value;
+}
+
+int sm_count(int device) {
+  int n = 0;
+  check_cuda(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device), "reading the SM count");
+  return n;
+}
 
 struct LossScratch {
   unsigned long long* counted;
@@ -64,7 +84,7 @@ __device__ void zero_row(void* g, int64_t v) {
 }
 
 template <class T>
-__global__ void __launch_bounds__(kThreads) loss_kernel(LossJob job, LossScratch scratch) {
+__global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScratch scratch) {
   extern __shared__ float target_grad[];  // [K]
   __shared__ SoftmaxStats stats_scratch[kWarps];
   __shared__ float max_scratch[kWarps];
@@ -91,22 +111,32 @@ __global__ void __launch_bounds__(kThreads) loss_kernel(LossJob job, LossScratch
       bool bad = false;
       const bool vec = aligned16(z) && (!g || aligned16(g));
       const int64_t chunks = vec ? V / kVec : 0;
-      for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) {
-        float x[kVec];
-        load_vec<T>(z, c, x);
-        float cm = -INFINITY;
+      // kUnroll chunks per thread in flight: enough bytes outstanding per SM
+      // to cover the memory latency.
+      for (int64_t c0 = threadIdx.x; c0 < chunks; c0 += kUnroll * blockDim.x) {
+        float x[kUnroll][kVec];
 #pragma unroll
-        for (int q = 0; q < kVec; ++q) {
-          bad |= bad_value(x[q]);
-          cm = fmaxf(cm, x[q]);
+        for (int u = 0; u < kUnroll; ++u) {
+          const int64_t c = c0 + u * int64_t(blockDim.x);
+          if (c < chunks) load_vec<T>(z, c, x[u]);
         }
-        if (cm > m) {
-          if (d > 0.0f) d *= __expf((m - cm) * inv_t);
-          m = cm;
-        }
-        if (m > -INFINITY) {
 #pragma unroll
-          for (int q = 0; q < kVec; ++q) d += __expf((x[q] - m) * inv_t);
+        for (int u = 0; u < kUnroll; ++u) {
+          if (c0 + u * int64_t(blockDim.x) >= chunks) break;
+          float cm = -INFINITY;
+#pragma unroll
+          for (int q = 0; q < kVec; ++q) {
+            bad |= bad_value(x[u][q]);
+            cm = fmaxf(cm, x[u][q]);
+          }
+          if (cm > m) {
+            if (d > 0.0f) d *= __expf((m - cm) * inv_t);
+            m = cm;
+          }
+          if (m > -INFINITY) {
+#pragma unroll
+            for (int q = 0; q < kVec; ++q) d += __expf((x[u][q] - m) * inv_t);
+          }
         }
       }
       for (int64_t jj = chunks * kVec + threadIdx.x; jj < V; jj += blockDim.x) {
@@ -145,12 +175,21 @@ __global__ void __launch_bounds__(kThreads) loss_kernel(LossJob job, LossScratch
           const int64_t tail_begin = chunks * kVec;
           for (int64_t jj = V - 1 - threadIdx.x; jj >= tail_begin; jj -= blockDim.x)
             store_one<T>(g, jj, coef * __expf((load_one<T>(z, jj) - m_row) * inv_t - log_d_f));
-          for (int64_t c = chunks - 1 - threadIdx.x; c >= 0; c -= blockDim.x) {
-            float x[kVec];
-            load_vec<T>(z, c, x);
+          for (int64_t c0 = chunks - 1 - threadIdx.x; c0 >= 0; c0 -= kUnroll * blockDim.x) {
+            float x[kUnroll][kVec];
 #pragma unroll
-            for (int q = 0; q < kVec; ++q) x[q] = coef * __expf((x[q] - m_row) * inv_t - log_d_f);
-            store_vec<T>(g, c, x);
+            for (int u = 0; u < kUnroll; ++u) {
+              const int64_t c = c0 - u * int64_t(blockDim.x);
+              if (c >= 0) load_vec<T>(z, c, x[u]);
+            }
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) {
+              const int64_t c = c0 - u * int64_t(blockDim.x);
+              if (c < 0) break;
+#pragma unroll
+              for (int q = 0; q < kVec; ++q) x[u][q] = coef * __expf((x[u][q] - m_row) * inv_t - log_d_f);
+              store_vec<T>(g, c, x[u]);
+            }
           }
           __syncthreads();
           for (int64_t jj = threadIdx.x; jj < job.k; jj += blockDim.x) {
@@ -182,13 +221,15 @@ __global__ void __launch_bounds__(kThreads) reduce_loss_kernel(LossJob job, Loss
 }
 
 template <class T>
-void launch_loss_kernel(const LossJob& job, const LossScratch& scratch, cudaStream_t stream) {
+void launch_loss_kernel(const LossJob& job, const LossScratch& scratch, int device, cudaStream_t stream) {
   const size_t smem = size_t(job.k) * sizeof(float);
   auto kernel = loss_kernel<T>;
   if (smem > 48 * 1024)
     check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
                "setting the shared memory of the loss kernel");
-  const int64_t grid = std::min<int64_t>(job.logits.rows, int64_t(1) << 30);
+  const int per_sm = rows_per_sm();
+  const int64_t cap = per_sm > 0 ? int64_t(per_sm) * sm_count(device) : int64_t(1) << 30;
+  const int64_t grid = std::min<int64_t>(job.logits.rows, cap);
   kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, scratch);
   check_cuda(cudaGetLastError(), "launching the loss kernel");
 }
@@ -216,9 +257,9 @@ void launch_distill_loss(const LossJob& job, void* stream_handle) {
   check_targets_kernel<<<check_blocks, 256, 0, stream>>>(job, scratch);
   check_cuda(cudaGetLastError(), "launching the target check kernel");
   switch (job.logits.type) {
-    case ElemType::F32: launch_loss_kernel<F32>(job, scratch, stream); break;
-    case ElemType::BF16: launch_loss_kernel<BF16>(job, scratch, stream); break;
-    case ElemType::F16: launch_loss_kernel<F16>(job, scratch, stream); break;
+    case ElemType::F32: launch_loss_kernel<F32>(job, scratch, device, stream); break;
+    case ElemType::BF16: launch_loss_kernel<BF16>(job, scratch, device, stream); break;
+    case ElemType::F16: launch_loss_kernel<F16>(job, scratch, device, stream); break;
   }
   if (job.reduction != LossReduction::None) {
     reduce_loss_kernel<<<1, kThreads, 0, stream>>>(job, scratch);
