@@ -109,8 +109,9 @@ TorchFused torch_select_and_build(const at::Tensor& expert, const at::Tensor& am
   TorchTargets sub = targets_from_logprobs(z_e.index_select(0, kept), lp_e.index_select(0, kept),
                                            lp_a.index_select(0, kept), k, beta);
   const int64_t n = expert.size(0);
-  TorchTargets t{at::full({n, k}, -1, at::kInt), at::zeros({n, k}, at::kFloat),
-                 at::zeros({n}, at::kInt)};
+  const auto on = at::TensorOptions().device(expert.device());
+  TorchTargets t{at::full({n, k}, -1, on.dtype(at::kInt)), at::zeros({n, k}, on.dtype(at::kFloat)),
+                 at::zeros({n}, on.dtype(at::kInt))};
   t.ids.index_copy_(0, kept, sub.ids);
   t.weights.index_copy_(0, kept, sub.weights);
   t.support.index_copy_(0, kept, sub.support);

@@ -1,5 +1,6 @@
 // Stage 1 on the GPU: one block per row pair streams the expert and amateur
-// rows once (16-byte loads where the rows allow), keeping per thread the
+// rows once (16-byte loads where the rows allow; the same chunks of eight,
+// and so the same sums, element by element where they do not), keeping per thread the
 // running KL statistics (online softmax) and gathering the beta-support
 // candidates against a block-shared running maximum; then the block merges
 // the statistics in double and builds the target from the candidates
@@ -7,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 
 #include "block_reduce.cuh"
@@ -151,30 +153,24 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
     __syncthreads();
 
     ThreadScan ts;
-    if (aligned16(erow) && aligned16(arow)) {
-      const int64_t chunks = S / kVec;
-      for (int64_t c = threadIdx.x; c < chunks; c += 2 * blockDim.x) {
-        float e0[kVec], a0[kVec], e1[kVec], a1[kVec];
-        const int64_t c1 = c + blockDim.x;
-        load_vec<TE>(erow, c, e0);
-        load_vec<TA>(arow, c, a0);
-        const bool second = c1 < chunks;
-        if (second) {
-          load_vec<TE>(erow, c1, e1);
-          load_vec<TA>(arow, c1, a1);
-        }
-        consume<kVec>(ts, e0, a0, c * kVec, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
-        if (second) consume<kVec>(ts, e1, a1, c1 * kVec, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+    const bool aligned = aligned16(erow) && aligned16(arow);
+    const int64_t chunks = S / kVec;
+    for (int64_t c = threadIdx.x; c < chunks; c += 2 * blockDim.x) {
+      float e0[kVec], a0[kVec], e1[kVec], a1[kVec];
+      const int64_t c1 = c + blockDim.x;
+      load_chunk<TE>(erow, c, aligned, e0);
+      load_chunk<TA>(arow, c, aligned, a0);
+      const bool second = c1 < chunks;
+      if (second) {
+        load_chunk<TE>(erow, c1, aligned, e1);
+        load_chunk<TA>(arow, c1, aligned, a1);
       }
-      for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += blockDim.x) {
-        const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
-        consume<1>(ts, &e, &a, i, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
-      }
-    } else {
-      for (int64_t i = threadIdx.x; i < S; i += blockDim.x) {
-        const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
-        consume<1>(ts, &e, &a, i, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
-      }
+      consume<kVec>(ts, e0, a0, c * kVec, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+      if (second) consume<kVec>(ts, e1, a1, c1 * kVec, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+    }
+    for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += blockDim.x) {
+      const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
+      consume<1>(ts, &e, &a, i, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
     }
 
     const bool bad = __syncthreads_or(ts.bad) != 0;
@@ -187,9 +183,11 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
       KlStats piece{double(ts.mE) / t, double(ts.mA) / t, ts.dE, ts.dA, ts.s};
       KlStats all = block_merge(piece, kl_scratch);
       const double kl = fault ? NAN : amateur_zero ? INFINITY : kl_of(all);
-      keep = !fault && kl > double(job.kl_threshold);
+      // Decided on the value written, as on the CPU: keep == (kl_out > kappa).
+      const float kl_f = static_cast<float>(kl);
+      keep = !fault && kl_f > job.kl_threshold;
       if (threadIdx.x == 0) {
-        job.kl.data[j * job.kl.stride] = static_cast<float>(kl);
+        job.kl.data[j * job.kl.stride] = kl_f;
         if (job.keep.data) job.keep.data[j * job.keep.stride] = keep ? 1 : 0;
       }
     }
@@ -212,9 +210,14 @@ void launch_typed(const ContrastJob& job, cudaStream_t stream) {
   const int capacity = candidate_capacity(job.k);
   const size_t smem = candidate_bytes(capacity);
   auto kernel = contrast_kernel<TE, TA>;
-  if (smem > 48 * 1024)
+  // Dynamic shared memory beyond the default 48 KiB (static included) needs
+  // an opt-in per kernel; raised once to the largest size asked so far.
+  static std::atomic<size_t> opted_in{0};
+  if (smem + sizeof(RowShared) + sizeof(TargetShared) + 4096 > 48 * 1024 && smem > opted_in.load()) {
     check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
                "setting the shared memory of the stage-1 kernel");
+    opted_in.store(smem);
+  }
   const int64_t grid = std::min<int64_t>(job.out_rows, int64_t(1) << 30);
   kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, capacity);
   check_cuda(cudaGetLastError(), "launching the stage-1 kernel");

@@ -109,8 +109,10 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
       // Pass 1: the softmax statistics of the row.
       float m = -INFINITY, d = 0.0f;
       bool bad = false;
-      const bool vec = aligned16(z) && (!g || aligned16(g));
-      const int64_t chunks = vec ? V / kVec : 0;
+      // The same chunks of eight whatever the alignment (load_chunk): a row's
+      // loss and gradient do not depend on where it or its gradient sit.
+      const bool z_aligned = aligned16(z);
+      const int64_t chunks = V / kVec;
       // kUnroll chunks per thread in flight: enough bytes outstanding per SM
       // to cover the memory latency.
       for (int64_t c0 = threadIdx.x; c0 < chunks; c0 += kUnroll * blockDim.x) {
@@ -118,7 +120,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
           const int64_t c = c0 + u * int64_t(blockDim.x);
-          if (c < chunks) load_vec<T>(z, c, x[u]);
+          if (c < chunks) load_chunk<T>(z, c, z_aligned, x[u]);
         }
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
@@ -172,6 +174,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
           // Pass 2 (reverse order): the dense part coef * w * q.
           const float coef = static_cast<float>(grad_coef / t * w_total);
           const float log_d_f = static_cast<float>(log_d);
+          const bool g_aligned = aligned16(g);
           const int64_t tail_begin = chunks * kVec;
           for (int64_t jj = V - 1 - threadIdx.x; jj >= tail_begin; jj -= blockDim.x)
             store_one<T>(g, jj, coef * __expf((load_one<T>(z, jj) - m_row) * inv_t - log_d_f));
@@ -180,7 +183,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
               const int64_t c = c0 - u * int64_t(blockDim.x);
-              if (c >= 0) load_vec<T>(z, c, x[u]);
+              if (c >= 0) load_chunk<T>(z, c, z_aligned, x[u]);
             }
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
@@ -188,7 +191,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
               if (c < 0) break;
 #pragma unroll
               for (int q = 0; q < kVec; ++q) x[u][q] = coef * __expf((x[u][q] - m_row) * inv_t - log_d_f);
-              store_vec<T>(g, c, x[u]);
+              store_chunk<T>(g, c, g_aligned, x[u]);
             }
           }
           __syncthreads();

@@ -98,6 +98,29 @@ __device__ __forceinline__ void store_vec<F16>(void* row, int64_t chunk, const f
 
 __device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
+// Chunk c (elements [8c, 8c + 8)) whatever the row's alignment: one or two
+// 16-byte loads when the row start allows, else eight element loads. The
+// values, and so every sum over them, do not depend on which: a row's
+// results are the same bits wherever it sits in memory.
+template <class T>
+__device__ __forceinline__ void load_chunk(const void* row, int64_t chunk, bool aligned, float (&out)[kVec]) {
+  if (aligned) {
+    load_vec<T>(row, chunk, out);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) out[i] = load_one<T>(row, chunk * kVec + i);
+  }
+}
+template <class T>
+__device__ __forceinline__ void store_chunk(void* row, int64_t chunk, bool aligned, const float (&in)[kVec]) {
+  if (aligned) {
+    store_vec<T>(row, chunk, in);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) store_one<T>(row, chunk * kVec + i, in[i]);
+  }
+}
+
 template <class T>
 __device__ __forceinline__ const void* row_ptr(const LogitsView& v, int64_t r) {
   return static_cast<const typename T::Storage*>(v.data) + r * v.row_stride;
