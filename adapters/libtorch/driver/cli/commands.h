@@ -16,5 +16,7 @@ void add_make_tiny_model_command(CLI::App& app);
 void add_grade_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_sft_command(CLI::App& app);
 
 }  // namespace lr::driver::cli

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   add_grade_command(app);
   add_sample_command(app);
   add_train_command(app);
+  add_eval_command(app);
+  add_sft_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -95,6 +95,13 @@ std::vector<double> Trainer::train_packed(const std::vector<PackedRollout>& roll
              until, progress);
 }
 
+std::vector<double> Trainer::train_with(int64_t n, const BatchLoss& loss_of, int64_t until,
+                                        const TrainProgress& progress) {
+  if (n < 1) throw std::invalid_argument("Trainer::train_with: no samples");
+  if (!loss_of) throw std::invalid_argument("Trainer::train_with: no loss function");
+  return run(n, loss_of, until, progress);
+}
+
 std::vector<double> Trainer::run(int64_t n, const BatchLoss& loss_of, int64_t until, const TrainProgress& progress) {
   if (until <= 0 || until > options_.total_updates) until = options_.total_updates;
   struct TrainingMode {  // dropout on for the loop, off again however it ends

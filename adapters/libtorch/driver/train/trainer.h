@@ -75,6 +75,14 @@ class Trainer {
   std::vector<double> train_packed(const std::vector<PackedRollout>& rollouts, int64_t until = 0,
                                    const TrainProgress& progress = {});
 
+  // Any other objective (e.g. sequence_objective.h's cross-entropy for SFT):
+  // loss_of(indices) returns the mean loss of the micro-batch made of those
+  // indices into n samples, with the same schedule, order, clipping,
+  // checkpoints and stop flag as train().
+  using BatchLoss = std::function<torch::Tensor(const std::vector<int64_t>& indices)>;
+  std::vector<double> train_with(int64_t n, const BatchLoss& loss_of, int64_t until = 0,
+                                 const TrainProgress& progress = {});
+
   // The indices of the samples (or rollouts) of micro-batch m (global count) for n of them.
   std::vector<int64_t> micro_batch_indices(int64_t m, int64_t n) const;
 
@@ -91,7 +99,6 @@ class Trainer {
   const TrainOptions& options() const { return options_; }
 
  private:
-  using BatchLoss = std::function<torch::Tensor(const std::vector<int64_t>& indices)>;
   std::vector<double> run(int64_t n, const BatchLoss& loss_of, int64_t until, const TrainProgress& progress);
   const std::vector<int64_t>& epoch_order(int64_t epoch, int64_t n) const;
 

@@ -1,0 +1,109 @@
+#include "evaluate/evaluator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "model/generate.h"
+
+namespace lr::driver {
+
+
+nlohmann::ordered_json DatasetScore::to_json() const {
+  nlohmann::ordered_json j;
+  j["n"] = n;
+  j["correct"] = correct;
+  j["accuracy"] = accuracy;
+  j["seconds"] = seconds;
+  j["generated_tokens"] = generated_tokens;
+  return j;
+}
+
+DatasetScore score_results(const ResultsFile& file, const std::vector<EvalProblem>& problems) {
+  DatasetScore s;
+  for (const EvalProblem& p : problems) {
+    const auto it = file.records().find(p.id);
+    if (it == file.records().end()) continue;
+    const ResultLine& r = it->second;
+    ++s.n;
+    if (r.value("correct", false)) ++s.correct;
+    s.seconds += r.value("seconds", 0.0);
+    s.generated_tokens += r.value("tokens", int64_t{0});
+  }
+  s.accuracy = s.n ? static_cast<double>(s.correct) / static_cast<double>(s.n) : 0.0;
+  s.complete = s.n == static_cast<int64_t>(problems.size());
+  return s;
+}
+
+DatasetScore evaluate_dataset(const Qwen2Model& model, const Tokenizer& tokenizer,
+                              const std::vector<EvalProblem>& problems, const EvalOptions& options,
+                              const std::string& results_path) {
+  if (!options.prompt) throw std::invalid_argument("evaluate_dataset: no prompt function");
+  if (options.batch_size < 1 || options.max_new_tokens < 1)
+    throw std::invalid_argument("evaluate_dataset: batch_size and max_new_tokens must be >= 1");
+  ResultsFile file(results_path);
+  const int64_t total = static_cast<int64_t>(problems.size());
+  int64_t done = 0;
+  for (const EvalProblem& p : problems) done += file.has(p.id) ? 1 : 0;
+  const int64_t done_before = done;
+  if (options.progress) options.progress(done, total);
+
+  GenerateOptions g;
+  g.max_new_tokens = options.max_new_tokens;
+  g.greedy = true;
+  g.stop_ids = options.stop_ids;
+  g.batch_size = options.batch_size;
+  for (int64_t start = 0; start < total; start += options.batch_size) {
+    if (options.stop && options.stop->load()) break;
+    const int64_t end = std::min(total, start + options.batch_size);
+    bool missing = false;
+    for (int64_t i = start; i < end && !missing; ++i) missing = !file.has(problems[static_cast<size_t>(i)].id);
+    if (!missing) continue;
+
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::vector<int64_t>> prompts;
+    for (int64_t i = start; i < end; ++i) {
+      const std::vector<int32_t> ids = tokenizer.encode(options.prompt(problems[static_cast<size_t>(i)].question));
+      prompts.emplace_back(ids.begin(), ids.end());
+    }
+    const std::vector<std::vector<int64_t>> outputs = generate(model, prompts, g);
+    const double per_problem =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(end - start);
+
+    std::vector<ResultLine> lines;
+    for (int64_t i = start; i < end; ++i) {
+      const EvalProblem& p = problems[static_cast<size_t>(i)];
+      if (file.has(p.id)) continue;
+      const std::vector<int64_t>& out = outputs[static_cast<size_t>(i - start)];
+      const bool stopped = !out.empty() && std::find(options.stop_ids.begin(), options.stop_ids.end(), out.back()) !=
+                                               options.stop_ids.end();
+      const std::vector<int32_t> text_ids(out.begin(), out.end() - (stopped ? 1 : 0));
+      const std::string text = tokenizer.decode(text_ids, /*skip_special_tokens=*/true);
+      const GradedAnswer graded = grade_output(text, p.gold, p.kind);
+      ResultLine line;
+      line["id"] = p.id;
+      line["question"] = p.question;
+      line["gold"] = graded.gold;
+      line["output"] = text;
+      line["pred"] = graded.pred;
+      line["correct"] = graded.correct;
+      line["tokens"] = static_cast<int64_t>(out.size());
+      line["stopped"] = stopped;
+      line["seconds"] = per_problem;
+      if (options.record_ids) {
+        line["prompt_ids"] = prompts[static_cast<size_t>(i - start)];
+        line["output_ids"] = out;
+      }
+      lines.push_back(std::move(line));
+    }
+    file.append(lines);
+    done += static_cast<int64_t>(lines.size());
+    if (options.progress) options.progress(done, total);
+  }
+  DatasetScore score = score_results(file, problems);
+  score.done_before = done_before;
+  score.done_now = done - done_before;
+  return score;
+}
+
+}  // namespace lr::driver

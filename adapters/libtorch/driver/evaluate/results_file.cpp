@@ -1,0 +1,71 @@
+#include "evaluate/results_file.h"
+
+#include <filesystem>
+
+namespace lr::driver {
+
+namespace fs = std::filesystem;
+using json = ResultLine;
+
+ResultsFile::ResultsFile(std::string path) : path_(std::move(path)) {
+  const fs::path p(path_);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  std::string text;
+  if (fs::exists(p)) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) throw ResultsFileError(path_ + ": cannot read the results file");
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  size_t pos = 0, good_end = 0;
+  int64_t line_no = 0;
+  while (pos < text.size()) {
+    ++line_no;
+    const size_t nl = text.find('\n', pos);
+    const bool last = nl == std::string::npos || text.find_first_not_of(" \t\r\n", nl) == std::string::npos;
+    const std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    const std::string where = path_ + ":" + std::to_string(line_no) + ": ";
+    if (nl == std::string::npos) break;  // no newline: an unfinished write, dropped
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      pos = nl + 1;
+      good_end = pos;
+      continue;
+    }
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::parse_error& e) {
+      if (last) break;  // a torn last line
+      throw ResultsFileError(where + "not valid JSON (" + e.what() + ")");
+    }
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_number_integer())
+      throw ResultsFileError(where + "not a result line (a JSON object with an integer \"id\")");
+    const int64_t id = j["id"].get<int64_t>();
+    if (!records_.emplace(id, std::move(j)).second)
+      throw ResultsFileError(where + "problem " + std::to_string(id) + " appears twice");
+    pos = nl + 1;
+    good_end = pos;
+  }
+  if (good_end < text.size()) {
+    truncated_bytes_ = static_cast<int64_t>(text.size() - good_end);
+    fs::resize_file(p, good_end);
+  }
+  out_.open(p, std::ios::binary | std::ios::app);
+  if (!out_) throw ResultsFileError(path_ + ": cannot open the results file for writing");
+}
+
+void ResultsFile::append(const std::vector<json>& lines) {
+  std::string block;
+  for (const json& j : lines) {
+    if (!j.contains("id") || !j["id"].is_number_integer())
+      throw ResultsFileError(path_ + ": a result without an integer \"id\"");
+    const int64_t id = j["id"].get<int64_t>();
+    if (records_.count(id)) throw ResultsFileError(path_ + ": problem " + std::to_string(id) + " is already written");
+    block += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  }
+  out_ << block;
+  out_.flush();
+  if (!out_) throw ResultsFileError(path_ + ": write error");
+  for (const json& j : lines) records_.emplace(j["id"].get<int64_t>(), j);
+}
+
+}  // namespace lr::driver
