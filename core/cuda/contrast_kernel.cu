@@ -33,10 +33,12 @@ size_t candidate_bytes(int capacity) {
   return size_t(capacity) * (sizeof(double) + 4 * sizeof(int32_t));
 }
 
-// What one thread keeps while streaming its share of a row.
+// What one thread keeps while streaming its share of a row. The KL sums are
+// kept in base 2 (exponents (z - m) * log2(e) / T, one MUFU ex2 each); s is
+// turned into natural units when the block merges.
 struct ThreadScan {
   float mE = -INFINITY, mA = -INFINITY;  // raw running maxima
-  float dE = 0.0f, dA = 0.0f, s = 0.0f;  // KL statistics relative to them (units of z / T)
+  float dE = 0.0f, dA = 0.0f, s2 = 0.0f;  // KL statistics relative to them
   bool bad = false, amateur_zero = false;
 };
 
@@ -45,50 +47,81 @@ struct RowShared {
   uint32_t hint_key;  // ordered key of the block's running expert maximum
 };
 
+struct ScanConsts {
+  float c2;          // log2(e) / T
+  float t_log_beta;  // T log(beta), for the candidate threshold
+  bool want_kl, want_targets;
+};
+
+// One chunk (N = 8) or one element (N = 1) of both rows.
+// Faults: with KL wanted, a NaN or +Inf makes dE or dA NaN (NaN propagates
+// through the sums; +Inf becomes the maximum and Inf - Inf is NaN), which
+// the block checks once at the end; the explicit test is needed only where
+// no sum is taken (no finite value seen yet, or no KL wanted).
 template <int N>
-__device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const float* a, int64_t j0, bool want_kl,
-                                        bool want_targets, float inv_t, float t_log_beta, Candidates& cand,
-                                        RowShared& rs) {
+__device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const float* a, int64_t j0,
+                                        const ScanConsts& k, Candidates& cand, RowShared& rs) {
   float cmE = -INFINITY, cmA = -INFINITY;
 #pragma unroll
   for (int i = 0; i < N; ++i) {
-    ts.bad |= bad_value(e[i]) | bad_value(a[i]);
     cmE = fmaxf(cmE, e[i]);
     cmA = fmaxf(cmA, a[i]);
   }
   const float nE = fmaxf(ts.mE, cmE), nA = fmaxf(ts.mA, cmA);
-  if (want_kl) {
+  const bool e_any = nE > -INFINITY, a_any = nA > -INFINITY;
+  if (k.want_kl && e_any && a_any) {
     if (nE > ts.mE || nA > ts.mA) {  // rescale the sums to the new maxima
       if (ts.dE > 0.0f) {
-        const float f = __expf((ts.mE - nE) * inv_t);
-        const float shift = (ts.mE - nE) * inv_t - (ts.mA > -INFINITY ? (ts.mA - nA) * inv_t : 0.0f);
-        ts.s = f * (ts.s + ts.dE * shift);
+        const float ue = (ts.mE - nE) * k.c2;
+        const float f = fast_exp2(ue);
+        const float shift = ue - (ts.mA > -INFINITY ? (ts.mA - nA) * k.c2 : 0.0f);
+        ts.s2 = f * (ts.s2 + ts.dE * shift);
         ts.dE *= f;
       }
-      if (ts.dA > 0.0f) ts.dA *= __expf((ts.mA - nA) * inv_t);
+      if (ts.dA > 0.0f) ts.dA *= fast_exp2((ts.mA - nA) * k.c2);
     }
 #pragma unroll
     for (int i = 0; i < N; ++i) {
-      if (e[i] > -INFINITY) {
-        const float le = (e[i] - nE) * inv_t;
-        const float pe = __expf(le);
-        ts.dE += pe;
-        if (a[i] == -INFINITY) ts.amateur_zero = true;  // p_A = 0 under a finite expert logit: KL = +Inf
-        else if (pe > 0.0f) ts.s += pe * (le - (a[i] - nA) * inv_t);
-      }
-      if (a[i] > -INFINITY) ts.dA += __expf((a[i] - nA) * inv_t);
+      const float le = (e[i] - nE) * k.c2;
+      const float la = (a[i] - nA) * k.c2;
+      const float pe = fast_exp2(le);
+      ts.dE += pe;
+      ts.dA += fast_exp2(la);
+      // pe = 0 (e = -Inf, or underflow) drops the term (0 * Inf would be NaN);
+      // p_A = 0 under a finite expert logit is flagged: KL = +Inf.
+      ts.s2 += pe > 0.0f ? pe * (le - la) : 0.0f;
+      ts.amateur_zero |= (a[i] == -INFINITY) & (e[i] > -INFINITY);
     }
+  } else if (k.want_kl) {  // a side with no finite value yet: the other side's sum alone
+    if (a_any) {
+      if (nA > ts.mA && ts.dA > 0.0f) ts.dA *= fast_exp2((ts.mA - nA) * k.c2);
+#pragma unroll
+      for (int i = 0; i < N; ++i) ts.dA += fast_exp2((a[i] - nA) * k.c2);
+    }
+    if (e_any) {
+      if (nE > ts.mE && ts.dE > 0.0f) ts.dE *= fast_exp2((ts.mE - nE) * k.c2);
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        ts.dE += fast_exp2((e[i] - nE) * k.c2);
+        ts.amateur_zero |= e[i] > -INFINITY;  // every amateur logit so far is -Inf
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < N; ++i) ts.bad |= (!e_any && e[i] != e[i]) | (!a_any && a[i] != a[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i) ts.bad |= bad_value(e[i]) | bad_value(a[i]);
   }
   ts.mE = nE;
   ts.mA = nA;
-  if (want_targets && cmE > -INFINITY) {
+  if (k.want_targets && cmE > -INFINITY) {
     // Candidates: z >= (block running max) + T log(beta), with a margin so
     // that every member of the exact support is kept (as on the CPU).
     const uint32_t key = ordered_key(nE);
     const uint32_t seen = *static_cast<volatile uint32_t*>(&rs.hint_key);
     if (key > seen) atomicMax(&rs.hint_key, key);
     const float hint = fmaxf(nE, key_to_float(seen));
-    const float threshold = hint + t_log_beta - (1e-5f * (fabsf(hint) + fabsf(t_log_beta)) + 1e-30f);
+    const float threshold = hint + k.t_log_beta - (1e-5f * (fabsf(hint) + fabsf(k.t_log_beta)) + 1e-30f);
     if (cmE >= threshold) {
 #pragma unroll
       for (int i = 0; i < N; ++i) {
@@ -124,8 +157,11 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
   const bool want_targets = job.k > 0;
   const int64_t S = job.shared_vocab;
   const double t = job.temperature;
-  const float inv_t = 1.0f / job.temperature;
-  const float t_log_beta = static_cast<float>(t * job.log_beta);
+  ScanConsts consts;
+  consts.c2 = static_cast<float>(1.4426950408889634 / t);
+  consts.t_log_beta = static_cast<float>(t * job.log_beta);
+  consts.want_kl = want_kl;
+  consts.want_targets = want_targets;
 
   for (int64_t j = blockIdx.x; j < job.out_rows; j += gridDim.x) {
     RowTargetOut out{};
@@ -155,23 +191,36 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
     ThreadScan ts;
     const bool aligned = aligned16(erow) && aligned16(arow);
     const int64_t chunks = S / kVec;
-    for (int64_t c = threadIdx.x; c < chunks; c += 2 * blockDim.x) {
-      float e0[kVec], a0[kVec], e1[kVec], a1[kVec];
-      const int64_t c1 = c + blockDim.x;
-      load_chunk<TE>(erow, c, aligned, e0);
-      load_chunk<TA>(arow, c, aligned, a0);
-      const bool second = c1 < chunks;
-      if (second) {
-        load_chunk<TE>(erow, c1, aligned, e1);
-        load_chunk<TA>(arow, c1, aligned, a1);
+    const int64_t B = blockDim.x;
+    // Software pipeline: the next chunk pair is loaded before the current
+    // one is processed, so a thread always has loads in flight.
+    int64_t c = threadIdx.x;
+    RawChunk<TE> re{};
+    RawChunk<TA> ra{};
+    if (c < chunks) {
+      re = load_raw<TE>(erow, c, aligned);
+      ra = load_raw<TA>(arow, c, aligned);
+    }
+    for (; c < chunks; c += B) {
+      RawChunk<TE> ne{};
+      RawChunk<TA> na{};
+      if (c + B < chunks) {
+        ne = load_raw<TE>(erow, c + B, aligned);
+        na = load_raw<TA>(arow, c + B, aligned);
       }
-      consume<kVec>(ts, e0, a0, c * kVec, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
-      if (second) consume<kVec>(ts, e1, a1, c1 * kVec, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+      float e[kVec], a[kVec];
+      unpack(re, e);
+      unpack(ra, a);
+      consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
+      re = ne;
+      ra = na;
     }
-    for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += blockDim.x) {
+    for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += B) {
       const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
-      consume<1>(ts, &e, &a, i, want_kl, want_targets, inv_t, t_log_beta, cand, rs);
+      consume<1>(ts, &e, &a, i, consts, cand, rs);
     }
+    // With KL wanted, NaN / +Inf show up as NaN sums (see consume).
+    ts.bad |= ts.dE != ts.dE || ts.dA != ts.dA;
 
     const bool bad = __syncthreads_or(ts.bad) != 0;
     const float zmaxE = block_reduce(ts.mE, MaxF{}, max_scratch);
@@ -180,7 +229,8 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
     bool keep = false;
     if (want_kl) {
       const bool amateur_zero = __syncthreads_or(ts.amateur_zero) != 0;
-      KlStats piece{double(ts.mE) / t, double(ts.mA) / t, ts.dE, ts.dA, ts.s};
+      const double s_nat = ts.s2 == INFINITY ? INFINITY : double(ts.s2) * 0.6931471805599453;  // base 2 -> natural
+      KlStats piece{double(ts.mE) / t, double(ts.mA) / t, ts.dE, ts.dA, s_nat};
       KlStats all = block_merge(piece, kl_scratch);
       const double kl = fault ? NAN : amateur_zero ? INFINITY : kl_of(all);
       // Decided on the value written, as on the CPU: keep == (kl_out > kappa).

@@ -28,8 +28,6 @@ namespace {
 
 enum RowStatus : uint8_t { kNoTarget = 0, kCounted = 1, kInvalidTargets = 2 };
 
-constexpr int kUnroll = 2;  // vector chunks per thread per loop step
-
 // Rows in flight per SM (a persistent grid strides over the rows): few
 // enough that a row read by pass 1 is still in L2 when pass 2 reads it
 // again. LR_CUDA_LOSS_ROWS_PER_SM overrides (0: one block per row).
@@ -92,7 +90,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
 
   const int64_t V = job.logits.cols;
   const double t = job.temperature;
-  const float inv_t = 1.0f / job.temperature;
+  const float c2 = static_cast<float>(1.4426950408889634 / t);  // log2(e) / T
   const bool mean = job.reduction == LossReduction::Mean;
   const unsigned long long counted = mean ? *scratch.counted : 1ull;
   const double grad_coef = double(job.grad_scale) / (counted > 0 ? double(counted) : 1.0);
@@ -106,53 +104,60 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
       if (g) zero_row<T>(g, V);
       loss = status == kNoTarget ? 0.0 : NAN;
     } else {
-      // Pass 1: the softmax statistics of the row.
+      // Pass 1: the softmax statistics of the row, d = sum 2^((x - m) c2)
+      // (base 2: one MUFU ex2 per element). A NaN or +Inf makes d NaN (NaN
+      // propagates; +Inf becomes m and Inf - Inf is NaN); only before any
+      // finite value is seen is the explicit test needed.
       float m = -INFINITY, d = 0.0f;
       bool bad = false;
-      // The same chunks of eight whatever the alignment (load_chunk): a row's
+      auto add_stats = [&](const float* x, int n) {
+        float cm = -INFINITY;
+        for (int q = 0; q < n; ++q) cm = fmaxf(cm, x[q]);
+        if (cm > m) {
+          if (d > 0.0f) d *= fast_exp2((m - cm) * c2);
+          m = cm;
+        }
+        if (m > -INFINITY) {
+          for (int q = 0; q < n; ++q) d += fast_exp2((x[q] - m) * c2);
+        } else {
+          for (int q = 0; q < n; ++q) bad |= x[q] != x[q];
+        }
+      };
+      // The same chunks of eight whatever the alignment (load_raw): a row's
       // loss and gradient do not depend on where it or its gradient sit.
+      // Two chunks per step, the next two loaded before these are used.
       const bool z_aligned = aligned16(z);
       const int64_t chunks = V / kVec;
-      // kUnroll chunks per thread in flight: enough bytes outstanding per SM
-      // to cover the memory latency.
-      for (int64_t c0 = threadIdx.x; c0 < chunks; c0 += kUnroll * blockDim.x) {
-        float x[kUnroll][kVec];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) {
-          const int64_t c = c0 + u * int64_t(blockDim.x);
-          if (c < chunks) load_chunk<T>(z, c, z_aligned, x[u]);
-        }
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) {
-          if (c0 + u * int64_t(blockDim.x) >= chunks) break;
-          float cm = -INFINITY;
-#pragma unroll
-          for (int q = 0; q < kVec; ++q) {
-            bad |= bad_value(x[u][q]);
-            cm = fmaxf(cm, x[u][q]);
+      const int64_t B = blockDim.x;
+      {
+        int64_t c = threadIdx.x;
+        RawChunk<T> r0{}, r1{};
+        if (c < chunks) r0 = load_raw<T>(z, c, z_aligned);
+        if (c + B < chunks) r1 = load_raw<T>(z, c + B, z_aligned);
+        for (; c < chunks; c += 2 * B) {
+          RawChunk<T> n0{}, n1{};
+          if (c + 2 * B < chunks) n0 = load_raw<T>(z, c + 2 * B, z_aligned);
+          if (c + 3 * B < chunks) n1 = load_raw<T>(z, c + 3 * B, z_aligned);
+          float x[kVec];
+          unpack(r0, x);
+          add_stats(x, kVec);
+          if (c + B < chunks) {
+            unpack(r1, x);
+            add_stats(x, kVec);
           }
-          if (cm > m) {
-            if (d > 0.0f) d *= __expf((m - cm) * inv_t);
-            m = cm;
-          }
-          if (m > -INFINITY) {
-#pragma unroll
-            for (int q = 0; q < kVec; ++q) d += __expf((x[u][q] - m) * inv_t);
-          }
+          r0 = n0;
+          r1 = n1;
         }
       }
-      for (int64_t jj = chunks * kVec + threadIdx.x; jj < V; jj += blockDim.x) {
+      for (int64_t jj = chunks * kVec + threadIdx.x; jj < V; jj += B) {
         const float x = load_one<T>(z, jj);
-        bad |= bad_value(x);
-        if (x > m) {
-          if (d > 0.0f) d *= __expf((m - x) * inv_t);
-          m = x;
-        }
-        if (m > -INFINITY) d += __expf((x - m) * inv_t);
+        add_stats(&x, 1);
       }
+      bad |= d != d;
       bad = __syncthreads_or(bad) != 0;
       const float m_row = block_reduce(m, MaxF{}, max_scratch);
-      const SoftmaxStats all = block_merge(SoftmaxStats{double(m) / t, m > -INFINITY ? double(d) : 0.0}, stats_scratch);
+      const SoftmaxStats all =
+          block_merge(SoftmaxStats{double(m) / t, m > -INFINITY && !bad ? double(d) : 0.0}, stats_scratch);
       if (bad || m_row == -INFINITY || !(all.d > 0.0)) {
         if (g) zero_row<T>(g, V);
         loss = NAN;
@@ -171,28 +176,38 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
         }
         loss = block_reduce(part, SumD{}, sum_scratch);  // its barrier also orders the reads above before any write
         if (g) {
-          // Pass 2 (reverse order): the dense part coef * w * q.
+          // Pass 2 (reverse order): the dense part coef * w * q, with
+          // q = 2^((x - m) c2 - log2 d); pipelined like pass 1. Each chunk is
+          // read before it is written, so g == z is safe.
           const float coef = static_cast<float>(grad_coef / t * w_total);
-          const float log_d_f = static_cast<float>(log_d);
+          const float log2_d_f = static_cast<float>(log_d * 1.4426950408889634);
           const bool g_aligned = aligned16(g);
+          auto softmax_part = [&](float (&x)[kVec]) {
+#pragma unroll
+            for (int q = 0; q < kVec; ++q) x[q] = coef * fast_exp2((x[q] - m_row) * c2 - log2_d_f);
+          };
           const int64_t tail_begin = chunks * kVec;
-          for (int64_t jj = V - 1 - threadIdx.x; jj >= tail_begin; jj -= blockDim.x)
-            store_one<T>(g, jj, coef * __expf((load_one<T>(z, jj) - m_row) * inv_t - log_d_f));
-          for (int64_t c0 = chunks - 1 - threadIdx.x; c0 >= 0; c0 -= kUnroll * blockDim.x) {
-            float x[kUnroll][kVec];
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-              const int64_t c = c0 - u * int64_t(blockDim.x);
-              if (c >= 0) load_chunk<T>(z, c, z_aligned, x[u]);
+          for (int64_t jj = V - 1 - threadIdx.x; jj >= tail_begin; jj -= B)
+            store_one<T>(g, jj, coef * fast_exp2((load_one<T>(z, jj) - m_row) * c2 - log2_d_f));
+          int64_t c = chunks - 1 - threadIdx.x;
+          RawChunk<T> r0{}, r1{};
+          if (c >= 0) r0 = load_raw<T>(z, c, z_aligned);
+          if (c - B >= 0) r1 = load_raw<T>(z, c - B, z_aligned);
+          for (; c >= 0; c -= 2 * B) {
+            RawChunk<T> n0{}, n1{};
+            if (c - 2 * B >= 0) n0 = load_raw<T>(z, c - 2 * B, z_aligned);
+            if (c - 3 * B >= 0) n1 = load_raw<T>(z, c - 3 * B, z_aligned);
+            float x[kVec];
+            unpack(r0, x);
+            softmax_part(x);
+            store_chunk<T>(g, c, g_aligned, x);
+            if (c - B >= 0) {
+              unpack(r1, x);
+              softmax_part(x);
+              store_chunk<T>(g, c - B, g_aligned, x);
             }
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-              const int64_t c = c0 - u * int64_t(blockDim.x);
-              if (c < 0) break;
-#pragma unroll
-              for (int q = 0; q < kVec; ++q) x[u][q] = coef * __expf((x[u][q] - m_row) * inv_t - log_d_f);
-              store_chunk<T>(g, c, g_aligned, x[u]);
-            }
+            r0 = n0;
+            r1 = n1;
           }
           __syncthreads();
           for (int64_t jj = threadIdx.x; jj < job.k; jj += blockDim.x) {

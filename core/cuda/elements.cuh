@@ -98,6 +98,68 @@ __device__ __forceinline__ void store_vec<F16>(void* row, int64_t chunk, const f
 
 __device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
+// ex2.approx: one MUFU instruction; -Inf gives +0 and NaN stays NaN, which
+// the kernels rely on. Accurate to 2 ulp, flushing results below 2^-126.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// A chunk of eight elements as loaded, before conversion to float: what a
+// thread keeps in registers while the next chunk is on its way.
+template <class T>
+struct RawChunk {
+  uint4 bits;  // 8 x 16-bit
+};
+template <>
+struct RawChunk<F32> {
+  float4 lo, hi;
+};
+
+template <class T>
+__device__ __forceinline__ RawChunk<T> load_raw(const void* row, int64_t chunk, bool aligned) {
+  RawChunk<T> r;
+  const uint16_t* p = static_cast<const uint16_t*>(row) + chunk * kVec;
+  if (aligned) {
+    r.bits = *reinterpret_cast<const uint4*>(p);
+  } else {
+    r.bits.x = uint32_t(p[0]) | (uint32_t(p[1]) << 16);
+    r.bits.y = uint32_t(p[2]) | (uint32_t(p[3]) << 16);
+    r.bits.z = uint32_t(p[4]) | (uint32_t(p[5]) << 16);
+    r.bits.w = uint32_t(p[6]) | (uint32_t(p[7]) << 16);
+  }
+  return r;
+}
+template <>
+__device__ __forceinline__ RawChunk<F32> load_raw<F32>(const void* row, int64_t chunk, bool aligned) {
+  RawChunk<F32> r;
+  const float* p = static_cast<const float*>(row) + chunk * kVec;
+  if (aligned) {
+    r.lo = reinterpret_cast<const float4*>(p)[0];
+    r.hi = reinterpret_cast<const float4*>(p)[1];
+  } else {
+    r.lo = make_float4(p[0], p[1], p[2], p[3]);
+    r.hi = make_float4(p[4], p[5], p[6], p[7]);
+  }
+  return r;
+}
+
+template <class T>
+__device__ __forceinline__ void unpack(const RawChunk<T>& r, float (&out)[kVec]) {
+  const uint32_t w[4] = {r.bits.x, r.bits.y, r.bits.z, r.bits.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = to_float(T{}, uint16_t(w[i] & 0xFFFFu));
+    out[2 * i + 1] = to_float(T{}, uint16_t(w[i] >> 16));
+  }
+}
+template <>
+__device__ __forceinline__ void unpack<F32>(const RawChunk<F32>& r, float (&out)[kVec]) {
+  out[0] = r.lo.x; out[1] = r.lo.y; out[2] = r.lo.z; out[3] = r.lo.w;
+  out[4] = r.hi.x; out[5] = r.hi.y; out[6] = r.hi.z; out[7] = r.hi.w;
+}
+
 // Chunk c (elements [8c, 8c + 8)) whatever the row's alignment: one or two
 // 16-byte loads when the row start allows, else eight element loads. The
 // values, and so every sum over them, do not depend on which: a row's
