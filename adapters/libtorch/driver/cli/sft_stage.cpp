@@ -177,6 +177,9 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
   lora.target_modules = c.lora.target_modules;
   lora.seed = uint64_t(c.run.seed);
   std::vector<torch::Tensor> params = attach_lora(model, lora);
+  // LoRA dropout draws from the global generators: seeded so a fresh run is
+  // reproducible (a resumed one restores their state from the checkpoint).
+  torch::manual_seed(uint64_t(c.run.seed));
   TrainOptions opts;
   opts.learning_rate = c.sft.lr;
   opts.weight_decay = c.train.weight_decay;
