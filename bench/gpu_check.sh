@@ -75,8 +75,8 @@ timeout 200 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 --benchmark_r
 echo "lr_bench_cuda exit $?" | tee -a "$OUT/steps.log"
 grep -E "^parity|^device" "$OUT/bench_cuda.txt" | tee -a "$OUT/steps.log"
 
-log "loss kernel: rows in flight per SM (L2 reuse of pass 2) 1 and unbounded, beside the default 2"
-for rows_per_sm in 1 0; do
+log "loss kernel: a grid of 1 and 2 rows in flight per SM, beside the default (one block per row)"
+for rows_per_sm in 1 2; do
   echo "== LR_CUDA_LOSS_ROWS_PER_SM=$rows_per_sm" >>"$OUT/bench_cuda.txt"
   LR_CUDA_LOSS_ROWS_PER_SM=$rows_per_sm timeout 60 "$BUILD/bench/lr_bench_cuda" \
     --benchmark_filter='loss_backward.*/lightreasoner' >>"$OUT/bench_cuda.txt" 2>&1

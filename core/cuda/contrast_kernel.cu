@@ -14,6 +14,7 @@
 #include "block_reduce.cuh"
 #include "cuda_kernels.h"
 #include "cuda_status.h"
+#include "async_stream.cuh"
 #include "elements.cuh"
 #include "row_targets.cuh"
 
@@ -31,6 +32,16 @@ int candidate_capacity(int64_t k) {
 size_t candidate_bytes(int capacity) {
   // val (double) first for alignment, then the 4-byte arrays.
   return size_t(capacity) * (sizeof(double) + 4 * sizeof(int32_t));
+}
+
+int max_optin_smem() {
+  static const int value = [] {
+    int device = 0, bytes = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    return bytes;
+  }();
+  return value;
 }
 
 // What one thread keeps while streaming its share of a row. The KL sums are
@@ -139,7 +150,7 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
 
 template <class TE, class TA>
 __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, int capacity) {
-  extern __shared__ double dynamic_smem[];
+  extern __shared__ __align__(16) unsigned char dynamic_smem[];  // [pipeline slots][candidates]
   __shared__ RowShared rs;
   __shared__ TargetShared ts_shared;
   __shared__ KlStats kl_scratch[kWarps];
@@ -147,7 +158,7 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
 
   Candidates cand;
   cand.capacity = capacity;
-  cand.val = dynamic_smem;
+  cand.val = reinterpret_cast<double*>(dynamic_smem + pair_stream_bytes<TE, TA>(kThreads));
   cand.id = reinterpret_cast<int32_t*>(dynamic_smem + capacity);
   cand.ze = reinterpret_cast<float*>(cand.id + capacity);
   cand.za = cand.ze + capacity;
@@ -192,28 +203,35 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
     const bool aligned = aligned16(erow) && aligned16(arow);
     const int64_t chunks = S / kVec;
     const int64_t B = blockDim.x;
-    // Software pipeline: the next chunk pair is loaded before the current
-    // one is processed, so a thread always has loads in flight.
-    int64_t c = threadIdx.x;
-    RawChunk<TE> re{};
-    RawChunk<TA> ra{};
-    if (c < chunks) {
-      re = load_raw<TE>(erow, c, aligned);
-      ra = load_raw<TA>(arow, c, aligned);
-    }
-    for (; c < chunks; c += B) {
-      RawChunk<TE> ne{};
-      RawChunk<TA> na{};
-      if (c + B < chunks) {
-        ne = load_raw<TE>(erow, c + B, aligned);
-        na = load_raw<TA>(arow, c + B, aligned);
+    if (aligned) {
+      stream_pair<TE, TA>(erow, arow, chunks, threadIdx.x, B, dynamic_smem,
+                          [&](const float (&e)[kVec], const float (&a)[kVec], int64_t c) {
+                            consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
+                          });
+    } else {
+      // Register path, software-pipelined: the next chunk pair is loaded
+      // before the current one is processed. Same chunks, same order.
+      int64_t c = threadIdx.x;
+      RawChunk<TE> re{};
+      RawChunk<TA> ra{};
+      if (c < chunks) {
+        re = load_raw<TE>(erow, c, false);
+        ra = load_raw<TA>(arow, c, false);
       }
-      float e[kVec], a[kVec];
-      unpack(re, e);
-      unpack(ra, a);
-      consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
-      re = ne;
-      ra = na;
+      for (; c < chunks; c += B) {
+        RawChunk<TE> ne{};
+        RawChunk<TA> na{};
+        if (c + B < chunks) {
+          ne = load_raw<TE>(erow, c + B, false);
+          na = load_raw<TA>(arow, c + B, false);
+        }
+        float e[kVec], a[kVec];
+        unpack(re, e);
+        unpack(ra, a);
+        consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
+        re = ne;
+        ra = na;
+      }
     }
     for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += B) {
       const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
@@ -258,12 +276,16 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
 template <class TE, class TA>
 void launch_typed(const ContrastJob& job, cudaStream_t stream) {
   const int capacity = candidate_capacity(job.k);
-  const size_t smem = candidate_bytes(capacity);
+  const size_t smem = pair_stream_bytes<TE, TA>(kThreads) + candidate_bytes(capacity);
   auto kernel = contrast_kernel<TE, TA>;
-  // Dynamic shared memory beyond the default 48 KiB (static included) needs
-  // an opt-in per kernel; raised once to the largest size asked so far.
+  if (smem > size_t(max_optin_smem()))
+    throw DeviceError("stage 1 needs " + std::to_string(smem) + " bytes of shared memory per block; the device allows " +
+                          std::to_string(max_optin_smem()),
+                      false);
+  // Dynamic shared memory beyond the default 48 KiB needs an opt-in per
+  // kernel; raised once to the largest size asked so far.
   static std::atomic<size_t> opted_in{0};
-  if (smem + sizeof(RowShared) + sizeof(TargetShared) + 4096 > 48 * 1024 && smem > opted_in.load()) {
+  if (smem > opted_in.load()) {
     check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
                "setting the shared memory of the stage-1 kernel");
     opted_in.store(smem);

@@ -15,11 +15,13 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 
 #include "block_reduce.cuh"
 #include "cuda_kernels.h"
 #include "cuda_status.h"
+#include "async_stream.cuh"
 #include "elements.cuh"
 #include "scratch_pool.h"
 
@@ -28,13 +30,15 @@ namespace {
 
 enum RowStatus : uint8_t { kNoTarget = 0, kCounted = 1, kInvalidTargets = 2 };
 
-// Rows in flight per SM (a persistent grid strides over the rows): few
-// enough that a row read by pass 1 is still in L2 when pass 2 reads it
-// again. LR_CUDA_LOSS_ROWS_PER_SM overrides (0: one block per row).
+// One block per row by default. LR_CUDA_LOSS_ROWS_PER_SM = R > 0 caps the
+// grid at R blocks per SM striding over the rows (fewer rows in flight, so
+// more of a row is still in L2 when pass 2 reads it again): a tuning knob
+// that bench/gpu_check.sh measures; one block per row measured fastest on
+// an H200 (bench/results/).
 int rows_per_sm() {
   static const int value = [] {
     const char* env = std::getenv("LR_CUDA_LOSS_ROWS_PER_SM");
-    return env ? std::atoi(env) : 2;
+    return env ? std::atoi(env) : 0;
   }();
   return value;
 }
@@ -83,7 +87,8 @@ __device__ void zero_row(void* g, int64_t v) {
 
 template <class T>
 __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScratch scratch) {
-  extern __shared__ float target_grad[];  // [K]
+  extern __shared__ __align__(16) unsigned char dynamic_smem[];  // [pipeline slots][target_grad: K floats]
+  float* target_grad = reinterpret_cast<float*>(dynamic_smem + row_stream_bytes<T>(kThreads));
   __shared__ SoftmaxStats stats_scratch[kWarps];
   __shared__ float max_scratch[kWarps];
   __shared__ double sum_scratch[kWarps];
@@ -129,15 +134,18 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
       const bool z_aligned = aligned16(z);
       const int64_t chunks = V / kVec;
       const int64_t B = blockDim.x;
-      {
+      if (z_aligned) {
+        stream_row<T>(z, chunks, threadIdx.x, B, dynamic_smem,
+                      [&](const float (&x)[kVec], int64_t) { add_stats(x, kVec); });
+      } else {  // register path: the same chunks in the same order
         int64_t c = threadIdx.x;
         RawChunk<T> r0{}, r1{};
-        if (c < chunks) r0 = load_raw<T>(z, c, z_aligned);
-        if (c + B < chunks) r1 = load_raw<T>(z, c + B, z_aligned);
+        if (c < chunks) r0 = load_raw<T>(z, c, false);
+        if (c + B < chunks) r1 = load_raw<T>(z, c + B, false);
         for (; c < chunks; c += 2 * B) {
           RawChunk<T> n0{}, n1{};
-          if (c + 2 * B < chunks) n0 = load_raw<T>(z, c + 2 * B, z_aligned);
-          if (c + 3 * B < chunks) n1 = load_raw<T>(z, c + 3 * B, z_aligned);
+          if (c + 2 * B < chunks) n0 = load_raw<T>(z, c + 2 * B, false);
+          if (c + 3 * B < chunks) n1 = load_raw<T>(z, c + 3 * B, false);
           float x[kVec];
           unpack(r0, x);
           add_stats(x, kVec);
@@ -189,25 +197,35 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
           const int64_t tail_begin = chunks * kVec;
           for (int64_t jj = V - 1 - threadIdx.x; jj >= tail_begin; jj -= B)
             store_one<T>(g, jj, coef * fast_exp2((load_one<T>(z, jj) - m_row) * c2 - log2_d_f));
-          int64_t c = chunks - 1 - threadIdx.x;
-          RawChunk<T> r0{}, r1{};
-          if (c >= 0) r0 = load_raw<T>(z, c, z_aligned);
-          if (c - B >= 0) r1 = load_raw<T>(z, c - B, z_aligned);
-          for (; c >= 0; c -= 2 * B) {
-            RawChunk<T> n0{}, n1{};
-            if (c - 2 * B >= 0) n0 = load_raw<T>(z, c - 2 * B, z_aligned);
-            if (c - 3 * B >= 0) n1 = load_raw<T>(z, c - 3 * B, z_aligned);
-            float x[kVec];
-            unpack(r0, x);
-            softmax_part(x);
-            store_chunk<T>(g, c, g_aligned, x);
-            if (c - B >= 0) {
-              unpack(r1, x);
+          if (z_aligned) {
+            stream_row<T>(z, chunks, chunks - 1 - threadIdx.x, -B, dynamic_smem, [&](const float (&xin)[kVec], int64_t c) {
+              float x[kVec];
+#pragma unroll
+              for (int q = 0; q < kVec; ++q) x[q] = xin[q];
               softmax_part(x);
-              store_chunk<T>(g, c - B, g_aligned, x);
+              store_chunk<T>(g, c, g_aligned, x);
+            });
+          } else {
+            int64_t c = chunks - 1 - threadIdx.x;
+            RawChunk<T> r0{}, r1{};
+            if (c >= 0) r0 = load_raw<T>(z, c, false);
+            if (c - B >= 0) r1 = load_raw<T>(z, c - B, false);
+            for (; c >= 0; c -= 2 * B) {
+              RawChunk<T> n0{}, n1{};
+              if (c - 2 * B >= 0) n0 = load_raw<T>(z, c - 2 * B, false);
+              if (c - 3 * B >= 0) n1 = load_raw<T>(z, c - 3 * B, false);
+              float x[kVec];
+              unpack(r0, x);
+              softmax_part(x);
+              store_chunk<T>(g, c, g_aligned, x);
+              if (c - B >= 0) {
+                unpack(r1, x);
+                softmax_part(x);
+                store_chunk<T>(g, c - B, g_aligned, x);
+              }
+              r0 = n0;
+              r1 = n1;
             }
-            r0 = n0;
-            r1 = n1;
           }
           __syncthreads();
           for (int64_t jj = threadIdx.x; jj < job.k; jj += blockDim.x) {
@@ -240,11 +258,14 @@ __global__ void __launch_bounds__(kThreads) reduce_loss_kernel(LossJob job, Loss
 
 template <class T>
 void launch_loss_kernel(const LossJob& job, const LossScratch& scratch, int device, cudaStream_t stream) {
-  const size_t smem = size_t(job.k) * sizeof(float);
+  const size_t smem = row_stream_bytes<T>(kThreads) + size_t(job.k) * sizeof(float);
   auto kernel = loss_kernel<T>;
-  if (smem > 48 * 1024)
+  static std::atomic<size_t> opted_in{0};  // the opt-in past 48 KiB, raised once to the largest size asked
+  if (smem > opted_in.load()) {
     check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
                "setting the shared memory of the loss kernel");
+    opted_in.store(smem);
+  }
   const int per_sm = rows_per_sm();
   const int64_t cap = per_sm > 0 ? int64_t(per_sm) * sm_count(device) : int64_t(1) << 30;
   const int64_t grid = std::min<int64_t>(job.logits.rows, cap);
