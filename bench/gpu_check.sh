@@ -9,7 +9,7 @@
 #   3. runs lr_bench_cuda (ours vs LibTorch CUDA composites, bf16,
 #      N in {1024, 8192}, V = 151936) and writes a Markdown summary.
 # Results go to $OUT (default out/gpu_check): summary.md, bench_cuda.json,
-# tests.txt, sanitizer.txt, build.log, steps.log. Budget: under 8 minutes.
+# tests.txt, sanitizer.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
 # Build dependencies the GPU image lacks (GoogleTest, Google Benchmark,
 # DLPack) come from .gpu_deps/, staged here by scripts/stage_gpu_deps.sh.
 set -uo pipefail
@@ -82,6 +82,26 @@ for rows_per_sm in 1 2; do
     --benchmark_filter='loss_backward.*/lightreasoner' >>"$OUT/bench_cuda.txt" 2>&1
 done
 grep -E "^==|^loss_backward" "$OUT/bench_cuda.txt" | tail -12 | tee -a "$OUT/steps.log"
+
+log "stage 1 through shared memory (cp.async), beside the default register path"
+echo "== LR_CUDA_STAGE1_ASYNC=1" >>"$OUT/bench_cuda.txt"
+LR_CUDA_STAGE1_ASYNC=1 timeout 90 "$BUILD/bench/lr_bench_cuda" \
+  --benchmark_filter='^(select|targets|fused)/.*/lightreasoner' >>"$OUT/bench_cuda.txt" 2>&1
+grep -E "^==|^(select|targets|fused)/" "$OUT/bench_cuda.txt" | tail -7 | tee -a "$OUT/steps.log"
+
+log "Nsight Compute: one stage-1 select launch and one loss launch (N = 1024, bf16)"
+if command -v ncu >/dev/null; then
+  for kernel in contrast_kernel loss_kernel; do
+    timeout 90 ncu --clock-control none --kernel-name "regex:$kernel" --launch-count 1 \
+      --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
+      "$BUILD/bench/lr_bench_cuda" --lr_rows=1024 --benchmark_filter=NONE >>"$OUT/ncu.txt" 2>&1
+    echo "ncu $kernel exit $?" | tee -a "$OUT/steps.log"
+  done
+  grep -E "Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Issue Slots Busy|Registers Per Thread" \
+    "$OUT/ncu.txt" | tee -a "$OUT/steps.log"
+else
+  echo "ncu not found" | tee -a "$OUT/steps.log"
+fi
 
 log "summary"
 python3 bench/summarize_gpu_bench.py "$OUT/bench_cuda.json" "$OUT/steps.log" >"$OUT/summary.md" 2>&1

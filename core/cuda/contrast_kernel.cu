@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <string>
 
 #include "block_reduce.cuh"
@@ -32,6 +33,19 @@ int candidate_capacity(int64_t k) {
 size_t candidate_bytes(int capacity) {
   // val (double) first for alignment, then the 4-byte arrays.
   return size_t(capacity) * (sizeof(double) + 4 * sizeof(int32_t));
+}
+
+// Aligned rows are read into registers (16-byte loads, the next chunk pair
+// in flight while this one is used) or, with LR_CUDA_STAGE1_ASYNC=1,
+// through shared memory with cp.async. Registers measured faster on an H200
+// (the KL loop is bound by instruction issue, and the copies add
+// instructions); the knob stays for other GPUs (bench/gpu_check.sh times both).
+bool stage1_async() {
+  static const bool value = [] {
+    const char* env = std::getenv("LR_CUDA_STAGE1_ASYNC");
+    return env && std::string(env) == "1";
+  }();
+  return value;
 }
 
 int max_optin_smem() {
@@ -91,6 +105,7 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
       }
       if (ts.dA > 0.0f) ts.dA *= fast_exp2((ts.mA - nA) * k.c2);
     }
+    float cminA = INFINITY;
 #pragma unroll
     for (int i = 0; i < N; ++i) {
       const float le = (e[i] - nE) * k.c2;
@@ -98,10 +113,15 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
       const float pe = fast_exp2(le);
       ts.dE += pe;
       ts.dA += fast_exp2(la);
-      // pe = 0 (e = -Inf, or underflow) drops the term (0 * Inf would be NaN);
-      // p_A = 0 under a finite expert logit is flagged: KL = +Inf.
+      // pe = 0 (e = -Inf, or underflow) drops the term (0 * Inf would be
+      // NaN). a = -Inf makes the term +Inf; such a chunk is flagged below and
+      // then the KL is +Inf whatever s holds.
       ts.s2 += pe > 0.0f ? pe * (le - la) : 0.0f;
-      ts.amateur_zero |= (a[i] == -INFINITY) & (e[i] > -INFINITY);
+      cminA = fminf(cminA, a[i]);
+    }
+    if (cminA == -INFINITY) {  // rare: some p_A = 0; under a finite expert logit, KL = +Inf
+#pragma unroll
+      for (int i = 0; i < N; ++i) ts.amateur_zero |= (a[i] == -INFINITY) & (e[i] > -INFINITY);
     }
   } else if (k.want_kl) {  // a side with no finite value yet: the other side's sum alone
     if (a_any) {
@@ -149,7 +169,7 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
 }
 
 template <class TE, class TA>
-__global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, int capacity) {
+__global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, int capacity, bool use_async) {
   extern __shared__ __align__(16) unsigned char dynamic_smem[];  // [pipeline slots][candidates]
   __shared__ RowShared rs;
   __shared__ TargetShared ts_shared;
@@ -158,8 +178,8 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
 
   Candidates cand;
   cand.capacity = capacity;
-  cand.val = reinterpret_cast<double*>(dynamic_smem + pair_stream_bytes<TE, TA>(kThreads));
-  cand.id = reinterpret_cast<int32_t*>(dynamic_smem + capacity);
+  cand.val = reinterpret_cast<double*>(dynamic_smem + (use_async ? pair_stream_bytes<TE, TA>(kThreads) : 0));
+  cand.id = reinterpret_cast<int32_t*>(cand.val + capacity);
   cand.ze = reinterpret_cast<float*>(cand.id + capacity);
   cand.za = cand.ze + capacity;
   cand.rank = reinterpret_cast<int32_t*>(cand.za + capacity);
@@ -203,7 +223,7 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
     const bool aligned = aligned16(erow) && aligned16(arow);
     const int64_t chunks = S / kVec;
     const int64_t B = blockDim.x;
-    if (aligned) {
+    if (aligned && use_async) {
       stream_pair<TE, TA>(erow, arow, chunks, threadIdx.x, B, dynamic_smem,
                           [&](const float (&e)[kVec], const float (&a)[kVec], int64_t c) {
                             consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
@@ -215,15 +235,15 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
       RawChunk<TE> re{};
       RawChunk<TA> ra{};
       if (c < chunks) {
-        re = load_raw<TE>(erow, c, false);
-        ra = load_raw<TA>(arow, c, false);
+        re = load_raw<TE>(erow, c, aligned);
+        ra = load_raw<TA>(arow, c, aligned);
       }
       for (; c < chunks; c += B) {
         RawChunk<TE> ne{};
         RawChunk<TA> na{};
         if (c + B < chunks) {
-          ne = load_raw<TE>(erow, c + B, false);
-          na = load_raw<TA>(arow, c + B, false);
+          ne = load_raw<TE>(erow, c + B, aligned);
+          na = load_raw<TA>(arow, c + B, aligned);
         }
         float e[kVec], a[kVec];
         unpack(re, e);
@@ -276,7 +296,8 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
 template <class TE, class TA>
 void launch_typed(const ContrastJob& job, cudaStream_t stream) {
   const int capacity = candidate_capacity(job.k);
-  const size_t smem = pair_stream_bytes<TE, TA>(kThreads) + candidate_bytes(capacity);
+  const bool use_async = stage1_async();
+  const size_t smem = (use_async ? pair_stream_bytes<TE, TA>(kThreads) : 0) + candidate_bytes(capacity);
   auto kernel = contrast_kernel<TE, TA>;
   if (smem > size_t(max_optin_smem()))
     throw DeviceError("stage 1 needs " + std::to_string(smem) + " bytes of shared memory per block; the device allows " +
@@ -291,7 +312,7 @@ void launch_typed(const ContrastJob& job, cudaStream_t stream) {
     opted_in.store(smem);
   }
   const int64_t grid = std::min<int64_t>(job.out_rows, int64_t(1) << 30);
-  kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, capacity);
+  kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, capacity, use_async);
   check_cuda(cudaGetLastError(), "launching the stage-1 kernel");
 }
 
