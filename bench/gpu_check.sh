@@ -51,6 +51,12 @@ LR_TEST_DEVICE=cuda timeout 240 "$BUILD/tests/lr_tests" --gtest_filter='-Argumen
 echo "lr_tests (cuda) exit $?" | tee -a "$OUT/steps.log"
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tee -a "$OUT/steps.log"
 
+log "stage-1 suites again through the cp.async path (LR_CUDA_STAGE1_ASYNC=1)"
+LR_TEST_DEVICE=cuda LR_CUDA_STAGE1_ASYNC=1 timeout 120 "$BUILD/tests/lr_tests" \
+  --gtest_filter='*SelectSteps*:*BuildTargets*:*SelectAndBuild*:*FlatRows*:*DataFaults*' >>"$OUT/tests.txt" 2>&1
+echo "lr_tests (cuda, async stage 1) exit $?" | tee -a "$OUT/steps.log"
+grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
+
 log "LibTorch adapter suites (CPU and CUDA tensors)"
 timeout 120 "$BUILD/tests/adapters/libtorch/lr_torch_tests" >>"$OUT/tests.txt" 2>&1
 echo "lr_torch_tests exit $?" | tee -a "$OUT/steps.log"
