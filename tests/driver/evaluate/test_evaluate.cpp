@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -216,6 +217,21 @@ TEST(Datasets, ConfiguredFieldsContextAndChoices) {
   EXPECT_NE(msg.find("\"a\""), std::string::npos) << msg;
 }
 
+TEST(EvalConfig, PlainStopStringsKey) {
+  const std::string dir = test_dir();
+  write_text(dir + "/c.toml", "[models]\nmake_tiny = true\n");
+  EXPECT_EQ(load_config(dir + "/c.toml").eval.plain_stop_strings, std::vector<std::string>{"\n\nQuestion:"});
+  EXPECT_TRUE(load_config(dir + "/c.toml", {"eval.plain_stop_strings=[]"}).eval.plain_stop_strings.empty());
+  const ExperimentConfig c = load_config(dir + "/c.toml", {"eval.plain_stop_strings=[\"\\n\\nProblem\", \"END\"]"});
+  EXPECT_EQ(c.eval.plain_stop_strings, (std::vector<std::string>{"\n\nProblem", "END"}));
+  write_text(dir + "/bad.toml", "[models]\nmake_tiny = true\n[eval]\nplain_stop_strings = [\"\"]\n");
+  const std::string msg = error_of<ConfigError>([&] { load_config(dir + "/bad.toml"); });
+  EXPECT_NE(msg.find("eval.plain_stop_strings[0]"), std::string::npos) << msg;
+  // to_toml writes it back (escaped) to an equal config.
+  write_text(dir + "/round.toml", to_toml(c));
+  EXPECT_EQ(load_config(dir + "/round.toml").eval.plain_stop_strings, c.eval.plain_stop_strings);
+}
+
 // ------------------------------------------------------------------ prompts
 
 TEST(PromptTemplate, OnePassSubstitution) {
@@ -406,6 +422,44 @@ TEST_F(EvalLoopTest, RecordedIdsAreTheExactPromptAndOutput) {
     if (l["stopped"].get<bool>()) text_ids.pop_back();
     EXPECT_EQ(l["output"], tokenizer_->decode(text_ids, true));
   }
+}
+
+TEST_F(EvalLoopTest, StopStringsEndTheRowAndCutTheText) {
+  const std::string dir = test_dir();
+  EvalOptions o = options();
+  o.record_ids = true;
+  evaluate_dataset(*model_, *tokenizer_, problems_, o, dir + "/plain.jsonl");
+  const auto plain = json_lines(dir + "/plain.jsonl");
+  // A stop string taken from some output: two printable ASCII characters.
+  std::string stop;
+  for (const json& l : plain) {
+    const std::string t = l["output"].get<std::string>();
+    for (size_t i = 1; i + 1 < t.size() && stop.empty(); ++i)
+      if (t[i] > 32 && t[i] < 127 && t[i + 1] > 32 && t[i + 1] < 127) stop = t.substr(i, 2);
+    if (!stop.empty()) break;
+  }
+  ASSERT_FALSE(stop.empty()) << "no ASCII pair in the outputs: pick another seed";
+  o.stop_strings = {stop};
+  evaluate_dataset(*model_, *tokenizer_, problems_, o, dir + "/cut.jsonl");
+  const auto cut = json_lines(dir + "/cut.jsonl");
+  ASSERT_EQ(cut.size(), plain.size());
+  int hits = 0;
+  for (size_t i = 0; i < cut.size(); ++i) {
+    const std::string full = plain[i]["output"].get<std::string>();
+    const size_t at = full.find(stop);
+    if (at == std::string::npos) {
+      EXPECT_EQ(cut[i]["output"], full);
+      continue;
+    }
+    ++hits;
+    EXPECT_EQ(cut[i]["output"], full.substr(0, at)) << i;
+    EXPECT_TRUE(cut[i]["stopped"].get<bool>());
+    EXPECT_LE(cut[i]["tokens"].get<int64_t>(), plain[i]["tokens"].get<int64_t>());
+    const auto a = cut[i]["output_ids"].get<std::vector<int64_t>>();
+    const auto b = plain[i]["output_ids"].get<std::vector<int64_t>>();
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << "a prefix of the unstopped output";
+  }
+  EXPECT_GT(hits, 0);
 }
 
 // Rejection sampling: gold answers set to what the model says make those

@@ -6,6 +6,7 @@
 //   RUN/eval/<model>/summary.json     accuracy, n, correct, seconds per dataset
 //   RUN/eval/<model>/settings.json    what the results were made with; a
 //                                     resume with other settings is refused
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -103,8 +104,19 @@ std::vector<ModelSpec> resolve_models(const ExperimentConfig& c, const std::stri
   return out;
 }
 
+// eval.stop_ids, else the model's eos ids plus the tokenizer's <|im_end|> and
+// <|endoftext|> (the Qwen2.5-Math toolkit stops at both whatever the model).
 std::vector<int64_t> eval_stop_ids(const ExperimentConfig& c, const Qwen2Config& config, const Tokenizer& tokenizer) {
-  return c.eval.stop_ids.empty() ? stop_ids_for(c.models.expert, config, tokenizer) : c.eval.stop_ids;
+  if (!c.eval.stop_ids.empty()) return c.eval.stop_ids;
+  std::vector<int64_t> ids = stop_ids_for(c.models.expert, config, tokenizer);
+  for (const char* special : {"<|im_end|>", "<|endoftext|>"})
+    if (const auto id = tokenizer.token_to_id(special))
+      if (std::find(ids.begin(), ids.end(), int64_t{*id}) == ids.end()) ids.push_back(*id);
+  return ids;
+}
+
+std::vector<std::string> stop_strings_for(const ExperimentConfig& c, const ModelSpec& m) {
+  return m.prompt == "plain" ? c.eval.plain_stop_strings : std::vector<std::string>{};
 }
 
 json dataset_settings(const EvalDataset& d) {
@@ -126,6 +138,7 @@ json model_settings(const ExperimentConfig& c, const ModelSpec& m, const std::ve
             {"system", c.prompt.system},
             {"max_new_tokens", c.eval.max_new_tokens},
             {"stop_ids", stop_ids},
+            {"stop_strings", stop_strings_for(c, m)},
             {"dtype", c.run.dtype}};
   return s;
 }
@@ -236,6 +249,7 @@ int run_eval_stage(const ExperimentConfig& c, const StageOptions& options) {
     eo.max_new_tokens = c.eval.max_new_tokens;
     eo.batch_size = c.eval.batch_size;
     eo.stop_ids = stop_ids;
+    eo.stop_strings = stop_strings_for(c, m);
     eo.stop = &InterruptScope::flag();
 
     std::vector<std::pair<std::string, DatasetScore>> scores;
@@ -304,6 +318,7 @@ bool eval_stage_complete(const ExperimentConfig& c, const StageOptions& options)
       now["system"] = c.prompt.system;
       now["dtype"] = c.run.dtype;
       now["expert"] = c.models.expert;
+      now["stop_strings"] = stop_strings_for(c, m);
       if (!c.eval.stop_ids.empty()) now["stop_ids"] = c.eval.stop_ids;
       if (settings_difference(tm, now)) return false;
       for (const EvalDataset& d : c.eval.datasets)

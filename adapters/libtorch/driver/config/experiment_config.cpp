@@ -201,6 +201,7 @@ void visit_config(ExperimentConfig& c, V& v) {
     v.integer("batch_size", c.eval.batch_size, 1, int64_t{1} << 20);
     v.integer("limit", c.eval.limit, 0, kMaxInt);
     v.int_list("stop_ids", c.eval.stop_ids, 0, (int64_t{1} << 31) - 1);
+    v.str_list("plain_stop_strings", c.eval.plain_stop_strings, false);
     v.str("base_prompt", c.eval.base_prompt, one_of({"plain", "cot"}));
     v.str("tuned_prompt", c.eval.tuned_prompt, one_of({"plain", "cot"}));
   });

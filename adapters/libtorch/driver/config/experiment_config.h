@@ -135,7 +135,10 @@ struct EvalConfig {
   int64_t max_new_tokens = 2048;
   int64_t batch_size = 16;
   int64_t limit = 0;  // problems per dataset; 0: all
-  std::vector<int64_t> stop_ids;  // empty: the model's eos ids
+  std::vector<int64_t> stop_ids;  // empty: the model's eos ids and the tokenizer's <|im_end|>, <|endoftext|>
+  // Text that ends an output of the plain prompt (the Qwen2.5-Math toolkit's
+  // stop word for it); the output is cut before it.
+  std::vector<std::string> plain_stop_strings = {"\n\nQuestion:"};
   std::string base_prompt = "plain";  // base model: "plain" (prompt.eval_template_base) or "cot" (prompt.template)
   std::string tuned_prompt = "cot";   // SFT and LightReasoner models: "plain" or "cot"
 };

@@ -53,6 +53,20 @@ DatasetScore evaluate_dataset(const Qwen2Model& model, const Tokenizer& tokenize
   g.greedy = true;
   g.stop_ids = options.stop_ids;
   g.batch_size = options.batch_size;
+  if (!options.stop_strings.empty()) {
+    // Each token is at least one byte: the last (longest stop string) + 1
+    // tokens hold any stop string the newest token completed.
+    size_t window = 1;
+    for (const std::string& s : options.stop_strings) window = std::max(window, s.size() + 1);
+    g.stop_when = [&tokenizer, &options, window](size_t, const std::vector<int64_t>& generated) {
+      const size_t n = std::min(window, generated.size());
+      const std::vector<int32_t> tail(generated.end() - static_cast<std::ptrdiff_t>(n), generated.end());
+      const std::string text = tokenizer.decode(tail);
+      for (const std::string& s : options.stop_strings)
+        if (text.find(s) != std::string::npos) return true;
+      return false;
+    };
+  }
   for (int64_t start = 0; start < total; start += options.batch_size) {
     if (options.stop && options.stop->load()) break;
     const int64_t end = std::min(total, start + options.batch_size);
@@ -75,10 +89,18 @@ DatasetScore evaluate_dataset(const Qwen2Model& model, const Tokenizer& tokenize
       const EvalProblem& p = problems[static_cast<size_t>(i)];
       if (file.has(p.id)) continue;
       const std::vector<int64_t>& out = outputs[static_cast<size_t>(i - start)];
-      const bool stopped = !out.empty() && std::find(options.stop_ids.begin(), options.stop_ids.end(), out.back()) !=
+      const bool stop_id = !out.empty() && std::find(options.stop_ids.begin(), options.stop_ids.end(), out.back()) !=
                                                options.stop_ids.end();
-      const std::vector<int32_t> text_ids(out.begin(), out.end() - (stopped ? 1 : 0));
-      const std::string text = tokenizer.decode(text_ids, /*skip_special_tokens=*/true);
+      const std::vector<int32_t> text_ids(out.begin(), out.end() - (stop_id ? 1 : 0));
+      std::string text = tokenizer.decode(text_ids, /*skip_special_tokens=*/true);
+      bool stop_string = false;
+      size_t cut = std::string::npos;
+      for (const std::string& s : options.stop_strings) cut = std::min(cut, text.find(s));
+      if (cut != std::string::npos) {
+        text.resize(cut);
+        stop_string = true;
+      }
+      const bool stopped = stop_id || stop_string;
       const GradedAnswer graded = grade_output(text, p.gold, p.kind);
       ResultLine line;
       line["id"] = p.id;

@@ -29,6 +29,9 @@ struct EvalOptions {
   int64_t max_new_tokens = 2048;
   int64_t batch_size = 16;
   std::vector<int64_t> stop_ids;  // a row ends at the first one (kept in output_ids, not in the text)
+  // A row also ends when its text contains one of these; the text is cut
+  // before the first (output_ids keep every generated id).
+  std::vector<std::string> stop_strings;
   bool record_ids = false;        // also write "prompt_ids" and "output_ids" (the SFT trajectories)
   const std::atomic<bool>* stop = nullptr;  // polled between batches: return early, resumable
   // After each batch: problems with a result (including earlier runs'), of problems.size().

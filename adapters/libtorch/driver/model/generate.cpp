@@ -70,7 +70,8 @@ void generate_batch(const Qwen2Model& model, const std::vector<std::vector<int64
       if (finished[static_cast<size_t>(b)]) continue;
       const int64_t tok = na[b];
       out[rows[static_cast<size_t>(b)]].push_back(tok);
-      if (std::find(opt.stop_ids.begin(), opt.stop_ids.end(), tok) != opt.stop_ids.end()) {
+      if (std::find(opt.stop_ids.begin(), opt.stop_ids.end(), tok) != opt.stop_ids.end() ||
+          (opt.stop_when && opt.stop_when(rows[static_cast<size_t>(b)], out[rows[static_cast<size_t>(b)]]))) {
         finished[static_cast<size_t>(b)] = 1;
         --running;
       }

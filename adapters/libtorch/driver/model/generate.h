@@ -38,6 +38,10 @@ struct GenerateOptions {
   // true: batch prompts of similar length together (less padding); outputs
   // still come back in the prompts' order.
   bool sort_by_length = false;
+  // Optional: called after each new token of a running row with the prompt's
+  // index and its ids generated so far (that token last); true ends the row
+  // there, like a stop id (the token is kept). E.g. a stop string in the text.
+  std::function<bool(size_t prompt_index, const std::vector<int64_t>& generated)> stop_when;
 };
 
 // The generated ids of each prompt (not the prompt), in the prompts' order.
