@@ -29,7 +29,7 @@ log "machine"
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
   cmake --version | head -1
   g++ --version | head -1
-  git log -1 --format='commit %H %s' 2>/dev/null || true
+  if [ -f "$DEPS/COMMIT" ]; then echo "tree: commit $(paste -sd' ' "$DEPS/COMMIT")"; fi
 } 2>&1 | tee -a "$OUT/steps.log"
 
 TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')

@@ -17,4 +17,8 @@ mkdir -p "$dest/share/cmake"
 cp -r /usr/share/cmake/nlohmann_json "$dest/share/cmake/"
 cp -P "$arch_lib"/libgtest*.a "$arch_lib"/libgmock*.a "$arch_lib"/libbenchmark* "$dest/lib/x86_64-linux-gnu/"
 cp -r "$arch_lib/cmake/GTest" "$arch_lib/cmake/benchmark" "$dest/lib/x86_64-linux-gnu/cmake/"
+# The device's copy of the tree may carry stale git metadata: record which
+# commit (and whether the tree had local changes) is being checked.
+{ git rev-parse HEAD; git status --porcelain --untracked-files=no | wc -l | sed 's/$/ modified tracked files/'; } \
+  >"$dest/COMMIT"
 du -sh "$dest"
