@@ -152,11 +152,11 @@ check("eval again: nothing redone", rc == 0 and untimed(gsm) == reference and "6
       err[-300:])
 
 # --- Ctrl-C, then resume, equals an uninterrupted run --------------------------------
-many = ["--set", "eval.limit=80", "--set", "eval.batch_size=2", "--set", 'eval.datasets=["gsm8k"]']
+many = ["--set", "eval.limit=40", "--set", "eval.batch_size=2", "--set", 'eval.datasets=["gsm8k"]']
 rc, out, err = run(["eval", "--config", config, "--set", "run.out_dir=" + os.path.join(SCRATCH, "whole"),
                     "--model", "base"] + many)
 whole = untimed(os.path.join(SCRATCH, "whole", "eval", "base", "gsm8k.jsonl"))
-check("eval of 80 problems", rc == 0 and len(whole) == 80, err[-300:])
+check("eval of 40 problems", rc == 0 and len(whole) == 40, err[-300:])
 cut_dir = os.path.join(SCRATCH, "ctrlc")
 cut_file = os.path.join(cut_dir, "eval", "base", "gsm8k.jsonl")
 p = subprocess.Popen([BIN, "eval", "--config", config, "--set", "run.out_dir=" + cut_dir, "--model", "base"] + many,
@@ -171,7 +171,7 @@ out, err = p.communicate(timeout=120)
 err = err.decode()
 n_cut = len(lines_of(cut_file))
 check("Ctrl-C stops eval cleanly (exit 1, 'interrupted', only whole lines)",
-      p.returncode == 1 and "interrupted" in err and "resume" in err and 0 < n_cut < 80 and
+      p.returncode == 1 and "interrupted" in err and "resume" in err and 0 < n_cut < 40 and
       untimed(cut_file) == whole[:n_cut], "rc=%s lines=%d err=%s" % (p.returncode, n_cut, err[-400:]))
 cut_summary = json.load(open(os.path.join(cut_dir, "eval", "base", "summary.json")))
 check("an interrupted eval's summary says it is incomplete", cut_summary["complete"] is False, str(cut_summary))

@@ -107,12 +107,7 @@ std::vector<ModelSpec> resolve_models(const ExperimentConfig& c, const std::stri
 // eval.stop_ids, else the model's eos ids plus the tokenizer's <|im_end|> and
 // <|endoftext|> (the Qwen2.5-Math toolkit stops at both whatever the model).
 std::vector<int64_t> eval_stop_ids(const ExperimentConfig& c, const Qwen2Config& config, const Tokenizer& tokenizer) {
-  if (!c.eval.stop_ids.empty()) return c.eval.stop_ids;
-  std::vector<int64_t> ids = stop_ids_for(c.models.expert, config, tokenizer);
-  for (const char* special : {"<|im_end|>", "<|endoftext|>"})
-    if (const auto id = tokenizer.token_to_id(special))
-      if (std::find(ids.begin(), ids.end(), int64_t{*id}) == ids.end()) ids.push_back(*id);
-  return ids;
+  return c.eval.stop_ids.empty() ? chat_stop_ids_for(c.models.expert, config, tokenizer) : c.eval.stop_ids;
 }
 
 std::vector<std::string> stop_strings_for(const ExperimentConfig& c, const ModelSpec& m) {

@@ -2,6 +2,7 @@
 
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -19,6 +20,14 @@ std::vector<int64_t> stop_ids_for(const std::string& dir, const Qwen2Config& con
   if (!config.eos_token_ids.empty()) return config.eos_token_ids;
   if (auto eos = tokenizer.eos_id()) return {*eos};
   return {};
+}
+
+std::vector<int64_t> chat_stop_ids_for(const std::string& dir, const Qwen2Config& config, const Tokenizer& tokenizer) {
+  std::vector<int64_t> ids = stop_ids_for(dir, config, tokenizer);
+  for (const char* special : {"<|im_end|>", "<|endoftext|>"})
+    if (const auto id = tokenizer.token_to_id(special))
+      if (std::find(ids.begin(), ids.end(), int64_t{*id}) == ids.end()) ids.push_back(*id);
+  return ids;
 }
 
 torch::Device device_from(const std::string& name, const std::string& what) {

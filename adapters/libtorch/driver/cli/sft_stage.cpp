@@ -103,7 +103,7 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
   const Tokenizer tokenizer = tokenizer_in(c.models.expert);
   Qwen2Model model = Qwen2Model::load(c.models.expert, device_from(c.run.device, "run.device"), dtype_from(c.run.dtype));
   const std::vector<int64_t> stop_ids =
-      c.sample.stop_ids.empty() ? stop_ids_for(c.models.expert, model.config(), tokenizer) : c.sample.stop_ids;
+      c.sample.stop_ids.empty() ? chat_stop_ids_for(c.models.expert, model.config(), tokenizer) : c.sample.stop_ids;
 
   const json settings = sft_settings(c, stop_ids);
   if (const std::optional<json> then = read_settings(dir.string()))

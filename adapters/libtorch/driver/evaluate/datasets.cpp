@@ -32,7 +32,7 @@ Format format_of(const std::string& name) {
   return Format::kGeneric;
 }
 
-// A field that must be there; `what` names the expected type for the message.
+// A field that must be there (null counts as absent).
 const json& field(const json& j, const std::string& name, const std::string& where) {
   const auto it = j.find(name);
   if (it == j.end() || it->is_null()) throw DatasetError(where + "no field \"" + name + "\"");
