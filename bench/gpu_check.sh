@@ -8,6 +8,7 @@
 #      tensors included), and a memcheck of a few suites under compute-sanitizer;
 #   3. runs lr_bench_cuda (ours vs LibTorch CUDA composites, bf16,
 #      N in {1024, 8192}, V = 151936) and writes a Markdown summary.
+# GPU_CHECK_PART=adapter builds and runs only the LibTorch adapter's suites.
 # Results go to $OUT (default out/gpu_check): summary.md, bench_cuda.json,
 # tests.txt, sanitizer.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
 # Build dependencies the GPU image lacks (GoogleTest, Google Benchmark,
@@ -41,9 +42,19 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITEC
 # All targets in one ninja run that keeps going past a failure (-k 0), so
 # that one broken target still leaves the others to run.
 log "build"
-cmake --build "$BUILD" -j "$JOBS" --target lightreasoner lr_tests lr_torch_tests lr_bench_cuda -- -k 0 \
+targets="lightreasoner lr_tests lr_torch_tests lr_bench_cuda"
+[ "${GPU_CHECK_PART:-all}" = adapter ] && targets="lightreasoner lr_torch_tests"
+cmake --build "$BUILD" -j "$JOBS" --target $targets -- -k 0 \
   >>"$OUT/build.log" 2>&1 || { log "build had FAILURES"; grep -E "error|FAILED" "$OUT/build.log" | head -30 | tee -a "$OUT/steps.log"; }
 grep -i "warning" "$OUT/build.log" | head -5 | tee -a "$OUT/steps.log"
+
+if [ "${GPU_CHECK_PART:-all}" = adapter ]; then  # a short check of the LibTorch adapter alone
+  log "LibTorch adapter suites only (GPU_CHECK_PART=adapter)"
+  timeout 120 "$BUILD/tests/adapters/libtorch/lr_torch_tests" >"$OUT/tests.txt" 2>&1
+  echo "lr_torch_tests exit $?" | tee -a "$OUT/steps.log"
+  grep -E "^\[ +(OK|PASSED|FAILED|SKIPPED) " "$OUT/tests.txt" | tee -a "$OUT/steps.log"
+  exit 0
+fi
 
 log "CUDA run of the library's suites"
 LR_TEST_DEVICE=cuda timeout 240 "$BUILD/tests/lr_tests" --gtest_filter='-ArgumentFault*' \

@@ -30,6 +30,12 @@
 
 #include "composite.h"
 
+#if defined(LR_TORCH_CUDA)
+#include <ATen/cuda/Sleep.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace {
 
 namespace lt = lr::torch_adapter;
@@ -429,5 +435,41 @@ TEST(TorchAdapterCuda, MatchesCpuOnCudaTensors) {
   lt::distill_loss(zc, ids.to(torch::kCUDA), weights.to(torch::kCUDA)).backward();
   EXPECT_TRUE(close(zc.grad().cpu(), z.grad(), 1e-6, 1.0 / 128));
 }
+
+#if defined(LR_TORCH_CUDA)
+// The adapter must enqueue on the tensors' current stream: here a side stream
+// whose inputs are written only after a long GPU sleep. A call on any other
+// stream would read the zeros that were there before.
+TEST(TorchAdapterCuda, RunsOnTheCurrentStream) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (std::string(lr_build_info()).find("CUDA: yes") == std::string::npos) GTEST_SKIP() << "library without CUDA";
+  const int64_t n = 32, v = 4096;
+  const at::Tensor e_src = make_logits(n, v, torch::kFloat, 3.0, false, 121).to(torch::kCUDA);
+  const at::Tensor a_src = make_logits(n, v, torch::kFloat, 3.0, false, 122).to(torch::kCUDA);
+  const auto [ids_cpu, weights_cpu] = make_targets(n, v, 123);
+  const at::Tensor ids = ids_cpu.to(torch::kCUDA), weights = weights_cpu.to(torch::kCUDA);
+  const lt::FusedResult ref = lt::select_and_build(e_src, a_src);
+  at::Tensor z_ref = e_src.clone().requires_grad_();
+  lt::distill_loss(z_ref, ids, weights).backward();
+  torch::cuda::synchronize();
+
+  c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+  c10::cuda::CUDAStreamGuard guard(side);
+  at::Tensor e = torch::zeros_like(e_src), a = torch::zeros_like(a_src);
+  at::Tensor z = torch::zeros_like(e_src);
+  at::cuda::sleep(400000000);  // a few hundred ms of GPU time on `side`
+  e.copy_(e_src);
+  a.copy_(a_src);
+  z.copy_(e_src);
+  z.requires_grad_();
+  const lt::FusedResult got = lt::select_and_build(e, a);
+  lt::distill_loss(z, ids, weights).backward();
+  side.synchronize();
+  EXPECT_TRUE(got.kl.equal(ref.kl));
+  EXPECT_TRUE(got.ids.equal(ref.ids));
+  EXPECT_TRUE(got.weights.equal(ref.weights));
+  EXPECT_TRUE(z.grad().equal(z_ref.grad()));
+}
+#endif
 
 }  // namespace
