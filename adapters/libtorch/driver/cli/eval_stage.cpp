@@ -290,6 +290,14 @@ bool eval_stage_complete(const ExperimentConfig& c, const StageOptions& options)
   try {
     std::vector<std::string> notes;
     const std::vector<ModelSpec> models = resolve_models(c, options.models, notes);
+    // The stop ids the models would get (reading the tokenizer only when needed).
+    std::optional<std::vector<int64_t>> stop;
+    auto stop_ids = [&]() -> const std::vector<int64_t>& {
+      if (!stop)
+        stop = eval_stop_ids(c, Qwen2Config::from_json_file((fs::path(c.models.expert) / "config.json").string()),
+                             tokenizer_in(c.models.expert));
+      return *stop;
+    };
     for (const ModelSpec& m : models) {
       const fs::path dir = model_dir(c, m.name);
       std::ifstream in(dir / "summary.json");
@@ -298,26 +306,16 @@ bool eval_stage_complete(const ExperimentConfig& c, const StageOptions& options)
       if (!s.is_object() || !s.value("complete", false) || s.value("limit", int64_t{-1}) != c.eval.limit ||
           s.value("max_new_tokens", int64_t{-1}) != c.eval.max_new_tokens)
         return false;
+      if (!s.contains("datasets") || !s.at("datasets").is_object()) return false;
       for (const EvalDataset& d : c.eval.datasets)
-        if (!s["datasets"].contains(d.name) || !s["datasets"][d.name].value("complete", false)) return false;
+        if (!s.at("datasets").contains(d.name) || !s.at("datasets").at(d.name).value("complete", false)) return false;
       // The same settings (adapter digest, prompt, stop ids) as now.
       const std::optional<json> then = read_settings(dir.string());
-      if (!then || !then->contains("model")) return false;
-      const json& tm = (*then)["model"];
-      json now = tm;
-      now["adapter"] = m.adapter.empty() ? json(nullptr) : json(m.adapter);
-      now["adapter_digest"] = m.adapter.empty() ? json(nullptr)
-                                                : json(file_digest(fs::path(m.adapter) / "adapter_model.safetensors"));
-      now["prompt"] = m.prompt;
-      now["template"] = m.prompt == "cot" ? c.prompt.templ : c.prompt.eval_template_base;
-      now["system"] = c.prompt.system;
-      now["dtype"] = c.run.dtype;
-      now["expert"] = c.models.expert;
-      now["stop_strings"] = stop_strings_for(c, m);
-      if (!c.eval.stop_ids.empty()) now["stop_ids"] = c.eval.stop_ids;
-      if (settings_difference(tm, now)) return false;
+      if (!then || !then->contains("model") || !then->contains("datasets")) return false;
+      if (settings_difference(then->at("model"), model_settings(c, m, stop_ids()))) return false;
+      const json& ds = then->at("datasets");
       for (const EvalDataset& d : c.eval.datasets)
-        if (!(*then)["datasets"].contains(d.name) || settings_difference((*then)["datasets"][d.name], dataset_settings(d)))
+        if (!ds.is_object() || !ds.contains(d.name) || settings_difference(ds.at(d.name), dataset_settings(d)))
           return false;
     }
     return true;
