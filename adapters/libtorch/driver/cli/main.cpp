@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   add_train_command(app);
   add_eval_command(app);
   add_sft_command(app);
+  add_run_command(app);
+  add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

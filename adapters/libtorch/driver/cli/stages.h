@@ -36,4 +36,35 @@ int run_sft_stage(const ExperimentConfig& config, const StageOptions& options = 
 // adapter: "kept": 0 is a finished stage).
 bool sft_stage_complete(const ExperimentConfig& config);
 
+// ---- the tiny models (models.make_tiny = true; tiny_models.cpp): writes the
+// tokenizer (when models.tiny.tokenizer is "", a 1024-token byte-level BPE
+// learnt from data.train_file, at RUN/models/tiny-tokenizer), then the random
+// expert and amateur ([models.tiny] shapes; weights drawn with std 0.6 and
+// 0.3, so that their next-token distributions differ: KL of 3 to 9 nats per
+// step), each unless already there with the same settings (a
+// folder made with other settings is an error naming it). Each folder appears
+// whole or not at all. Does nothing when make_tiny is false.
+void ensure_tiny_models(const ExperimentConfig& config);
+
+// ---- sample: RUN/supervision.jsonl and RUN/supervision.stats.json (sample_command.cpp)
+int run_sample_stage(const ExperimentConfig& config);
+// True when the statistics file exists and every configured training problem
+// is done in the supervision file, written with the current sample settings.
+bool sample_stage_complete(const ExperimentConfig& config);
+
+// ---- train: RUN/train/ (checkpoint.pt, complete.json), RUN/adapter/ (PEFT),
+// RUN/train_metrics.jsonl (train_command.cpp)
+int run_train_stage(const ExperimentConfig& config);
+// True when RUN/train/complete.json records the configured updates and LoRA
+// and train settings on the current supervision file, and the adapter exists.
+bool train_stage_complete(const ExperimentConfig& config);
+
+// ---- report: RUN/report.md and RUN/plots/*.png (report_command.cpp); returns
+// the report's path. Missing parts (a stage not run) are shown as such.
+std::string write_report(const ExperimentConfig& config);
+
+// RUN/stage_seconds.json: the wall time each stage has taken, summed over its
+// calls (interrupted and resumed ones included), for the report's Table 2.
+void add_stage_seconds(const ExperimentConfig& config, const std::string& stage, double seconds);
+
 }  // namespace lr::driver::cli

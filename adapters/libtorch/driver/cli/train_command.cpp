@@ -4,16 +4,21 @@
 // Checkpoints in RUN/train/ (resume continues the same schedule; Ctrl-C
 // writes one and stops); the adapter is exported in PEFT's format to
 // RUN/adapter/; one JSON line per update in RUN/train_metrics.jsonl.
-#include <atomic>
-#include <csignal>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "commands.h"
+#include "evaluate/run_settings.h"
+#include "interrupt.h"
+#include "stages.h"
 #include "config/experiment_config.h"
 #include "model_loading.h"
 #include "progress.h"
@@ -27,9 +32,6 @@
 namespace lr::driver::cli {
 
 namespace {
-
-std::atomic<bool> stop_requested{false};
-extern "C" void on_interrupt(int) { stop_requested.store(true); }
 
 struct TrainArgs {
   std::string config;
@@ -60,14 +62,94 @@ std::vector<SupervisionSample> prefix_samples(const SupervisionFile& file) {
   return out;
 }
 
-void run_train(const TrainArgs& args) {
-  const ExperimentConfig c = load_config(args.config, args.overrides);
-  const std::filesystem::path run_dir(c.run.out_dir);
+// FNV-1a 64 of a file's bytes, hex.
+std::string file_digest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint64_t h = 1469598103934665603ull;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0)
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buf[i]);
+      h *= 1099511628211ull;
+    }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+
+// What decides the trained adapter: the supervision file's identity and the
+// LoRA and train settings. RUN/train/inputs.json holds it from the first call;
+// RUN/train/complete.json repeats it when the adapter is exported.
+nlohmann::json train_inputs(const ExperimentConfig& c, const std::string& supervision) {
+  return {{"supervision", {{"bytes", int64_t(std::filesystem::file_size(supervision))},
+                           {"fnv1a64", file_digest(supervision)}}},
+          {"expert", c.models.expert},
+          {"dtype", c.run.dtype},
+          {"seed", c.run.seed},
+          {"lora", {{"r", c.lora.r}, {"alpha", c.lora.alpha}, {"dropout", c.lora.dropout},
+                    {"target_modules", c.lora.target_modules}}},
+          {"train", {{"lr", c.train.lr}, {"weight_decay", c.train.weight_decay}, {"adam_beta1", c.train.adam_beta1},
+                     {"adam_beta2", c.train.adam_beta2}, {"adam_eps", c.train.adam_eps},
+                     {"warmup_steps", c.train.warmup_steps}, {"schedule", c.train.schedule},
+                     {"grad_clip", c.train.grad_clip}, {"batch_size", c.train.batch_size},
+                     {"grad_accum", c.train.grad_accum}, {"updates", c.train.updates},
+                     {"packed", c.train.packed}}}};
+}
+
+nlohmann::json read_json_or_null(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return nullptr;
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+// Keeps the metrics lines of updates <= done: a resumed run redoes the updates
+// after its last checkpoint, and their lines must not appear twice.
+void trim_metrics(const std::filesystem::path& path, int64_t done) {
+  if (!std::filesystem::exists(path)) return;
+  std::ifstream in(path);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("update") || j.value("update", int64_t{0}) > done) continue;
+    kept += line + "\n";
+  }
+  in.close();
+  const std::string tmp = path.string() + ".tmp";
+  std::ofstream(tmp, std::ios::binary | std::ios::trunc) << kept;
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+int run_train_stage(const ExperimentConfig& c) {
+  namespace fs = std::filesystem;
+  const auto t0 = std::chrono::steady_clock::now();
+  InterruptScope interrupt;
+  const fs::path run_dir(c.run.out_dir);
   const std::string supervision = (run_dir / "supervision.jsonl").string();
-  if (!std::filesystem::exists(supervision))
+  if (!fs::exists(supervision))
     throw std::runtime_error(supervision + ": no supervision file; run `lightreasoner sample` first");
+  if (c.train.schedule != "linear")
+    throw std::runtime_error(c.source + ": train.schedule = \"" + c.train.schedule +
+                             "\" is not supported by `train` yet (linear only)");
   const SupervisionFile file = read_supervision(supervision);
-  if (file.records.empty()) throw std::runtime_error(supervision + ": no supervision records to train on");
+  if (file.records.empty())
+    throw std::runtime_error(supervision + ": no supervision records to train on (no step passed kappa = " +
+                             std::to_string(c.sample.kl_threshold) + ")");
+
+  // A checkpoint made from other inputs is not resumed.
+  const fs::path train_dir = run_dir / "train";
+  const nlohmann::json inputs = train_inputs(c, supervision);
+  const nlohmann::json before = read_json_or_null(train_dir / "inputs.json");
+  if (Trainer::has_checkpoint(train_dir.string()) && before.is_object() && before != inputs) {
+    const auto diff = settings_difference(before, inputs);
+    throw std::runtime_error((train_dir / "checkpoint.pt").string() + " was made from other inputs (" +
+                             (diff ? *diff : std::string("inputs.json differs")) + "); remove " +
+                             train_dir.string() + " to train afresh");
+  }
+  fs::create_directories(train_dir);
+  write_json_atomically((train_dir / "inputs.json").string(), inputs);
+  fs::remove(train_dir / "complete.json");
 
   Qwen2Model model = Qwen2Model::load(c.models.expert, device_from(c.run.device, "run.device"), dtype_from(c.run.dtype));
   LoraConfig lora;
@@ -91,40 +173,73 @@ void run_train(const TrainArgs& args) {
   opts.total_updates = c.train.updates;
   opts.shuffle_seed = uint64_t(c.run.seed);
   opts.checkpoint_every = c.train.checkpoint_every;
-  opts.checkpoint_dir = (run_dir / "train").string();
-  opts.stop = &stop_requested;
-  if (c.train.schedule != "linear")
-    throw std::runtime_error(args.config + ": train.schedule = \"" + c.train.schedule +
-                             "\" is not supported by `train` yet (linear only)");
+  opts.checkpoint_dir = train_dir.string();
+  opts.stop = &InterruptScope::flag();
 
   Trainer trainer(model, params, opts);
+  // LoRA dropout draws from the global generators, which LibTorch seeds at
+  // random: seeded here, a fresh run is reproducible; a resumed one gets the
+  // generators' state back from the checkpoint.
+  torch::manual_seed(uint64_t(c.run.seed));
   if (Trainer::has_checkpoint(opts.checkpoint_dir)) {
     trainer.load_checkpoint(opts.checkpoint_dir);
     std::cerr << "train: resuming after update " << trainer.updates_done() << " of " << opts.total_updates << "\n";
   }
-  std::ofstream metrics(run_dir / "train_metrics.jsonl", std::ios::app);
+  const fs::path metrics_path = run_dir / "train_metrics.jsonl";
+  trim_metrics(metrics_path, trainer.updates_done());
+  std::ofstream metrics(metrics_path, std::ios::app);
   Progress progress("train", opts.total_updates, "updates");
   const auto on_update = [&](int64_t done, int64_t, double loss) {
     metrics << "{\"update\":" << done << ",\"loss\":" << loss << ",\"lr\":" << trainer.learning_rate_at(done - 1)
             << "}\n" << std::flush;
     progress.update(done);
   };
-  const auto previous = std::signal(SIGINT, on_interrupt);
   if (c.train.packed) trainer.train_packed(packed_rollouts(file), 0, on_update);
   else trainer.train(prefix_samples(file), 0, on_update);
-  std::signal(SIGINT, previous);
-  if (stop_requested.load()) {
+  const auto record_time = [&] {
+    add_stage_seconds(c, "train", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  };
+  if (InterruptScope::requested() && trainer.updates_done() < opts.total_updates) {
+    record_time();
     std::cerr << "\ntrain: interrupted after update " << trainer.updates_done() << "; checkpoint in "
               << opts.checkpoint_dir << " (run the same command to resume)\n";
-    throw std::runtime_error("interrupted");
+    return kExitInterrupted;
   }
   progress.finish();
   trainer.save_checkpoint(opts.checkpoint_dir);
   const std::string adapter_dir = (run_dir / "adapter").string();
   save_peft_adapter(adapter_dir, model, lora, c.models.expert);
+  record_time();
+  nlohmann::ordered_json done = nlohmann::ordered_json(inputs);
+  done["updates_done"] = trainer.updates_done();
+  done["records"] = int64_t(file.records.size());
+  done["problems"] = int64_t(file.problems.size());
+  done["adapter"] = adapter_dir;
+  write_json_atomically((train_dir / "complete.json").string(), done);
   std::cerr << "train: " << trainer.updates_done() << " updates on " << file.records.size()
             << " supervised steps; PEFT adapter in " << adapter_dir << "\n";
   std::cout << adapter_dir << "\n";
+  return 0;
+}
+
+bool train_stage_complete(const ExperimentConfig& c) {
+  namespace fs = std::filesystem;
+  const fs::path run_dir(c.run.out_dir);
+  const fs::path supervision = run_dir / "supervision.jsonl";
+  if (!fs::exists(supervision) || !fs::exists(run_dir / "adapter" / "adapter_config.json") ||
+      !fs::exists(run_dir / "adapter" / "adapter_model.safetensors"))
+    return false;
+  nlohmann::json done = read_json_or_null(run_dir / "train" / "complete.json");
+  if (!done.is_object() || done.value("updates_done", int64_t{-1}) != c.train.updates) return false;
+  for (const char* k : {"updates_done", "records", "problems", "adapter"}) done.erase(k);
+  return done == train_inputs(c, supervision.string());
+}
+
+namespace {
+
+void run_train(const TrainArgs& args) {
+  if (run_train_stage(load_config(args.config, args.overrides)) == kExitInterrupted)
+    throw std::runtime_error("interrupted");
 }
 
 }  // namespace
