@@ -5,7 +5,7 @@
 #include "tensor_checks.h"
 
 #ifdef LR_WITH_CUDA
-#include "cuda_kernels.h"
+#include "cuda_dispatch.h"
 #endif
 
 using namespace lr::capi;
@@ -56,21 +56,10 @@ extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, cons
 
 #ifdef LR_WITH_CUDA
     if (where.cuda) {
-      check_cuda_target_slots(out.k, "target_ids");
-      lr::core::cuda::ContrastJob job;
-      job.expert = in.expert;
-      job.amateur = in.amateur;
-      job.shared_vocab = in.shared_vocab;
-      job.temperature = p.temperature;
-      job.log_beta = std::log(double(p.beta));
-      job.k = out.k;
-      job.out_rows = m;
+      lr::core::cuda::ContrastJob job = contrast_job(in, p.temperature, m);
+      set_targets(job, out, p.beta);
       job.rows = row_index;
-      job.ids = out.ids;
-      job.weights = out.weights;
-      job.support_size = out.support_size;
-      lr::core::cuda::DeviceScope scope(where.device);
-      lr::core::cuda::launch_contrast(job, stream);
+      launch_on(where, job, stream);
       return;
     }
 #endif

@@ -5,7 +5,7 @@
 #include "tensor_checks.h"
 
 #ifdef LR_WITH_CUDA
-#include "cuda_kernels.h"
+#include "cuda_dispatch.h"
 #endif
 
 using namespace lr::capi;
@@ -59,24 +59,13 @@ extern "C" LR_API lr_status lr_select_and_build(const DLTensor* expert_logits, c
 
 #ifdef LR_WITH_CUDA
     if (where.cuda) {
-      check_cuda_target_slots(tgt.k, "target_ids");
-      lr::core::cuda::ContrastJob job;
-      job.expert = in.expert;
-      job.amateur = in.amateur;
-      job.shared_vocab = in.shared_vocab;
-      job.temperature = sp.temperature;
+      lr::core::cuda::ContrastJob job = contrast_job(in, sp.temperature, n);
       job.kl_threshold = sp.kl_threshold;
       job.kl = sel.kl;
       job.keep = sel.keep;
-      job.log_beta = std::log(double(tp.beta));
-      job.k = tgt.k;
-      job.out_rows = n;
-      job.ids = tgt.ids;
-      job.weights = tgt.weights;
-      job.support_size = tgt.support_size;
+      set_targets(job, tgt, tp.beta);
       job.targets_only_if_kept = true;
-      lr::core::cuda::DeviceScope scope(where.device);
-      lr::core::cuda::launch_contrast(job, stream);
+      launch_on(where, job, stream);
       return;
     }
 #endif

@@ -5,7 +5,7 @@
 #include "tensor_checks.h"
 
 #ifdef LR_WITH_CUDA
-#include "cuda_kernels.h"
+#include "cuda_dispatch.h"
 #endif
 
 using namespace lr::capi;
@@ -38,17 +38,11 @@ extern "C" LR_API lr_status lr_select_steps(const DLTensor* expert_logits, const
 
 #ifdef LR_WITH_CUDA
     if (where.cuda) {
-      lr::core::cuda::ContrastJob job;
-      job.expert = in.expert;
-      job.amateur = in.amateur;
-      job.shared_vocab = in.shared_vocab;
-      job.temperature = p.temperature;
+      lr::core::cuda::ContrastJob job = contrast_job(in, p.temperature, n);
       job.kl_threshold = p.kl_threshold;
       job.kl = out.kl;
       job.keep = out.keep;
-      job.out_rows = n;
-      lr::core::cuda::DeviceScope scope(where.device);
-      lr::core::cuda::launch_contrast(job, stream);
+      launch_on(where, job, stream);
       return;
     }
 #endif
