@@ -53,7 +53,11 @@ SampleOptions sample_options(const ExperimentConfig& c, const Qwen2Config& exper
   opts.beta = float(c.sample.beta);
   opts.k = c.sample.k;
   opts.system_prompt = c.prompt.system;
-  opts.stop_ids = c.sample.stop_ids.empty() ? stop_ids_for(c.models.expert, expert_config, tokenizer)
+  // The same prompt as eval's chain-of-thought one (evaluate/prompt_template.h).
+  if (c.prompt.templ != kDefaultCotTemplate) opts.prompt_template = c.prompt.templ;
+  // Rollouts end at the ChatML turn's end too, as in eval and sft: a base
+  // expert whose config lists only <|endoftext|> closes its turn with <|im_end|>.
+  opts.stop_ids = c.sample.stop_ids.empty() ? chat_stop_ids_for(c.models.expert, expert_config, tokenizer)
                                             : c.sample.stop_ids;
   return opts;
 }

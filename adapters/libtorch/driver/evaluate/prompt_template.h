@@ -6,12 +6,9 @@
 #include <string>
 
 #include "config/experiment_config.h"
+#include "sample/prompt.h"  // render_prompt
 
 namespace lr::driver {
-
-// templ with each "{system}" replaced by system and each "{question}" by
-// question; other braces are left as they are.
-std::string render_prompt(const std::string& templ, const std::string& system, const std::string& question);
 
 // The chain-of-thought prompt of a config (prompt.template, prompt.system).
 // With the default template it is exactly the sampling stage's prompt

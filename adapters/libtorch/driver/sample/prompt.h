@@ -18,4 +18,9 @@ inline constexpr const char* kAuthorsSystemPrompt = "Please reason step by step.
 
 std::string render_chat_prompt(const std::string& system, const std::string& question);
 
+// templ with each "{system}" replaced by system and each "{question}" by
+// question, in one pass (text inside them is never re-read as a
+// placeholder); other braces are left as they are.
+std::string render_prompt(const std::string& templ, const std::string& system, const std::string& question);
+
 }  // namespace lr::driver

@@ -64,6 +64,7 @@ json sample_settings(const SampleOptions& o, int64_t expert_vocab, int64_t amate
   s["beta"] = o.beta;
   s["k"] = o.k;
   s["system_prompt"] = o.system_prompt;
+  if (!o.prompt_template.empty()) s["prompt_template"] = o.prompt_template;  // absent: the default, as before
   s["stop_ids"] = o.stop_ids;
   s["expert_vocab"] = expert_vocab;
   s["amateur_vocab"] = amateur_vocab;
@@ -186,7 +187,10 @@ SampleStats run_sampling(const Qwen2Model& expert, const Qwen2Model& amateur, co
     prompts.reserve(static_cast<size_t>(nb));
     for (int64_t i = b0; i < b1; ++i) {
       const Problem& p = problems[static_cast<size_t>(i)];
-      const std::vector<int32_t> ids = tokenizer.encode(render_chat_prompt(options.system_prompt, p.question));
+      const std::vector<int32_t> ids =
+          tokenizer.encode(options.prompt_template.empty()
+                               ? render_chat_prompt(options.system_prompt, p.question)
+                               : render_prompt(options.prompt_template, options.system_prompt, p.question));
       std::vector<int64_t> v(ids.begin(), ids.end());
       for (int64_t id : v)
         if (id < 0 || id >= embeddable)

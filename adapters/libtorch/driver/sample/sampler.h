@@ -47,6 +47,7 @@ struct SampleOptions {
   float beta = 0.2f;
   int64_t k = 8;              // target slots; a larger support is truncated (and counted)
   std::string system_prompt;  // "" leaves the system turn out (see prompt.h; kDefaultSystemPrompt)
+  std::string prompt_template;  // "" = the ChatML prompt of prompt.h; else {system} / {question} filled in
   std::vector<int64_t> stop_ids;
   // Stop after this many problems have been written by this call (< 0: no
   // limit). For tests and for cutting a long run into pieces; resume goes on.
