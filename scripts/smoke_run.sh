@@ -24,7 +24,8 @@ config=adapters/libtorch/driver/configs/tiny.toml
 t0=$(date +%s)
 
 bash scripts/install_deps.sh
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLR_BUILD_TESTS=OFF >/dev/null
+# CPU only (the smoke run needs no GPU; a CUDA build of the library is cmake --preset release)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLR_BUILD_TESTS=OFF -DLR_WITH_CUDA=OFF >/dev/null
 cmake --build "$build" --target lightreasoner_driver -j "$(nproc)"
 t1=$(date +%s)
 

@@ -464,11 +464,11 @@ std::string write_report(const ExperimentConfig& c) {
     md << "| LightReasoner | " << kDash << " | " << kDash << " | " << kDash << " |\n";
     notes.push_back("LightReasoner: not sampled yet (`lightreasoner sample`)");
   }
-  md << "\nTime: wall time of rollouts and fine-tuning (SFT: trajectories and training; LightReasoner: "
-        "sampling "
-     << duration_text(s_sample) << " + training " << duration_text(s_train)
-     << "), summed over resumed calls, on this run's device (`" << c.run.device
-     << "`). Problems: training problems rolled out. Tuned tokens: the positions that carry loss (SFT: every "
+  md << "\nTime: wall time of rollouts and fine-tuning on this run's device (SFT: its trajectories and "
+        "training, from its summary; LightReasoner: the sample stage "
+     << duration_text(s_sample) << " + the train stage " << duration_text(s_train)
+     << ", model loading included), summed over resumed calls; device `" << c.run.device
+     << "`. Problems: training problems rolled out. Tuned tokens: the positions that carry loss (SFT: every "
         "token of the kept trajectories; LightReasoner: the selected steps).";
   if (!train_done || (sft && !sft->value("complete", false))) md << " \\* not finished yet.";
   md << "\n";

@@ -11,7 +11,6 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <stdexcept>
 
 #include "commands.h"
@@ -38,6 +37,22 @@ void add_stage_seconds(const ExperimentConfig& c, const std::string& stage, doub
 
 namespace {
 
+// std::cout into std::cerr's buffer until restore() or the end of the scope.
+class CoutToCerr {
+ public:
+  CoutToCerr() : saved_(std::cout.rdbuf(std::cerr.rdbuf())) {}
+  ~CoutToCerr() { restore(); }
+  CoutToCerr(const CoutToCerr&) = delete;
+  CoutToCerr& operator=(const CoutToCerr&) = delete;
+  void restore() {
+    if (saved_) std::cout.rdbuf(saved_);
+    saved_ = nullptr;
+  }
+
+ private:
+  std::streambuf* saved_;
+};
+
 struct RunArgs {
   std::string config;
   std::vector<std::string> overrides;
@@ -59,12 +74,7 @@ void run_all(const RunArgs& args) {
   const ExperimentConfig c = load_config(args.config, args.overrides);
   // The stages print their outputs' paths on stdout; under `run` those go to
   // stderr with the rest of the log, and stdout is the report's path alone.
-  struct CoutToCerr {
-    std::streambuf* saved = std::cout.rdbuf(std::cerr.rdbuf());
-    ~CoutToCerr() { std::cout.rdbuf(saved); }
-  };
-  std::optional<CoutToCerr> redirect;
-  redirect.emplace();
+  CoutToCerr redirect;
   InterruptScope interrupt;  // outermost: Ctrl-C between stages stops before the next one
   const auto t0 = std::chrono::steady_clock::now();
   std::cerr << "run: " << c.source << " -> " << c.run.out_dir << "\n";
@@ -105,7 +115,7 @@ void run_all(const RunArgs& args) {
   }
   std::cerr << "run: [" << n << "/" << n << "] report\n";
   const std::string report = write_report(c);
-  redirect.reset();
+  redirect.restore();
   std::cerr << "run: done in " << seconds_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count())
             << "; the report is " << report << "\n";
   std::cout << report << "\n";
