@@ -125,6 +125,10 @@ for rel in ["models/tiny-tokenizer/tokenizer.json", "models/tiny-expert/model.sa
 stats = json.loads(read(os.path.join(e2e, "supervision.stats.json")))
 check("the tiny models give supervised steps (%d of %d positions)" % (stats["records"], stats["positions_scored"]),
       stats["records"] > 0 and stats["problems_done"] == 16, stats)
+run_log = read(os.path.join(e2e, "logs", "run.log")) if os.path.exists(os.path.join(e2e, "logs", "run.log")) else ""
+check("logs/run.log has the run's stage lines and its last line", "] sample" in run_log and "the report is" in run_log,
+      run_log[-2000:])
+check("logs/run.log keeps no progress redraws (no carriage returns)", "\r" not in run_log)
 for stage in ["sample", "train", "eval", "sft"]:
     check("run prints the %s stage" % stage, "] " + stage in err, err[-2000:])
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "run_log.h"
 #include "commands.h"
 #include "config/experiment_config.h"
 #include "stages.h"
@@ -38,7 +39,9 @@ void add_eval_command(CLI::App& app) {
   cmd->callback([args] {
     StageOptions options;
     options.models = args->model;
-    const int code = run_eval_stage(load_config(args->config, args->overrides), options);
+    const ExperimentConfig c = load_config(args->config, args->overrides);
+    RunLog log(c.run.out_dir, "eval");
+    const int code = run_eval_stage(c, options);
     if (code == kExitInterrupted) throw std::runtime_error("interrupted");
   });
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "run_log.h"
 #include "commands.h"
 #include "config/experiment_config.h"
 #include "evaluate/run_settings.h"
@@ -72,6 +73,7 @@ std::string seconds_text(double s) {
 
 void run_all(const RunArgs& args) {
   const ExperimentConfig c = load_config(args.config, args.overrides);
+  RunLog log(c.run.out_dir, "run");  // outlives the redirect below: the last lines are logged too
   // The stages print their outputs' paths on stdout; under `run` those go to
   // stderr with the rest of the log, and stdout is the report's path alone.
   CoutToCerr redirect;

@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "run_log.h"
 #include "commands.h"
 #include "interrupt.h"
 #include "stages.h"
@@ -152,6 +153,7 @@ namespace {
 
 void run_sample(const SampleArgs& args) {
   const ExperimentConfig c = load_config(args.config, args.overrides);
+  RunLog log(c.run.out_dir, "sample");
   if (run_sample_stage(c) == kExitInterrupted) throw std::runtime_error("interrupted");
 }
 

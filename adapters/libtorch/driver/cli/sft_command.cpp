@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "run_log.h"
 #include "commands.h"
 #include "config/experiment_config.h"
 #include "stages.h"
@@ -30,7 +31,9 @@ void add_sft_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--set", args->overrides, "override a config key, e.g. --set sft.num_problems=200 (repeatable)");
   cmd->callback([args] {
-    const int code = run_sft_stage(load_config(args->config, args->overrides));
+    const ExperimentConfig c = load_config(args->config, args->overrides);
+    RunLog log(c.run.out_dir, "sft");
+    const int code = run_sft_stage(c);
     if (code == kExitInterrupted) throw std::runtime_error("interrupted");
   });
 }

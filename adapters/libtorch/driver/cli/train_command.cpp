@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "run_log.h"
 #include "commands.h"
 #include "evaluate/run_settings.h"
 #include "interrupt.h"
@@ -238,8 +239,9 @@ bool train_stage_complete(const ExperimentConfig& c) {
 namespace {
 
 void run_train(const TrainArgs& args) {
-  if (run_train_stage(load_config(args.config, args.overrides)) == kExitInterrupted)
-    throw std::runtime_error("interrupted");
+  const ExperimentConfig c = load_config(args.config, args.overrides);
+  RunLog log(c.run.out_dir, "train");
+  if (run_train_stage(c) == kExitInterrupted) throw std::runtime_error("interrupted");
 }
 
 }  // namespace
