@@ -31,7 +31,7 @@
 #include "model/qwen2_model.h"
 #include "sample/prompt.h"
 #include "sft/sft_samples.h"
-#include "small_tokenizer.h"
+#include "support/small_tokenizer.h"
 #include "tokenizer.h"
 #include "train/lora.h"
 #include "train/sequence_objective.h"

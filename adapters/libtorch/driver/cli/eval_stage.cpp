@@ -19,6 +19,7 @@
 #include "evaluate/evaluator.h"
 #include "evaluate/prompt_template.h"
 #include "evaluate/run_settings.h"
+#include "file_digest.h"
 #include "interrupt.h"
 #include "model_loading.h"
 #include "progress.h"
@@ -45,21 +46,6 @@ bool has_adapter(const fs::path& dir) {
   return fs::exists(dir / "adapter_config.json") && fs::exists(dir / "adapter_model.safetensors");
 }
 
-// FNV-1a of a file's bytes, hex: the adapter's identity in settings.json.
-std::string file_digest(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  uint64_t h = 1469598103934665603ull;
-  char buf[1 << 16];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= static_cast<unsigned char>(buf[i]);
-      h *= 1099511628211ull;
-    }
-  }
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
-}
 
 // What `which` selects, given the adapters present. Messages about models
 // left out go to `notes` (printed by the caller). An explicit "tuned"
@@ -127,7 +113,7 @@ json model_settings(const ExperimentConfig& c, const ModelSpec& m, const std::ve
             {"expert", c.models.expert},
             {"adapter", m.adapter.empty() ? json(nullptr) : json(m.adapter)},
             {"adapter_digest", m.adapter.empty() ? json(nullptr)
-                                                 : json(file_digest(fs::path(m.adapter) / "adapter_model.safetensors"))},
+                                                 : json(file_digest((fs::path(m.adapter) / "adapter_model.safetensors").string()))},
             {"prompt", m.prompt},
             {"template", m.prompt == "cot" ? c.prompt.templ : c.prompt.eval_template_base},
             {"system", c.prompt.system},

@@ -23,6 +23,7 @@
 #include "evaluate/evaluator.h"
 #include "evaluate/prompt_template.h"
 #include "evaluate/run_settings.h"
+#include "train_options.h"
 #include "interrupt.h"
 #include "model_loading.h"
 #include "progress.h"
@@ -180,19 +181,12 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
   // LoRA dropout draws from the global generators: seeded so a fresh run is
   // reproducible (a resumed one restores their state from the checkpoint).
   torch::manual_seed(uint64_t(c.run.seed));
-  TrainOptions opts;
+  TrainOptions opts = shared_train_options(c);
   opts.learning_rate = c.sft.lr;
-  opts.weight_decay = c.train.weight_decay;
-  opts.adam_beta1 = c.train.adam_beta1;
-  opts.adam_beta2 = c.train.adam_beta2;
-  opts.adam_eps = c.train.adam_eps;
-  opts.max_grad_norm = c.train.grad_clip;
   opts.batch_size = c.sft.batch_size;
   opts.grad_accum = c.sft.grad_accum;
   opts.total_updates = sft_updates(c, data.kept);
   opts.warmup_updates = std::min(c.train.warmup_steps, opts.total_updates);
-  opts.shuffle_seed = uint64_t(c.run.seed);
-  opts.checkpoint_every = c.train.checkpoint_every;
   opts.checkpoint_dir = (dir / "train").string();
   opts.stop = &InterruptScope::flag();
   Trainer trainer(model, params, opts);

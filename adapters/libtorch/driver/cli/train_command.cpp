@@ -18,6 +18,8 @@
 #include "run_log.h"
 #include "commands.h"
 #include "evaluate/run_settings.h"
+#include "file_digest.h"
+#include "train_options.h"
 #include "interrupt.h"
 #include "stages.h"
 #include "config/experiment_config.h"
@@ -63,20 +65,6 @@ std::vector<SupervisionSample> prefix_samples(const SupervisionFile& file) {
   return out;
 }
 
-// FNV-1a 64 of a file's bytes, hex.
-std::string file_digest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  uint64_t h = 1469598103934665603ull;
-  char buf[1 << 16];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0)
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= static_cast<unsigned char>(buf[i]);
-      h *= 1099511628211ull;
-    }
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
-}
 
 // What decides the trained adapter: the supervision file's identity and the
 // LoRA and train settings. RUN/train/inputs.json holds it from the first call;
@@ -161,19 +149,12 @@ int run_train_stage(const ExperimentConfig& c) {
   lora.seed = uint64_t(c.run.seed);
   std::vector<torch::Tensor> params = attach_lora(model, lora);
 
-  TrainOptions opts;
+  TrainOptions opts = shared_train_options(c);
   opts.learning_rate = c.train.lr;
-  opts.weight_decay = c.train.weight_decay;
-  opts.adam_beta1 = c.train.adam_beta1;
-  opts.adam_beta2 = c.train.adam_beta2;
-  opts.adam_eps = c.train.adam_eps;
   opts.warmup_updates = c.train.warmup_steps;
-  opts.max_grad_norm = c.train.grad_clip;
   opts.batch_size = c.train.batch_size;
   opts.grad_accum = c.train.grad_accum;
   opts.total_updates = c.train.updates;
-  opts.shuffle_seed = uint64_t(c.run.seed);
-  opts.checkpoint_every = c.train.checkpoint_every;
   opts.checkpoint_dir = train_dir.string();
   opts.stop = &InterruptScope::flag();
 

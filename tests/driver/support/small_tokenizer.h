@@ -1,5 +1,5 @@
-// A small byte-level BPE tokenizer.json for the tests (the same construction
-// as tests/driver/sample's): bytes 0..255, 37 merges (256..292),
+// A small byte-level BPE tokenizer.json for the driver's tests (sample and
+// evaluate): bytes 0..255, 37 merges (256..292),
 // <|im_start|> 293, <|im_end|> 294, <|endoftext|> 295; Qwen2's split regex.
 #pragma once
 

@@ -1,0 +1,17 @@
+#include "train_options.h"
+
+namespace lr::driver::cli {
+
+TrainOptions shared_train_options(const ExperimentConfig& c) {
+  TrainOptions opts;
+  opts.weight_decay = c.train.weight_decay;
+  opts.adam_beta1 = c.train.adam_beta1;
+  opts.adam_beta2 = c.train.adam_beta2;
+  opts.adam_eps = c.train.adam_eps;
+  opts.max_grad_norm = c.train.grad_clip;
+  opts.shuffle_seed = uint64_t(c.run.seed);
+  opts.checkpoint_every = c.train.checkpoint_every;
+  return opts;
+}
+
+}  // namespace lr::driver::cli
