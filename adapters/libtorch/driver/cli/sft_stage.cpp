@@ -171,12 +171,7 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
   }
 
   // 3. LoRA with cross-entropy on the trajectory tokens.
-  LoraConfig lora;
-  lora.r = c.lora.r;
-  lora.alpha = c.lora.alpha;
-  lora.dropout = c.lora.dropout;
-  lora.target_modules = c.lora.target_modules;
-  lora.seed = uint64_t(c.run.seed);
+  const LoraConfig lora = lora_config(c);
   std::vector<torch::Tensor> params = attach_lora(model, lora);
   // LoRA dropout draws from the global generators: seeded so a fresh run is
   // reproducible (a resumed one restores their state from the checkpoint).

@@ -141,12 +141,7 @@ int run_train_stage(const ExperimentConfig& c) {
   fs::remove(train_dir / "complete.json");
 
   Qwen2Model model = Qwen2Model::load(c.models.expert, device_from(c.run.device, "run.device"), dtype_from(c.run.dtype));
-  LoraConfig lora;
-  lora.r = c.lora.r;
-  lora.alpha = c.lora.alpha;
-  lora.dropout = c.lora.dropout;
-  lora.target_modules = c.lora.target_modules;
-  lora.seed = uint64_t(c.run.seed);
+  const LoraConfig lora = lora_config(c);
   std::vector<torch::Tensor> params = attach_lora(model, lora);
 
   TrainOptions opts = shared_train_options(c);

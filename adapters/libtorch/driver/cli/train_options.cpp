@@ -2,6 +2,16 @@
 
 namespace lr::driver::cli {
 
+LoraConfig lora_config(const ExperimentConfig& c) {
+  LoraConfig lora;
+  lora.r = c.lora.r;
+  lora.alpha = c.lora.alpha;
+  lora.dropout = c.lora.dropout;
+  lora.target_modules = c.lora.target_modules;
+  lora.seed = uint64_t(c.run.seed);
+  return lora;
+}
+
 TrainOptions shared_train_options(const ExperimentConfig& c) {
   TrainOptions opts;
   opts.weight_decay = c.train.weight_decay;

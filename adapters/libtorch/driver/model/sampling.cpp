@@ -4,16 +4,12 @@
 
 namespace lr::driver {
 
-namespace {
-
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
-
-}  // namespace
 
 double counter_uniform(uint64_t seed, uint64_t stream, uint64_t step) {
   uint64_t x = splitmix64(seed);

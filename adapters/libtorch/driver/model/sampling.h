@@ -25,6 +25,10 @@ struct SamplingParams {
 torch::Tensor choose_tokens(const torch::Tensor& logits, const SamplingParams& params,
                             const torch::Tensor& uniforms);
 
+// The splitmix64 finaliser: a well-mixed 64-bit function of x, for deriving
+// independent seeds from counters.
+uint64_t splitmix64(uint64_t x);
+
 // A uniform double in [0, 1) that is a pure function of (seed, stream, step):
 // counter-based (splitmix64 mixing), so the draw of sequence `stream` at
 // decoding step `step` does not depend on what else is in the batch.

@@ -12,6 +12,7 @@
 
 #include "lightreasoner/torch.h"
 #include "model/generate.h"
+#include "model/sampling.h"
 #include "prompt.h"
 #include "supervision_store.h"
 
@@ -21,13 +22,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 void check_options(const SampleOptions& o) {
   if (o.max_new_tokens < 1) throw std::invalid_argument("sample: max_new_tokens must be >= 1");
