@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Markdown summary of an lr_bench_cuda JSON run (Google Benchmark format).
 
-Usage: summarize_gpu_bench.py BENCH_JSON [STEPS_LOG]
+Usage: summarize_gpu_bench.py BENCH_JSON [STEPS_LOG] [--lean LEAN_JSON]
 
 One row per op and N: our median time and the LibTorch composite's, the
 speed-up, our achieved bandwidth (bytes the op must move over our time) and
 its fraction of the device's peak, and the extra device memory of each.
 The goals of issue 3 are checked in the last column: select / targets /
 fused >= 80 % of peak, loss backward >= 75 %, each >= 5x the composite.
+With --lean, a second table sets stage 1's lean form (LR_CUDA_STAGE1_LEAN=1,
+measured in its own run) beside the default form and the composite.
 """
 import json
 import sys
@@ -17,17 +19,8 @@ GOAL_FRACTION = {"select": 0.80, "targets": 0.80, "fused": 0.80, "loss_backward"
 GOAL_SPEEDUP = 5.0
 
 
-def main() -> int:
-    if len(sys.argv) < 2:
-        print(__doc__)
-        return 2
-    try:
-        with open(sys.argv[1]) as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        print(f"# GPU benchmark\n\nNo benchmark results ({e}).")
-        return 1
-    ctx = data.get("context", {})
+def medians(data: dict) -> dict:
+    """{(op, N): {impl: benchmark}} from the median aggregates."""
     rows = {}
     for b in data["benchmarks"]:
         if b.get("aggregate_name", "median") != "median":
@@ -35,12 +28,62 @@ def main() -> int:
         name = b.get("run_name", b["name"])
         op, n, impl = name.split("/")[:3]
         rows.setdefault((op, int(n)), {})[impl] = b
+    return rows
+
+
+def print_lean_table(rows: dict, lean_path: str) -> None:
+    print("\n## Stage 1, lean form (LR_CUDA_STAGE1_LEAN=1) beside the default\n")
+    try:
+        with open(lean_path) as f:
+            lean = medians(json.load(f))
+    except (OSError, ValueError) as e:
+        print(f"No lean-form results ({e}).")
+        return
+    print("| op | N | default (us) | lean (us) | lean vs default | lean GB/s | of peak | lean vs LibTorch | goal |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for (op, n) in sorted(lean):
+        ours = lean[(op, n)].get("lightreasoner")
+        base = rows.get((op, n), {})
+        default, torch = base.get("lightreasoner"), base.get("torch")
+        if not ours:
+            continue
+        t = ours["real_time"]
+        t_default = default["real_time"] if default else float("nan")
+        t_torch = torch["real_time"] if torch else float("nan")
+        frac = ours.get("GBps", 0.0) / ours["peak_GBps"] if ours.get("peak_GBps") else float("nan")
+        goal = GOAL_FRACTION.get(op, 0.0)
+        ok = frac >= goal and t_torch / t >= GOAL_SPEEDUP
+        print(f"| {op} | {n} | {t_default:.1f} | {t:.1f} | {t_default / t:.2f}x | {ours.get('GBps', 0.0):.0f} | "
+              f"{frac:.1%} | {t_torch / t:.1f}x | {'met' if ok else 'NOT met'} |")
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    lean_path = None
+    if "--lean" in args:
+        i = args.index("--lean")
+        if i + 1 >= len(args):
+            print("--lean needs the lean form's JSON file")
+            return 2
+        lean_path = args[i + 1]
+        del args[i:i + 2]
+    if not args:
+        print(__doc__)
+        return 2
+    try:
+        with open(args[0]) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"# GPU benchmark\n\nNo benchmark results ({e}).")
+        return 1
+    ctx = data.get("context", {})
+    rows = medians(data)
     print("# GPU benchmark: lightreasoner CUDA kernels vs LibTorch CUDA composites\n")
     print(f"Date {ctx.get('date', '?')}; host {ctx.get('host_name', '?')}; "
           "bfloat16 logits, V = 151936, K = 8, kappa 0.4, beta 0.2; medians of 3 repetitions.\n")
-    if len(sys.argv) > 2:
+    if len(args) > 1:
         print("```")
-        with open(sys.argv[2]) as f:
+        with open(args[1]) as f:
             print(f.read().rstrip())
         print("```\n")
     print("| op | N | ours (us) | LibTorch (us) | speed-up | ours GB/s | of peak | ours extra MiB | "
@@ -65,6 +108,8 @@ def main() -> int:
               f"{ours.get('extra_MiB', 0):.1f} | {torch.get('extra_MiB', 0) if torch else 0:.0f} | {verdict} |")
     print("\nBytes that must move: select / targets / fused read both [N, V] bf16 matrices once "
           "(2 N V x 2 bytes); the loss reads the logits once and writes the gradient once (2 N V x 2 bytes).")
+    if lean_path:
+        print_lean_table(rows, lean_path)
     return 0
 
 

@@ -1,10 +1,13 @@
 // Stage 1 on the GPU: one block per row pair streams the expert and amateur
 // rows once (16-byte loads where the rows allow; the same chunks of eight,
-// and so the same sums, element by element where they do not), keeping per thread the
-// running KL statistics (online softmax) and gathering the beta-support
-// candidates against a block-shared running maximum; then the block merges
-// the statistics in double and builds the target from the candidates
-// (row_targets.cuh). CPU reference: core/cpu/contrast_row.cpp.
+// and so the same sums, element by element where they do not), keeping per
+// thread the running KL statistics (online softmax) and gathering the
+// beta-support candidates against a block-shared running maximum; then the
+// block merges the statistics and builds the target from the candidates
+// (row_targets.cuh). Two forms of the streaming pass: the exact one below
+// (the default, measured on an H200) and the lean one in stage1_lean.cuh
+// (LR_CUDA_STAGE1_LEAN=1, fewer instructions per logit pair, awaiting its
+// GPU run). CPU reference: core/cpu/contrast_row.cpp.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -18,6 +21,8 @@
 #include "async_stream.cuh"
 #include "elements.cuh"
 #include "row_targets.cuh"
+#include "stage1_lean.cuh"
+#include "stage1_row.cuh"
 
 namespace lr::core::cuda {
 namespace {
@@ -48,6 +53,16 @@ bool stage1_async() {
   return value;
 }
 
+// LR_CUDA_STAGE1_LEAN=1 selects the lean form of the streaming pass
+// (stage1_lean.cuh), not yet measured on a GPU.
+bool stage1_lean() {
+  static const bool value = [] {
+    const char* env = std::getenv("LR_CUDA_STAGE1_LEAN");
+    return env && std::string(env) == "1";
+  }();
+  return value;
+}
+
 int max_optin_smem() {
   static const int value = [] {
     int device = 0, bytes = 0;
@@ -65,17 +80,6 @@ struct ThreadScan {
   float mE = -INFINITY, mA = -INFINITY;  // raw running maxima
   float dE = 0.0f, dA = 0.0f, s2 = 0.0f;  // KL statistics relative to them
   bool bad = false, amateur_zero = false;
-};
-
-struct RowShared {
-  unsigned count;     // candidates seen (may exceed the capacity)
-  uint32_t hint_key;  // ordered key of the block's running expert maximum
-};
-
-struct ScanConsts {
-  float c2;          // log2(e) / T
-  float t_log_beta;  // T log(beta), for the candidate threshold
-  bool want_kl, want_targets;
 };
 
 // One chunk (N = 8) or one element (N = 1) of both rows.
@@ -152,7 +156,7 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
     const uint32_t seen = *static_cast<volatile uint32_t*>(&rs.hint_key);
     if (key > seen) atomicMax(&rs.hint_key, key);
     const float hint = fmaxf(nE, key_to_float(seen));
-    const float threshold = hint + k.t_log_beta - (1e-5f * (fabsf(hint) + fabsf(k.t_log_beta)) + 1e-30f);
+    const float threshold = candidate_threshold(hint, k.t_log_beta);
     if (cmE >= threshold) {
 #pragma unroll
       for (int i = 0; i < N; ++i) {
@@ -168,13 +172,86 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
   }
 }
 
+// The exact form of the streaming pass (the default): per-thread statistics
+// as above, merged pairwise in double across the block; then the row's KL
+// and keep flag are written.
 template <class TE, class TA>
+__device__ RowScanResult exact_scan_row(const ContrastJob& job, int64_t j, const void* erow, const void* arow,
+                                        const ScanConsts& consts, Candidates& cand, RowShared& rs, bool use_async,
+                                        unsigned char* pipeline_smem, KlStats* kl_scratch, float* max_scratch) {
+  const double t = job.temperature;
+  const int64_t S = job.shared_vocab;
+  ThreadScan ts;
+  const bool aligned = aligned16(erow) && aligned16(arow);
+  const int64_t chunks = S / kVec;
+  const int64_t B = blockDim.x;
+  if (aligned && use_async) {
+    stream_pair<TE, TA>(erow, arow, chunks, threadIdx.x, B, pipeline_smem,
+                        [&](const float (&e)[kVec], const float (&a)[kVec], int64_t c) {
+                          consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
+                        });
+  } else {
+    // Register path, software-pipelined: the next chunk pair is loaded
+    // before the current one is processed. Same chunks, same order.
+    int64_t c = threadIdx.x;
+    RawChunk<TE> re{};
+    RawChunk<TA> ra{};
+    if (c < chunks) {
+      re = load_raw<TE>(erow, c, aligned);
+      ra = load_raw<TA>(arow, c, aligned);
+    }
+    for (; c < chunks; c += B) {
+      RawChunk<TE> ne{};
+      RawChunk<TA> na{};
+      if (c + B < chunks) {
+        ne = load_raw<TE>(erow, c + B, aligned);
+        na = load_raw<TA>(arow, c + B, aligned);
+      }
+      float e[kVec], a[kVec];
+      unpack(re, e);
+      unpack(ra, a);
+      consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
+      re = ne;
+      ra = na;
+    }
+  }
+  for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += B) {
+    const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
+    consume<1>(ts, &e, &a, i, consts, cand, rs);
+  }
+  // With KL wanted, NaN / +Inf show up as NaN sums (see consume).
+  ts.bad |= ts.dE != ts.dE || ts.dA != ts.dA;
+
+  const bool bad = __syncthreads_or(ts.bad) != 0;
+  const float zmaxE = block_reduce(ts.mE, MaxF{}, max_scratch);
+  const float zmaxA = block_reduce(ts.mA, MaxF{}, max_scratch);
+  const bool fault = bad || zmaxE == -INFINITY || zmaxA == -INFINITY;
+  bool keep = false;
+  if (consts.want_kl) {
+    const bool amateur_zero = __syncthreads_or(ts.amateur_zero) != 0;
+    const double s_nat = ts.s2 == INFINITY ? INFINITY : double(ts.s2) * 0.6931471805599453;  // base 2 -> natural
+    KlStats piece{double(ts.mE) / t, double(ts.mA) / t, ts.dE, ts.dA, s_nat};
+    KlStats all = block_merge(piece, kl_scratch);
+    const double kl = fault ? NAN : amateur_zero ? INFINITY : kl_of(all);
+    // Decided on the value written, as on the CPU: keep == (kl_out > kappa).
+    const float kl_f = static_cast<float>(kl);
+    keep = !fault && kl_f > job.kl_threshold;
+    if (threadIdx.x == 0) {
+      job.kl.data[j * job.kl.stride] = kl_f;
+      if (job.keep.data) job.keep.data[j * job.keep.stride] = keep ? 1 : 0;
+    }
+  }
+  return {fault, keep, zmaxE};
+}
+
+template <class TE, class TA, bool Lean>
 __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, int capacity, bool use_async) {
   extern __shared__ __align__(16) unsigned char dynamic_smem[];  // [pipeline slots][candidates]
   __shared__ RowShared rs;
   __shared__ TargetShared ts_shared;
   __shared__ KlStats kl_scratch[kWarps];
   __shared__ float max_scratch[kWarps];
+  __shared__ LeanScratch lean_scratch;
 
   Candidates cand;
   cand.capacity = capacity;
@@ -219,66 +296,15 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
     }
     __syncthreads();
 
-    ThreadScan ts;
-    const bool aligned = aligned16(erow) && aligned16(arow);
-    const int64_t chunks = S / kVec;
-    const int64_t B = blockDim.x;
-    if (aligned && use_async) {
-      stream_pair<TE, TA>(erow, arow, chunks, threadIdx.x, B, dynamic_smem,
-                          [&](const float (&e)[kVec], const float (&a)[kVec], int64_t c) {
-                            consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
-                          });
+    RowScanResult row;
+    if constexpr (Lean) {
+      row = lean_scan_row<TE, TA>(job, j, erow, arow, consts, cand, rs, lean_scratch);
     } else {
-      // Register path, software-pipelined: the next chunk pair is loaded
-      // before the current one is processed. Same chunks, same order.
-      int64_t c = threadIdx.x;
-      RawChunk<TE> re{};
-      RawChunk<TA> ra{};
-      if (c < chunks) {
-        re = load_raw<TE>(erow, c, aligned);
-        ra = load_raw<TA>(arow, c, aligned);
-      }
-      for (; c < chunks; c += B) {
-        RawChunk<TE> ne{};
-        RawChunk<TA> na{};
-        if (c + B < chunks) {
-          ne = load_raw<TE>(erow, c + B, aligned);
-          na = load_raw<TA>(arow, c + B, aligned);
-        }
-        float e[kVec], a[kVec];
-        unpack(re, e);
-        unpack(ra, a);
-        consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
-        re = ne;
-        ra = na;
-      }
+      row = exact_scan_row<TE, TA>(job, j, erow, arow, consts, cand, rs, use_async, dynamic_smem, kl_scratch,
+                                   max_scratch);
     }
-    for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += B) {
-      const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
-      consume<1>(ts, &e, &a, i, consts, cand, rs);
-    }
-    // With KL wanted, NaN / +Inf show up as NaN sums (see consume).
-    ts.bad |= ts.dE != ts.dE || ts.dA != ts.dA;
-
-    const bool bad = __syncthreads_or(ts.bad) != 0;
-    const float zmaxE = block_reduce(ts.mE, MaxF{}, max_scratch);
-    const float zmaxA = block_reduce(ts.mA, MaxF{}, max_scratch);
-    const bool fault = bad || zmaxE == -INFINITY || zmaxA == -INFINITY;
-    bool keep = false;
-    if (want_kl) {
-      const bool amateur_zero = __syncthreads_or(ts.amateur_zero) != 0;
-      const double s_nat = ts.s2 == INFINITY ? INFINITY : double(ts.s2) * 0.6931471805599453;  // base 2 -> natural
-      KlStats piece{double(ts.mE) / t, double(ts.mA) / t, ts.dE, ts.dA, s_nat};
-      KlStats all = block_merge(piece, kl_scratch);
-      const double kl = fault ? NAN : amateur_zero ? INFINITY : kl_of(all);
-      // Decided on the value written, as on the CPU: keep == (kl_out > kappa).
-      const float kl_f = static_cast<float>(kl);
-      keep = !fault && kl_f > job.kl_threshold;
-      if (threadIdx.x == 0) {
-        job.kl.data[j * job.kl.stride] = kl_f;
-        if (job.keep.data) job.keep.data[j * job.keep.stride] = keep ? 1 : 0;
-      }
-    }
+    const bool fault = row.fault, keep = row.keep;
+    const float zmaxE = row.zmaxE;
     if (!want_targets) continue;
     if (fault) {
       write_padding(out, job.k, -1);
@@ -293,12 +319,12 @@ __global__ void __launch_bounds__(kThreads, 2) contrast_kernel(ContrastJob job, 
   }
 }
 
-template <class TE, class TA>
-void launch_typed(const ContrastJob& job, cudaStream_t stream) {
+template <class TE, class TA, bool Lean>
+void launch_form(const ContrastJob& job, cudaStream_t stream) {
   const int capacity = candidate_capacity(job.k);
-  const bool use_async = stage1_async();
+  const bool use_async = !Lean && stage1_async();
   const size_t smem = (use_async ? pair_stream_bytes<TE, TA>(kThreads) : 0) + candidate_bytes(capacity);
-  auto kernel = contrast_kernel<TE, TA>;
+  auto kernel = contrast_kernel<TE, TA, Lean>;
   if (smem > size_t(max_optin_smem()))
     throw DeviceError("stage 1 needs " + std::to_string(smem) + " bytes of shared memory per block; the device allows " +
                           std::to_string(max_optin_smem()),
@@ -314,6 +340,12 @@ void launch_typed(const ContrastJob& job, cudaStream_t stream) {
   const int64_t grid = std::min<int64_t>(job.out_rows, int64_t(1) << 30);
   kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, capacity, use_async);
   check_cuda(cudaGetLastError(), "launching the stage-1 kernel");
+}
+
+template <class TE, class TA>
+void launch_typed(const ContrastJob& job, cudaStream_t stream) {
+  if (stage1_lean()) launch_form<TE, TA, true>(job, stream);
+  else launch_form<TE, TA, false>(job, stream);
 }
 
 template <class TE>
