@@ -8,11 +8,12 @@
 #      tensors included), and a memcheck of a few suites under compute-sanitizer;
 #   3. runs lr_bench_cuda (ours vs LibTorch CUDA composites, bf16,
 #      N in {1024, 8192}, V = 151936) and writes a Markdown summary.
-# Stage 1's lean form (LR_CUDA_STAGE1_LEAN=1) gets its own run of the stage-1
-# suites, a memcheck, a benchmark beside the default and a profile.
+# Stage 1's lean form (LR_CUDA_STAGE1_LEAN=1) and the loss's single-read
+# cluster form (LR_CUDA_LOSS_CLUSTER=1) each get their own run of their
+# suites, a memcheck, a racecheck, a benchmark beside the default and a profile.
 # GPU_CHECK_PART=adapter builds and runs only the LibTorch adapter's suites.
 # Results go to $OUT (default out/gpu_check): summary.md, bench_cuda.json,
-# bench_cuda_lean.json, tests.txt, sanitizer.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
+# bench_cuda_lean.json, bench_cuda_cluster.json, tests.txt, sanitizer.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
 # Build dependencies the GPU image lacks (GoogleTest, Google Benchmark,
 # DLPack) come from .gpu_deps/, staged here by scripts/stage_gpu_deps.sh.
 set -uo pipefail
@@ -76,6 +77,12 @@ LR_TEST_DEVICE=cuda LR_CUDA_STAGE1_LEAN=1 timeout 120 "$BUILD/tests/lr_tests" \
 echo "lr_tests (cuda, lean stage 1) exit $?" | tee -a "$OUT/steps.log"
 grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
 
+log "loss suites again with the single-read cluster kernel (LR_CUDA_LOSS_CLUSTER=1)"
+LR_TEST_DEVICE=cuda LR_CUDA_LOSS_CLUSTER=1 timeout 120 "$BUILD/tests/lr_tests" \
+  --gtest_filter='*DistillLoss*:*DataFaults*' >>"$OUT/tests.txt" 2>&1
+echo "lr_tests (cuda, cluster loss) exit $?" | tee -a "$OUT/steps.log"
+grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
+
 log "LibTorch adapter suites (CPU and CUDA tensors)"
 timeout 120 "$BUILD/tests/adapters/libtorch/lr_torch_tests" >>"$OUT/tests.txt" 2>&1
 echo "lr_torch_tests exit $?" | tee -a "$OUT/steps.log"
@@ -98,6 +105,16 @@ LR_TEST_DEVICE=cuda LR_CUDA_STAGE1_LEAN=1 timeout 60 compute-sanitizer --tool me
   >>"$OUT/sanitizer.txt" 2>&1
 echo "memcheck, lean stage 1, exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
 grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tail -2 | tee -a "$OUT/steps.log"
+LR_TEST_DEVICE=cuda LR_CUDA_LOSS_CLUSTER=1 timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 \
+  "$BUILD/tests/lr_tests" --gtest_filter='*DistillLoss.*/bf16:*DataFaults*/bf16' >>"$OUT/sanitizer.txt" 2>&1
+echo "memcheck, cluster loss, exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
+grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tail -2 | tee -a "$OUT/steps.log"
+for knob in LR_CUDA_STAGE1_LEAN LR_CUDA_LOSS_CLUSTER; do  # shared-memory races in the new forms
+  env "$knob=1" LR_TEST_DEVICE=cuda timeout 60 compute-sanitizer --tool racecheck --error-exitcode 9 \
+    "$BUILD/tests/lr_tests" --gtest_filter='*SelectAndBuild*/bf16:*DistillLoss.*/bf16' >>"$OUT/sanitizer.txt" 2>&1
+  echo "racecheck, $knob=1, exit $? (0 clean, 9 hazards found, 124 time limit)" | tee -a "$OUT/steps.log"
+  grep -E "RACECHECK SUMMARY|ERROR SUMMARY" "$OUT/sanitizer.txt" | tail -1 | tee -a "$OUT/steps.log"
+done
 
 log "benchmark"
 timeout 200 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
@@ -113,6 +130,14 @@ for rows_per_sm in 1 2; do
 done
 grep -E "^==|^loss_backward" "$OUT/bench_cuda.txt" | tail -12 | tee -a "$OUT/steps.log"
 
+log "loss kernel: the single-read cluster form (LR_CUDA_LOSS_CLUSTER=1), beside the default"
+echo "== LR_CUDA_LOSS_CLUSTER=1" >>"$OUT/bench_cuda.txt"
+LR_CUDA_LOSS_CLUSTER=1 timeout 120 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true --benchmark_filter='^loss_backward.*/lightreasoner' \
+  --benchmark_out="$OUT/bench_cuda_cluster.json" --benchmark_out_format=json >>"$OUT/bench_cuda.txt" 2>&1
+echo "lr_bench_cuda (cluster loss) exit $?" | tee -a "$OUT/steps.log"
+grep -E "^parity" "$OUT/bench_cuda.txt" | tail -2 | tee -a "$OUT/steps.log"
+
 log "stage 1 through shared memory (cp.async), beside the default register path"
 echo "== LR_CUDA_STAGE1_ASYNC=1" >>"$OUT/bench_cuda.txt"
 LR_CUDA_STAGE1_ASYNC=1 timeout 90 "$BUILD/bench/lr_bench_cuda" \
@@ -127,16 +152,16 @@ LR_CUDA_STAGE1_LEAN=1 timeout 120 "$BUILD/bench/lr_bench_cuda" --benchmark_repet
 echo "lr_bench_cuda (lean stage 1) exit $?" | tee -a "$OUT/steps.log"
 grep -E "^parity" "$OUT/bench_cuda.txt" | tail -2 | tee -a "$OUT/steps.log"
 
-log "Nsight Compute: one stage-1 select launch (both forms) and one loss launch (N = 1024, bf16)"
+log "Nsight Compute: one stage-1 select launch and one loss launch, each form (N = 1024, bf16)"
 if command -v ncu >/dev/null; then
-  for form in exact:0:contrast_kernel lean:1:contrast_kernel exact:0:loss_kernel; do
-    kernel=${form##*:}; lean=$(echo "$form" | cut -d: -f2)
-    echo "== $kernel, LR_CUDA_STAGE1_LEAN=$lean" >>"$OUT/ncu.txt"
-    LR_CUDA_STAGE1_LEAN=$lean timeout 90 ncu --clock-control none --kernel-name "regex:$kernel" --launch-count 1 \
+  for form in 0:0:contrast_kernel 1:0:contrast_kernel 0:0:loss_kernel 0:1:loss_cluster_kernel; do
+    kernel=${form##*:}; lean=$(echo "$form" | cut -d: -f1); cluster=$(echo "$form" | cut -d: -f2)
+    echo "== $kernel, LR_CUDA_STAGE1_LEAN=$lean LR_CUDA_LOSS_CLUSTER=$cluster" >>"$OUT/ncu.txt"
+    LR_CUDA_STAGE1_LEAN=$lean LR_CUDA_LOSS_CLUSTER=$cluster timeout 90 ncu --clock-control none --kernel-name "regex:$kernel" --launch-count 1 \
       --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
       --section InstructionStats --section LaunchStats \
       "$BUILD/bench/lr_bench_cuda" --lr_rows=1024 --benchmark_filter=NONE >>"$OUT/ncu.txt" 2>&1
-    echo "ncu $kernel (lean $lean) exit $?" | tee -a "$OUT/steps.log"
+    echo "ncu $kernel (lean $lean, cluster $cluster) exit $?" | tee -a "$OUT/steps.log"
   done
   grep -E "^==|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Issue Slots Busy|Registers Per Thread|Executed Instructions  " \
     "$OUT/ncu.txt" | tee -a "$OUT/steps.log"
@@ -146,6 +171,7 @@ fi
 
 log "summary"
 python3 bench/summarize_gpu_bench.py "$OUT/bench_cuda.json" "$OUT/steps.log" --lean "$OUT/bench_cuda_lean.json" \
+  --cluster "$OUT/bench_cuda_cluster.json" \
   >"$OUT/summary.md" 2>&1
 cat "$OUT/summary.md"
 log "done"

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Markdown summary of an lr_bench_cuda JSON run (Google Benchmark format).
 
-Usage: summarize_gpu_bench.py BENCH_JSON [STEPS_LOG] [--lean LEAN_JSON]
+Usage: summarize_gpu_bench.py BENCH_JSON [STEPS_LOG] [--lean LEAN_JSON] [--cluster CLUSTER_JSON]
 
 One row per op and N: our median time and the LibTorch composite's, the
 speed-up, our achieved bandwidth (bytes the op must move over our time) and
 its fraction of the device's peak, and the extra device memory of each.
 The goals of issue 3 are checked in the last column: select / targets /
 fused >= 80 % of peak, loss backward >= 75 %, each >= 5x the composite.
-With --lean, a second table sets stage 1's lean form (LR_CUDA_STAGE1_LEAN=1,
-measured in its own run) beside the default form and the composite.
+With --lean (stage 1's lean form, LR_CUDA_STAGE1_LEAN=1) and --cluster (the
+loss's single-read cluster form, LR_CUDA_LOSS_CLUSTER=1), each measured in a
+run of its own, a further table sets that form beside the default and the
+composite.
 """
 import json
 import sys
@@ -31,15 +33,20 @@ def medians(data: dict) -> dict:
     return rows
 
 
-def print_lean_table(rows: dict, lean_path: str) -> None:
-    print("\n## Stage 1, lean form (LR_CUDA_STAGE1_LEAN=1) beside the default\n")
+VARIANTS = {"--lean": ("Stage 1, lean form (LR_CUDA_STAGE1_LEAN=1)", "lean"),
+            "--cluster": ("Loss, single-read cluster form (LR_CUDA_LOSS_CLUSTER=1)", "cluster")}
+
+
+def print_variant_table(rows: dict, path: str, title: str, label: str) -> None:
+    print(f"\n## {title} beside the default\n")
     try:
-        with open(lean_path) as f:
+        with open(path) as f:
             lean = medians(json.load(f))
     except (OSError, ValueError) as e:
-        print(f"No lean-form results ({e}).")
+        print(f"No results for this form ({e}).")
         return
-    print("| op | N | default (us) | lean (us) | lean vs default | lean GB/s | of peak | lean vs LibTorch | goal |")
+    print(f"| op | N | default (us) | {label} (us) | {label} vs default | {label} GB/s | of peak | "
+          f"{label} vs LibTorch | goal |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for (op, n) in sorted(lean):
         ours = lean[(op, n)].get("lightreasoner")
@@ -59,14 +66,15 @@ def print_lean_table(rows: dict, lean_path: str) -> None:
 
 def main() -> int:
     args = sys.argv[1:]
-    lean_path = None
-    if "--lean" in args:
-        i = args.index("--lean")
-        if i + 1 >= len(args):
-            print("--lean needs the lean form's JSON file")
-            return 2
-        lean_path = args[i + 1]
-        del args[i:i + 2]
+    variants = []
+    for flag in VARIANTS:
+        if flag in args:
+            i = args.index(flag)
+            if i + 1 >= len(args):
+                print(f"{flag} needs a JSON file")
+                return 2
+            variants.append((flag, args[i + 1]))
+            del args[i:i + 2]
     if not args:
         print(__doc__)
         return 2
@@ -108,8 +116,8 @@ def main() -> int:
               f"{ours.get('extra_MiB', 0):.1f} | {torch.get('extra_MiB', 0) if torch else 0:.0f} | {verdict} |")
     print("\nBytes that must move: select / targets / fused read both [N, V] bf16 matrices once "
           "(2 N V x 2 bytes); the loss reads the logits once and writes the gradient once (2 N V x 2 bytes).")
-    if lean_path:
-        print_lean_table(rows, lean_path)
+    for flag, path in variants:
+        print_variant_table(rows, path, *VARIANTS[flag])
     return 0
 
 

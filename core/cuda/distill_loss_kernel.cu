@@ -23,12 +23,12 @@
 #include "cuda_status.h"
 #include "async_stream.cuh"
 #include "elements.cuh"
+#include "loss_cluster.cuh"
+#include "loss_rows.cuh"
 #include "scratch_pool.h"
 
 namespace lr::core::cuda {
 namespace {
-
-enum RowStatus : uint8_t { kNoTarget = 0, kCounted = 1, kInvalidTargets = 2 };
 
 // One block per row by default. LR_CUDA_LOSS_ROWS_PER_SM = R > 0 caps the
 // grid at R blocks per SM striding over the rows (fewer rows in flight, so
@@ -48,12 +48,6 @@ int sm_count(int device) {
   check_cuda(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device), "reading the SM count");
   return n;
 }
-
-struct LossScratch {
-  unsigned long long* counted;
-  uint8_t* status;   // [N]
-  double* row_loss;  // [N]
-};
 
 __global__ void check_targets_kernel(LossJob job, LossScratch scratch) {
   const int lane = threadIdx.x & 31;
@@ -81,11 +75,6 @@ __global__ void check_targets_kernel(LossJob job, LossScratch scratch) {
 }
 
 template <class T>
-__device__ void zero_row(void* g, int64_t v) {
-  for (int64_t j = threadIdx.x; j < v; j += blockDim.x) store_one<T>(g, j, 0.0f);
-}
-
-template <class T>
 __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScratch scratch) {
   extern __shared__ __align__(16) unsigned char dynamic_smem[];  // [pipeline slots][target_grad: K floats]
   float* target_grad = reinterpret_cast<float*>(dynamic_smem + row_stream_bytes<T>(kThreads));
@@ -106,7 +95,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
     const uint8_t status = scratch.status[i];
     double loss = 0.0;
     if (status == kNoTarget || status == kInvalidTargets) {
-      if (g) zero_row<T>(g, V);
+      if (g) zero_range<T>(g, 0, V);
       loss = status == kNoTarget ? 0.0 : NAN;
     } else {
       // Pass 1: the softmax statistics of the row, d = sum 2^((x - m) c2)
@@ -167,7 +156,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
       const SoftmaxStats all =
           block_merge(SoftmaxStats{double(m) / t, m > -INFINITY && !bad ? double(d) : 0.0}, stats_scratch);
       if (bad || m_row == -INFINITY || !(all.d > 0.0)) {
-        if (g) zero_row<T>(g, V);
+        if (g) zero_range<T>(g, 0, V);
         loss = NAN;
       } else {
         const double log_d = log(all.d);
@@ -296,9 +285,15 @@ void launch_distill_loss(const LossJob& job, void* stream_handle) {
   check_targets_kernel<<<check_blocks, 256, 0, stream>>>(job, scratch);
   check_cuda(cudaGetLastError(), "launching the target check kernel");
   switch (job.logits.type) {
-    case ElemType::F32: launch_loss_kernel<F32>(job, scratch, device, stream); break;
-    case ElemType::BF16: launch_loss_kernel<BF16>(job, scratch, device, stream); break;
-    case ElemType::F16: launch_loss_kernel<F16>(job, scratch, device, stream); break;
+    case ElemType::F32:
+      if (!launch_loss_cluster<F32>(job, scratch, device, stream)) launch_loss_kernel<F32>(job, scratch, device, stream);
+      break;
+    case ElemType::BF16:
+      if (!launch_loss_cluster<BF16>(job, scratch, device, stream)) launch_loss_kernel<BF16>(job, scratch, device, stream);
+      break;
+    case ElemType::F16:
+      if (!launch_loss_cluster<F16>(job, scratch, device, stream)) launch_loss_kernel<F16>(job, scratch, device, stream);
+      break;
   }
   if (job.reduction != LossReduction::None) {
     reduce_loss_kernel<<<1, kThreads, 0, stream>>>(job, scratch);

@@ -1,0 +1,266 @@
+// The loss with its gradient reading each row once, on Hopper and later
+// (LR_CUDA_LOSS_CLUSTER=1 while it waits for a GPU run to show it passes the
+// suites and is faster; bench/gpu_check.sh runs it beside the default).
+//
+// The default loss kernel reads a row twice: once for the softmax
+// statistics, once more to write the gradient. Here a thread-block cluster of
+// C blocks (C <= 8) holds the row in shared memory, block r a slice of
+// `slice` elements copied in with cp.async: each block takes its slice's
+// statistics, the blocks exchange them through distributed shared memory and
+// merge them in rank order (the same bits in every block), and each block
+// writes its slice's gradient from shared memory, then its slice's target
+// entries. So a row costs one read and one write, and in-place gradients
+// are safe (every read of the row is from shared memory). Slices are kept
+// near 100 KiB so that two blocks share an SM (one copying in while the
+// other writes out).
+//
+// Used only when a gradient is wanted, the device has compute capability 9.0
+// or more, rows start on 16-byte boundaries and the row fits in eight
+// blocks' shared memory; otherwise the caller runs the default kernel.
+// The math is the default kernel's (distill_loss_kernel.cu).
+#pragma once
+
+#include <cooperative_groups.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "async_stream.cuh"
+#include "block_reduce.cuh"
+#include "cuda_kernels.h"
+#include "cuda_status.h"
+#include "elements.cuh"
+#include "loss_rows.cuh"
+
+namespace lr::core::cuda {
+
+constexpr int kMaxClusterBlocks = 8;               // the portable cluster size
+constexpr size_t kSliceBytesTwoPerSm = 100 << 10;  // two blocks per SM up to this
+
+// One block's statistics of its slice, and its part of the row loss; two of
+// each, alternating by row, so that a block may write the next row's while
+// the others still read this one's (the cluster barriers order the rest).
+struct SliceStats {
+  float m;  // slice maximum (raw)
+  int bad;  // NaN or +Inf in the slice
+  double d; // sum 2^((z - m) c2) over the slice
+};
+struct ClusterShared {
+  SliceStats stats[2];
+  double part[2];
+};
+
+template <class T>
+__global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, LossScratch scratch, int64_t slice) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  namespace cg = cooperative_groups;
+  using Storage = typename T::Storage;
+  extern __shared__ __align__(16) unsigned char dynamic_smem[];  // this block's slice of the row
+  __shared__ ClusterShared shared;
+  __shared__ float max_scratch[kWarps];
+  __shared__ double sum_scratch[kWarps];
+  cg::cluster_group cluster = cg::this_cluster();
+  const int C = static_cast<int>(cluster.num_blocks());
+  const int rank = static_cast<int>(cluster.block_rank());
+  Storage* buf = reinterpret_cast<Storage*>(dynamic_smem);
+
+  const int64_t V = job.logits.cols;
+  const double t = job.temperature;
+  const float c2 = static_cast<float>(1.4426950408889634 / t);  // log2(e) / T
+  const unsigned long long counted = job.reduction == LossReduction::Mean ? *scratch.counted : 1ull;
+  const double grad_coef = double(job.grad_scale) / (counted > 0 ? double(counted) : 1.0);
+  const int64_t lo = rank * slice < V ? rank * slice : V;
+  const int64_t hi = lo + slice < V ? lo + slice : V;
+  const int64_t n = hi - lo, chunks = n / kVec;
+  const int64_t B = blockDim.x;
+
+  int parity = 0;
+  for (int64_t i = blockIdx.x / C; i < job.logits.rows; i += gridDim.x / C, parity ^= 1) {
+    const Storage* z = static_cast<const Storage*>(row_ptr<T>(job.logits, i));
+    Storage* g = static_cast<Storage*>(row_ptr<T>(job.grad, i));
+    const uint8_t status = scratch.status[i];
+    if (status != kCounted) {  // the same for the whole cluster: no barrier needed
+      zero_range<T>(g, lo, hi);
+      if (rank == 0 && threadIdx.x == 0) {
+        const double loss = status == kNoTarget ? 0.0 : NAN;
+        if (job.reduction == LossReduction::None) job.loss_rows.data[i * job.loss_rows.stride] = static_cast<float>(loss);
+        else scratch.row_loss[i] = loss;
+      }
+      continue;
+    }
+    // The slice into shared memory: 16-byte copies, then the odd tail.
+    for (int64_t c = threadIdx.x; c < chunks; c += B) cp_async16(buf + c * kVec, z + lo + c * kVec);
+    cp_async_commit();
+    for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B) buf[e] = z[lo + e];
+    cp_async_wait<0>();
+    __syncthreads();
+
+    // This slice's statistics (online, per thread; NaN / +Inf make d NaN,
+    // as in the default kernel), then the block's, rebased to its maximum.
+    float m = -INFINITY, d = 0.0f;
+    bool bad = false;
+    auto add = [&](const float* x, int count) {
+      float cm = -INFINITY;
+      for (int q = 0; q < count; ++q) cm = fmaxf(cm, x[q]);
+      if (cm > m) {
+        if (d > 0.0f) d *= fast_exp2((m - cm) * c2);
+        m = cm;
+      }
+      if (m > -INFINITY) {
+        for (int q = 0; q < count; ++q) d += fast_exp2((x[q] - m) * c2);
+      } else {
+        for (int q = 0; q < count; ++q) bad |= x[q] != x[q];
+      }
+    };
+    for (int64_t c = threadIdx.x; c < chunks; c += B) {
+      float x[kVec];
+      load_vec<T>(buf, c, x);
+      add(x, kVec);
+    }
+    for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B) {
+      const float x = to_float(T{}, buf[e]);
+      add(&x, 1);
+    }
+    bad |= d != d;
+    const int bad_block = __syncthreads_or(bad);
+    const float m_block = block_reduce(m, MaxF{}, max_scratch);
+    const double d_mine = d > 0.0f && m_block > -INFINITY && !bad ? double(d) * double(fast_exp2((m - m_block) * c2)) : 0.0;
+    const double d_block = block_reduce(d_mine, SumD{}, sum_scratch);
+    if (threadIdx.x == 0) shared.stats[parity] = {m_block, bad_block, d_block};
+    cluster.sync();
+
+    // The row's statistics from every block's, in rank order.
+    float m_row = -INFINITY;
+    bool fault = false;
+    for (int r = 0; r < C; ++r) {
+      const SliceStats* s = cluster.map_shared_rank(&shared.stats[parity], r);
+      m_row = fmaxf(m_row, s->m);
+      fault |= s->bad != 0;
+    }
+    double d_row = 0.0;
+    for (int r = 0; r < C; ++r) {
+      const SliceStats* s = cluster.map_shared_rank(&shared.stats[parity], r);
+      if (s->d > 0.0) d_row += s->d * exp2((double(s->m) - double(m_row)) * (1.4426950408889634 / t));
+    }
+    fault |= m_row == -INFINITY || !(d_row > 0.0);
+
+    double part = 0.0;
+    if (fault) {
+      zero_range<T>(g, lo, hi);
+    } else {
+      const int32_t* ids = job.ids.data + i * job.ids.row_stride;
+      const float* w = job.weights.data + i * job.weights.row_stride;
+      double w_total = 0.0;
+      for (int64_t jj = threadIdx.x; jj < job.k; jj += B) w_total += w[jj * job.weights.col_stride];
+      w_total = block_reduce(w_total, SumD{}, sum_scratch);
+      // The dense part coef * w * q, q = 2^((z - m) c2 - log2 d), from shared memory.
+      const double log_d = log(d_row);
+      const float coef = static_cast<float>(grad_coef / t * w_total);
+      const float log2_d = static_cast<float>(log_d * 1.4426950408889634);
+      Storage* gs = g + lo;
+      const bool g_aligned = aligned16(gs);
+      for (int64_t c = threadIdx.x; c < chunks; c += B) {
+        float x[kVec];
+        load_vec<T>(buf, c, x);
+#pragma unroll
+        for (int q = 0; q < kVec; ++q) x[q] = coef * fast_exp2((x[q] - m_row) * c2 - log2_d);
+        store_chunk<T>(gs, c, g_aligned, x);
+      }
+      for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B)
+        store_one<T>(gs, e, coef * fast_exp2((to_float(T{}, buf[e]) - m_row) * c2 - log2_d));
+      __syncthreads();  // the dense writes first, then the target entries over them
+      // This slice's target ids: their loss terms and gradient entries.
+      for (int64_t jj = threadIdx.x; jj < job.k; jj += B) {
+        const int32_t id = ids[jj * job.ids.col_stride];
+        if (id < lo || id >= hi) continue;
+        const double v = w[jj * job.weights.col_stride];
+        const double log_q = (double(to_float(T{}, buf[id - lo])) - double(m_row)) / t - log_d;
+        if (v > 0.0) part += v * (log(v) - log_q);
+        store_one<T>(g, id, static_cast<float>(grad_coef / t * (w_total * exp(log_q) - v)));
+      }
+    }
+    part = block_reduce(part, SumD{}, sum_scratch);  // also: every read of buf precedes the next row's copies
+    if (threadIdx.x == 0) shared.part[parity] = part;
+    cluster.sync();
+    if (rank == 0 && threadIdx.x == 0) {
+      double loss = 0.0;
+      for (int r = 0; r < C; ++r) loss += *cluster.map_shared_rank(&shared.part[parity], r);
+      if (fault) loss = NAN;
+      if (job.reduction == LossReduction::None) job.loss_rows.data[i * job.loss_rows.stride] = static_cast<float>(loss);
+      else scratch.row_loss[i] = loss;
+    }
+  }
+  cluster.sync();  // no block leaves while another may still read its shared memory
+#endif
+}
+
+inline bool loss_cluster_enabled() {
+  static const bool value = [] {
+    const char* env = std::getenv("LR_CUDA_LOSS_CLUSTER");
+    return env && std::string(env) == "1";
+  }();
+  return value;
+}
+
+// Launches the cluster form when it applies; false: the caller runs the default kernel.
+template <class T>
+bool launch_loss_cluster(const LossJob& job, const LossScratch& scratch, int device, cudaStream_t stream) {
+  if (!loss_cluster_enabled() || job.grad.data == nullptr) return false;
+  int major = 0, optin = 0;
+  check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "reading the compute capability");
+  check_cuda(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+             "reading the shared memory per block");
+  if (major < 9) return false;
+  const size_t elem = sizeof(typename T::Storage);
+  if ((reinterpret_cast<uintptr_t>(job.logits.data) & 15u) != 0 || (size_t(job.logits.row_stride) * elem) % 16 != 0)
+    return false;
+  const int64_t V = job.logits.cols;
+  const size_t room = size_t(optin) - sizeof(ClusterShared) - kWarps * (sizeof(float) + sizeof(double)) - 64;
+  int blocks = 0;
+  int64_t slice = 0;
+  for (size_t limit : {kSliceBytesTwoPerSm, room}) {
+    for (int c = 1; c <= kMaxClusterBlocks && blocks == 0; ++c) {
+      const int64_t s = ((V + c - 1) / c + kVec - 1) / kVec * kVec;
+      if (size_t(s) * elem <= limit) {
+        blocks = c;
+        slice = s;
+      }
+    }
+    if (blocks) break;
+  }
+  if (blocks == 0) return false;
+  const size_t smem = size_t(slice) * elem;
+  auto kernel = loss_cluster_kernel<T>;
+  static std::atomic<size_t> opted_in{0};  // the opt-in past 48 KiB, raised once to the largest size asked
+  if (smem > opted_in.load()) {
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+               "setting the shared memory of the cluster loss kernel");
+    opted_in.store(smem);
+  }
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeClusterDimension;
+  attr.val.clusterDim.x = static_cast<unsigned>(blocks);
+  attr.val.clusterDim.y = 1;
+  attr.val.clusterDim.z = 1;
+  cudaLaunchConfig_t config{};
+  const int64_t clusters = std::min<int64_t>(job.logits.rows, int64_t(1) << 20);
+  config.gridDim = dim3(static_cast<unsigned>(clusters * blocks));
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = &attr;
+  config.numAttrs = 1;
+  int active = 0;
+  if (cudaOccupancyMaxActiveClusters(&active, kernel, &config) != cudaSuccess || active < 1) {
+    (void)cudaGetLastError();  // clear it: the default kernel runs instead
+    return false;
+  }
+  check_cuda(cudaLaunchKernelEx(&config, kernel, job, scratch, slice), "launching the cluster loss kernel");
+  return true;
+}
+
+}  // namespace lr::core::cuda
