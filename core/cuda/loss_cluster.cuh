@@ -41,17 +41,18 @@ namespace lr::core::cuda {
 constexpr int kMaxClusterBlocks = 8;               // the portable cluster size
 constexpr size_t kSliceBytesTwoPerSm = 100 << 10;  // two blocks per SM up to this
 
-// One block's statistics of its slice, and its part of the row loss; two of
-// each, alternating by row, so that a block may write the next row's while
-// the others still read this one's (the cluster barriers order the rest).
+// One block's statistics of its slice, and its part of the row loss, read by
+// the other blocks of the cluster. One slot each is enough: a row's two
+// cluster barriers put every block's reads of a row's slots before any
+// block's writes of the next row's.
 struct SliceStats {
-  float m;  // slice maximum (raw)
-  int bad;  // NaN or +Inf in the slice
-  double d; // sum 2^((z - m) c2) over the slice
+  float m;   // slice maximum (raw)
+  int bad;   // NaN or +Inf in the slice
+  double d;  // sum 2^((z - m) c2) over the slice
 };
 struct ClusterShared {
-  SliceStats stats[2];
-  double part[2];
+  SliceStats stats;
+  double part;
 };
 
 template <class T>
@@ -78,8 +79,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
   const int64_t n = hi - lo, chunks = n / kVec;
   const int64_t B = blockDim.x;
 
-  int parity = 0;
-  for (int64_t i = blockIdx.x / C; i < job.logits.rows; i += gridDim.x / C, parity ^= 1) {
+  for (int64_t i = blockIdx.x / C; i < job.logits.rows; i += gridDim.x / C) {
     const Storage* z = static_cast<const Storage*>(row_ptr<T>(job.logits, i));
     Storage* g = static_cast<Storage*>(row_ptr<T>(job.grad, i));
     const uint8_t status = scratch.status[i];
@@ -130,20 +130,20 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
     const float m_block = block_reduce(m, MaxF{}, max_scratch);
     const double d_mine = d > 0.0f && m_block > -INFINITY && !bad ? double(d) * double(fast_exp2((m - m_block) * c2)) : 0.0;
     const double d_block = block_reduce(d_mine, SumD{}, sum_scratch);
-    if (threadIdx.x == 0) shared.stats[parity] = {m_block, bad_block, d_block};
+    if (threadIdx.x == 0) shared.stats = {m_block, bad_block, d_block};
     cluster.sync();
 
     // The row's statistics from every block's, in rank order.
     float m_row = -INFINITY;
     bool fault = false;
     for (int r = 0; r < C; ++r) {
-      const SliceStats* s = cluster.map_shared_rank(&shared.stats[parity], r);
+      const SliceStats* s = cluster.map_shared_rank(&shared.stats, r);
       m_row = fmaxf(m_row, s->m);
       fault |= s->bad != 0;
     }
     double d_row = 0.0;
     for (int r = 0; r < C; ++r) {
-      const SliceStats* s = cluster.map_shared_rank(&shared.stats[parity], r);
+      const SliceStats* s = cluster.map_shared_rank(&shared.stats, r);
       if (s->d > 0.0) d_row += s->d * exp2((double(s->m) - double(m_row)) * (1.4426950408889634 / t));
     }
     fault |= m_row == -INFINITY || !(d_row > 0.0);
@@ -184,11 +184,11 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
       }
     }
     part = block_reduce(part, SumD{}, sum_scratch);  // also: every read of buf precedes the next row's copies
-    if (threadIdx.x == 0) shared.part[parity] = part;
+    if (threadIdx.x == 0) shared.part = part;
     cluster.sync();
     if (rank == 0 && threadIdx.x == 0) {
       double loss = 0.0;
-      for (int r = 0; r < C; ++r) loss += *cluster.map_shared_rank(&shared.part[parity], r);
+      for (int r = 0; r < C; ++r) loss += *cluster.map_shared_rank(&shared.part, r);
       if (fault) loss = NAN;
       if (job.reduction == LossReduction::None) job.loss_rows.data[i * job.loss_rows.stride] = static_cast<float>(loss);
       else scratch.row_loss[i] = loss;
