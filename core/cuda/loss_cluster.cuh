@@ -34,12 +34,10 @@
 #include "cuda_kernels.h"
 #include "cuda_status.h"
 #include "elements.cuh"
+#include "loss_cluster_plan.h"
 #include "loss_rows.cuh"
 
 namespace lr::core::cuda {
-
-constexpr int kMaxClusterBlocks = 8;               // the portable cluster size
-constexpr size_t kSliceBytesTwoPerSm = 100 << 10;  // two blocks per SM up to this
 
 // One block's statistics of its slice, and its part of the row loss, read by
 // the other blocks of the cluster. One slot each is enough: a row's two
@@ -218,21 +216,11 @@ bool launch_loss_cluster(const LossJob& job, const LossScratch& scratch, int dev
   const size_t elem = sizeof(typename T::Storage);
   if ((reinterpret_cast<uintptr_t>(job.logits.data) & 15u) != 0 || (size_t(job.logits.row_stride) * elem) % 16 != 0)
     return false;
-  const int64_t V = job.logits.cols;
   const size_t room = size_t(optin) - sizeof(ClusterShared) - kWarps * (sizeof(float) + sizeof(double)) - 64;
-  int blocks = 0;
-  int64_t slice = 0;
-  for (size_t limit : {kSliceBytesTwoPerSm, room}) {
-    for (int c = 1; c <= kMaxClusterBlocks && blocks == 0; ++c) {
-      const int64_t s = ((V + c - 1) / c + kVec - 1) / kVec * kVec;
-      if (size_t(s) * elem <= limit) {
-        blocks = c;
-        slice = s;
-      }
-    }
-    if (blocks) break;
-  }
-  if (blocks == 0) return false;
+  const ClusterPlan plan = plan_cluster(job.logits.cols, elem, room);
+  if (plan.blocks == 0) return false;
+  const int blocks = plan.blocks;
+  const int64_t slice = plan.slice;
   const size_t smem = size_t(slice) * elem;
   auto kernel = loss_cluster_kernel<T>;
   static std::atomic<size_t> opted_in{0};  // the opt-in past 48 KiB, raised once to the largest size asked
