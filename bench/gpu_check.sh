@@ -130,13 +130,19 @@ for rows_per_sm in 1 2; do
 done
 grep -E "^==|^loss_backward" "$OUT/bench_cuda.txt" | tail -12 | tee -a "$OUT/steps.log"
 
+# A form selected by VARIABLE=1, benchmarked like the default (3 repetitions,
+# JSON for the summary); its parity lines compare it with LibTorch.
+bench_form() {  # VARIABLE FILTER JSON_NAME
+  echo "== $1=1" >>"$OUT/bench_cuda.txt"
+  env "$1=1" timeout 120 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 \
+    --benchmark_report_aggregates_only=true --benchmark_filter="$2" \
+    --benchmark_out="$OUT/$3" --benchmark_out_format=json >>"$OUT/bench_cuda.txt" 2>&1
+  echo "lr_bench_cuda ($1=1) exit $?" | tee -a "$OUT/steps.log"
+  grep -E "^parity" "$OUT/bench_cuda.txt" | tail -2 | tee -a "$OUT/steps.log"
+}
+
 log "loss kernel: the single-read cluster form (LR_CUDA_LOSS_CLUSTER=1), beside the default"
-echo "== LR_CUDA_LOSS_CLUSTER=1" >>"$OUT/bench_cuda.txt"
-LR_CUDA_LOSS_CLUSTER=1 timeout 120 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 \
-  --benchmark_report_aggregates_only=true --benchmark_filter='^loss_backward.*/lightreasoner' \
-  --benchmark_out="$OUT/bench_cuda_cluster.json" --benchmark_out_format=json >>"$OUT/bench_cuda.txt" 2>&1
-echo "lr_bench_cuda (cluster loss) exit $?" | tee -a "$OUT/steps.log"
-grep -E "^parity" "$OUT/bench_cuda.txt" | tail -2 | tee -a "$OUT/steps.log"
+bench_form LR_CUDA_LOSS_CLUSTER '^loss_backward.*/lightreasoner' bench_cuda_cluster.json
 
 log "stage 1 through shared memory (cp.async), beside the default register path"
 echo "== LR_CUDA_STAGE1_ASYNC=1" >>"$OUT/bench_cuda.txt"
@@ -145,12 +151,7 @@ LR_CUDA_STAGE1_ASYNC=1 timeout 90 "$BUILD/bench/lr_bench_cuda" \
 grep -E "^==|^(select|targets|fused)/" "$OUT/bench_cuda.txt" | tail -7 | tee -a "$OUT/steps.log"
 
 log "stage 1 in the lean form (LR_CUDA_STAGE1_LEAN=1), beside the default"
-echo "== LR_CUDA_STAGE1_LEAN=1" >>"$OUT/bench_cuda.txt"
-LR_CUDA_STAGE1_LEAN=1 timeout 120 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 \
-  --benchmark_report_aggregates_only=true --benchmark_filter='^(select|targets|fused)/.*/lightreasoner' \
-  --benchmark_out="$OUT/bench_cuda_lean.json" --benchmark_out_format=json >>"$OUT/bench_cuda.txt" 2>&1
-echo "lr_bench_cuda (lean stage 1) exit $?" | tee -a "$OUT/steps.log"
-grep -E "^parity" "$OUT/bench_cuda.txt" | tail -2 | tee -a "$OUT/steps.log"
+bench_form LR_CUDA_STAGE1_LEAN '^(select|targets|fused)/.*/lightreasoner' bench_cuda_lean.json
 
 log "Nsight Compute: one stage-1 select launch and one loss launch, each form (N = 1024, bf16)"
 if command -v ncu >/dev/null; then

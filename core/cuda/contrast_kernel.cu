@@ -22,6 +22,7 @@
 #include "elements.cuh"
 #include "row_targets.cuh"
 #include "stage1_lean.cuh"
+#include "smem_opt_in.h"
 #include "stage1_row.cuh"
 
 namespace lr::core::cuda {
@@ -329,14 +330,8 @@ void launch_form(const ContrastJob& job, cudaStream_t stream) {
     throw DeviceError("stage 1 needs " + std::to_string(smem) + " bytes of shared memory per block; the device allows " +
                           std::to_string(max_optin_smem()),
                       false);
-  // Dynamic shared memory beyond the default 48 KiB needs an opt-in per
-  // kernel; raised once to the largest size asked so far.
   static std::atomic<size_t> opted_in{0};
-  if (smem > opted_in.load()) {
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-               "setting the shared memory of the stage-1 kernel");
-    opted_in.store(smem);
-  }
+  opt_in_shared_memory(kernel, smem, opted_in, "setting the shared memory of the stage-1 kernel");
   const int64_t grid = std::min<int64_t>(job.out_rows, int64_t(1) << 30);
   kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, capacity, use_async);
   check_cuda(cudaGetLastError(), "launching the stage-1 kernel");

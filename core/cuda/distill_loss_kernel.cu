@@ -26,6 +26,7 @@
 #include "loss_cluster.cuh"
 #include "loss_rows.cuh"
 #include "scratch_pool.h"
+#include "smem_opt_in.h"
 
 namespace lr::core::cuda {
 namespace {
@@ -98,25 +99,9 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
       if (g) zero_range<T>(g, 0, V);
       loss = status == kNoTarget ? 0.0 : NAN;
     } else {
-      // Pass 1: the softmax statistics of the row, d = sum 2^((x - m) c2)
-      // (base 2: one MUFU ex2 per element). A NaN or +Inf makes d NaN (NaN
-      // propagates; +Inf becomes m and Inf - Inf is NaN); only before any
-      // finite value is seen is the explicit test needed.
-      float m = -INFINITY, d = 0.0f;
-      bool bad = false;
-      auto add_stats = [&](const float* x, int n) {
-        float cm = -INFINITY;
-        for (int q = 0; q < n; ++q) cm = fmaxf(cm, x[q]);
-        if (cm > m) {
-          if (d > 0.0f) d *= fast_exp2((m - cm) * c2);
-          m = cm;
-        }
-        if (m > -INFINITY) {
-          for (int q = 0; q < n; ++q) d += fast_exp2((x[q] - m) * c2);
-        } else {
-          for (int q = 0; q < n; ++q) bad |= x[q] != x[q];
-        }
-      };
+      // Pass 1: the softmax statistics of the row (SoftmaxScan, loss_rows.cuh).
+      SoftmaxScan scan;
+      auto add_stats = [&](const float* x, int n) { scan.add(x, n, c2); };
       // The same chunks of eight whatever the alignment (load_raw): a row's
       // loss and gradient do not depend on where it or its gradient sit.
       // Two chunks per step, the next two loaded before these are used.
@@ -150,8 +135,8 @@ __global__ void __launch_bounds__(kThreads, 2) loss_kernel(LossJob job, LossScra
         const float x = load_one<T>(z, jj);
         add_stats(&x, 1);
       }
-      bad |= d != d;
-      bad = __syncthreads_or(bad) != 0;
+      const float m = scan.m, d = scan.d;
+      const bool bad = __syncthreads_or(scan.bad || d != d) != 0;
       const float m_row = block_reduce(m, MaxF{}, max_scratch);
       const SoftmaxStats all =
           block_merge(SoftmaxStats{double(m) / t, m > -INFINITY && !bad ? double(d) : 0.0}, stats_scratch);
@@ -249,12 +234,8 @@ template <class T>
 void launch_loss_kernel(const LossJob& job, const LossScratch& scratch, int device, cudaStream_t stream) {
   const size_t smem = row_stream_bytes<T>(kThreads) + size_t(job.k) * sizeof(float);
   auto kernel = loss_kernel<T>;
-  static std::atomic<size_t> opted_in{0};  // the opt-in past 48 KiB, raised once to the largest size asked
-  if (smem > opted_in.load()) {
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-               "setting the shared memory of the loss kernel");
-    opted_in.store(smem);
-  }
+  static std::atomic<size_t> opted_in{0};
+  opt_in_shared_memory(kernel, smem, opted_in, "setting the shared memory of the loss kernel");
   const int per_sm = rows_per_sm();
   const int64_t cap = per_sm > 0 ? int64_t(per_sm) * sm_count(device) : int64_t(1) << 30;
   const int64_t grid = std::min<int64_t>(job.logits.rows, cap);

@@ -36,6 +36,7 @@
 #include "elements.cuh"
 #include "loss_cluster_plan.h"
 #include "loss_rows.cuh"
+#include "smem_opt_in.h"
 
 namespace lr::core::cuda {
 
@@ -97,33 +98,19 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
     cp_async_wait<0>();
     __syncthreads();
 
-    // This slice's statistics (online, per thread; NaN / +Inf make d NaN,
-    // as in the default kernel), then the block's, rebased to its maximum.
-    float m = -INFINITY, d = 0.0f;
-    bool bad = false;
-    auto add = [&](const float* x, int count) {
-      float cm = -INFINITY;
-      for (int q = 0; q < count; ++q) cm = fmaxf(cm, x[q]);
-      if (cm > m) {
-        if (d > 0.0f) d *= fast_exp2((m - cm) * c2);
-        m = cm;
-      }
-      if (m > -INFINITY) {
-        for (int q = 0; q < count; ++q) d += fast_exp2((x[q] - m) * c2);
-      } else {
-        for (int q = 0; q < count; ++q) bad |= x[q] != x[q];
-      }
-    };
+    // This slice's statistics (per thread, then the block's, rebased to its maximum).
+    SoftmaxScan scan;
     for (int64_t c = threadIdx.x; c < chunks; c += B) {
       float x[kVec];
       load_vec<T>(buf, c, x);
-      add(x, kVec);
+      scan.add(x, kVec, c2);
     }
     for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B) {
       const float x = to_float(T{}, buf[e]);
-      add(&x, 1);
+      scan.add(&x, 1, c2);
     }
-    bad |= d != d;
+    const float m = scan.m, d = scan.d;
+    const bool bad = scan.bad || d != d;
     const int bad_block = __syncthreads_or(bad);
     const float m_block = block_reduce(m, MaxF{}, max_scratch);
     const double d_mine = d > 0.0f && m_block > -INFINITY && !bad ? double(d) * double(fast_exp2((m - m_block) * c2)) : 0.0;
@@ -223,12 +210,8 @@ bool launch_loss_cluster(const LossJob& job, const LossScratch& scratch, int dev
   const int64_t slice = plan.slice;
   const size_t smem = size_t(slice) * elem;
   auto kernel = loss_cluster_kernel<T>;
-  static std::atomic<size_t> opted_in{0};  // the opt-in past 48 KiB, raised once to the largest size asked
-  if (smem > opted_in.load()) {
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-               "setting the shared memory of the cluster loss kernel");
-    opted_in.store(smem);
-  }
+  static std::atomic<size_t> opted_in{0};
+  opt_in_shared_memory(kernel, smem, opted_in, "setting the shared memory of the cluster loss kernel");
   cudaLaunchAttribute attr{};
   attr.id = cudaLaunchAttributeClusterDimension;
   attr.val.clusterDim.x = static_cast<unsigned>(blocks);

@@ -16,6 +16,30 @@ struct LossScratch {
   double* row_loss;  // [N]
 };
 
+// A thread's running softmax statistics of its share of a row,
+// d = sum 2^((x - m) c2) with c2 = log2(e) / T (base 2: one MUFU ex2 per
+// element). A NaN or +Inf makes d NaN (NaN propagates; +Inf becomes m and
+// Inf - Inf is NaN); only before any finite value is seen is the explicit
+// test needed.
+struct SoftmaxScan {
+  float m = -INFINITY, d = 0.0f;
+  bool bad = false;
+
+  __device__ __forceinline__ void add(const float* x, int n, float c2) {
+    float cm = -INFINITY;
+    for (int q = 0; q < n; ++q) cm = fmaxf(cm, x[q]);
+    if (cm > m) {
+      if (d > 0.0f) d *= fast_exp2((m - cm) * c2);
+      m = cm;
+    }
+    if (m > -INFINITY) {
+      for (int q = 0; q < n; ++q) d += fast_exp2((x[q] - m) * c2);
+    } else {
+      for (int q = 0; q < n; ++q) bad |= x[q] != x[q];
+    }
+  }
+};
+
 // Elements [begin, end) of a gradient row set to 0 by the block.
 template <class T>
 __device__ void zero_range(void* g, int64_t begin, int64_t end) {
