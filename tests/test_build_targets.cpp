@@ -20,6 +20,7 @@
 #include "reference/brute_force.h"
 #include "support/device_shim.h"
 #include "support/host_tensor.h"
+#include "support/stage1_cases.h"
 
 namespace {
 
@@ -64,74 +65,36 @@ TargetOut call_build(HostTensor& e, HostTensor& a, const std::vector<int64_t>* r
   return o;
 }
 
-struct TargetCase {
-  int64_t N = 16;
-  int64_t Ve = 64, Va = 64;
-  int64_t shared = 0;
-  float T = 1.0f;
+struct TargetCase : lrtest::LogitsCase {
   float beta = 0.2f;
   int64_t K = 8;
-  int64_t stride_extra = 0;
-  bool null_strides = false;
-  Dtype amateur_dtype = Dtype::I32;  // I32 = the expert's dtype
-  bool use_rows = false;             // a shuffled subset with repeats
-  std::vector<std::pair<RowKind, RowKind>> kinds;
-  uint32_t seed = 1;
+  bool use_rows = false;  // a shuffled subset with repeats
 };
 
-const std::vector<RowKind> kExpertPool = {RowKind::Normal, RowKind::Peaked, RowKind::OneHot, RowKind::Uniform,
-                                          RowKind::Huge, RowKind::NegInfEntries, RowKind::TiesAtMax};
-const std::vector<RowKind> kAmateurPool = {RowKind::Normal, RowKind::Peaked, RowKind::OneHot, RowKind::Uniform,
-                                           RowKind::Huge, RowKind::NegInfEntries, RowKind::TiesAtMax,
-                                           RowKind::Perturbed};
+// Amateur pool with Perturbed once. Ambiguous pairs are not redrawn: what makes
+// them ambiguous is their KL, which lr_build_targets does not compute.
+const lrtest::KindPools kPools = lrtest::kind_pools(1, false);
 
 void run_case(Dtype dt, const TargetCase& c) {
-  std::mt19937 g(c.seed);
-  const int64_t S = c.shared ? c.shared : std::min(c.Ve, c.Va);
-  std::vector<Row> ze, za;
-  std::vector<std::string> names;
-  for (int64_t i = 0; i < c.N; ++i) {
-    RowKind ke, ka;
-    if (!c.kinds.empty()) {
-      ke = c.kinds[static_cast<size_t>(i) % c.kinds.size()].first;
-      ka = c.kinds[static_cast<size_t>(i) % c.kinds.size()].second;
-    } else {
-      ke = kExpertPool[std::uniform_int_distribution<size_t>(0, kExpertPool.size() - 1)(g)];
-      ka = kAmateurPool[std::uniform_int_distribution<size_t>(0, kAmateurPool.size() - 1)(g)];
-    }
-    ze.push_back(lrref::fx::make_row(ke, c.Ve, g));
-    za.push_back(lrref::fx::make_amateur(ka, ze.back(), c.Va, g));
-    names.push_back(std::string(lrref::fx::kind_name(ke)) + "/" + lrref::fx::kind_name(ka));
-  }
-  lrref::fx::poison_columns(ze, S);
-  lrref::fx::poison_columns(za, S);
-  const Dtype adt = c.amateur_dtype == Dtype::I32 ? dt : c.amateur_dtype;
-  HostTensor e = lrref::fx::make_logits(dt, ze, c.Ve, c.stride_extra, c.null_strides);
-  HostTensor a = lrref::fx::make_logits(adt, za, c.Va, c.stride_extra, c.null_strides);
-  const std::vector<Row> se = lrref::fx::read_rows(e), sa = lrref::fx::read_rows(a);
+  lrtest::StoredCase l = lrtest::store_case(dt, c, kPools);
 
   std::vector<int64_t> rows;
   if (c.use_rows && c.N > 0) {
     for (int64_t i = 0; i < c.N; i += 2) rows.push_back(i);                     // a subset
     for (int i = 0; i < 5; ++i) rows.push_back(rows[static_cast<size_t>(i) % rows.size()]);  // repeats
     rows.push_back(c.N - 1);
-    std::shuffle(rows.begin(), rows.end(), g);
+    std::shuffle(rows.begin(), rows.end(), l.rng);
   }
-  lr_target_params p = lr_target_params_default();
-  p.temperature = c.T;
-  p.beta = c.beta;
-  p.shared_vocab = c.shared;
-  TargetOut o = call_build(e, a, c.use_rows ? &rows : nullptr, p, c.K);
+  TargetOut o = call_build(l.e, l.a, c.use_rows ? &rows : nullptr, lrtest::target_params_for(c, c.beta), c.K);
 
   const size_t M = c.use_rows ? rows.size() : static_cast<size_t>(c.N);
   for (size_t m = 0; m < M; ++m) {
     const size_t i = c.use_rows ? static_cast<size_t>(rows[m]) : m;
     const lrref::Targets ref =
-        lrref::targets(se[i], sa[i], S, static_cast<double>(c.T), static_cast<double>(c.beta), c.K);
+        lrref::targets(l.se[i], l.sa[i], l.S, static_cast<double>(c.T), static_cast<double>(c.beta), c.K);
     const std::string err =
-        lrref::fx::check_targets(o.ids[m], o.weights[m], o.support[m], ref, se[i], sa[i], S, kWeightAtol);
-    EXPECT_EQ(err, "") << "output row " << m << " = logits row " << i << " (" << names[i] << ") dtype "
-                       << lrtest::dtype_name(dt) << "/" << lrtest::dtype_name(adt) << " S=" << S << " T=" << c.T
+        lrref::fx::check_targets(o.ids[m], o.weights[m], o.support[m], ref, l.se[i], l.sa[i], l.S, kWeightAtol);
+    EXPECT_EQ(err, "") << "output row " << m << " = logits " << l.row_context(static_cast<int64_t>(i), c.T)
                        << " beta=" << c.beta << " K=" << c.K;
   }
   // Repeated rows give identical outputs.
@@ -182,8 +145,7 @@ TEST_P(BuildTargets, NullStrides) {
 
 TEST_P(BuildTargets, EveryKindPair) {
   TargetCase c;
-  for (RowKind ke : kExpertPool)
-    for (RowKind ka : kAmateurPool) c.kinds.push_back({ke, ka});
+  c.kinds = lrtest::every_kind_pair(kPools);
   c.N = static_cast<int64_t>(c.kinds.size()) * 2;
   c.Ve = c.Va = 64;
   c.K = 64;  // no truncation: the id set must equal M exactly

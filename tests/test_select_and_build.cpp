@@ -6,104 +6,62 @@
 #include <gtest/gtest.h>
 #include <lightreasoner/lightreasoner.h>
 
-#include <random>
 #include <sstream>
 
 #include "reference/brute_force.h"
 #include "support/device_shim.h"
 #include "support/host_tensor.h"
+#include "support/stage1_cases.h"
 
 namespace {
 
-using lrref::Row;
 using lrref::fx::RowKind;
 using lrtest::Dtype;
 using lrtest::HostTensor;
 
 constexpr double kKlAtol = 1e-5, kKlRtol = 1e-4, kWeightAtol = 1e-6;
 
-struct FusedCase {
-  int64_t N = 32;
-  int64_t Ve = 64, Va = 64;
-  int64_t shared = 0;
-  float T = 1.0f, kappa = 0.4f, beta = 0.2f;
+struct FusedCase : lrtest::LogitsCase {
+  float kappa = 0.4f, beta = 0.2f;
   int64_t K = 8;
-  int64_t stride_extra = 0;
-  bool null_strides = false;
-  Dtype amateur_dtype = Dtype::I32;  // I32 = the expert's
-  std::vector<std::pair<RowKind, RowKind>> kinds;
-  uint32_t seed = 1;
+  FusedCase() { N = 32; }  // this suite's default row count
 };
 
-const std::vector<RowKind> kExpertPool = {RowKind::Normal, RowKind::Peaked, RowKind::OneHot, RowKind::Uniform,
-                                          RowKind::Huge, RowKind::NegInfEntries, RowKind::TiesAtMax};
-const std::vector<RowKind> kAmateurPool = {RowKind::Normal, RowKind::Peaked, RowKind::OneHot, RowKind::Uniform,
-                                           RowKind::Huge, RowKind::NegInfEntries, RowKind::TiesAtMax,
-                                           RowKind::Perturbed, RowKind::Perturbed, RowKind::Perturbed};
+// Amateur pool with Perturbed three times; pairs with an ill-defined float KL redrawn.
+const lrtest::KindPools kPools = lrtest::kind_pools(3, true);
 
 void run_case(Dtype dt, const FusedCase& c) {
-  std::mt19937 g(c.seed);
-  const int64_t S = c.shared ? c.shared : std::min(c.Ve, c.Va);
-  std::vector<Row> ze, za;
-  std::vector<std::string> names;
-  for (int64_t i = 0; i < c.N; ++i) {
-    RowKind ke, ka;
-    if (!c.kinds.empty()) {
-      ke = c.kinds[static_cast<size_t>(i) % c.kinds.size()].first;
-      ka = c.kinds[static_cast<size_t>(i) % c.kinds.size()].second;
-    } else {
-      do {
-        ke = kExpertPool[std::uniform_int_distribution<size_t>(0, kExpertPool.size() - 1)(g)];
-        ka = kAmateurPool[std::uniform_int_distribution<size_t>(0, kAmateurPool.size() - 1)(g)];
-      } while (lrref::fx::ambiguous_pair(ke, ka));
-    }
-    ze.push_back(lrref::fx::make_row(ke, c.Ve, g));
-    za.push_back(lrref::fx::make_amateur(ka, ze.back(), c.Va, g));
-    names.push_back(std::string(lrref::fx::kind_name(ke)) + "/" + lrref::fx::kind_name(ka));
-  }
-  lrref::fx::poison_columns(ze, S);
-  lrref::fx::poison_columns(za, S);
-  const Dtype adt = c.amateur_dtype == Dtype::I32 ? dt : c.amateur_dtype;
-  HostTensor e = lrref::fx::make_logits(dt, ze, c.Ve, c.stride_extra, c.null_strides);
-  HostTensor a = lrref::fx::make_logits(adt, za, c.Va, c.stride_extra, c.null_strides);
-  const std::vector<Row> se = lrref::fx::read_rows(e), sa = lrref::fx::read_rows(a);
-
-  lr_select_params sp = lr_select_params_default();
-  sp.temperature = c.T;
-  sp.kl_threshold = c.kappa;
-  sp.shared_vocab = c.shared;
-  lr_target_params tp = lr_target_params_default();
-  tp.temperature = c.T;
-  tp.beta = c.beta;
-  tp.shared_vocab = c.shared;
+  lrtest::StoredCase l = lrtest::store_case(dt, c, kPools);
+  const lr_select_params sp = lrtest::select_params_for(c, c.kappa);
+  const lr_target_params tp = lrtest::target_params_for(c, c.beta);
 
   // The fused call.
   const int64_t N = c.N, K = c.K;
   HostTensor kl(Dtype::F32, {N}), keep(Dtype::U8, {N}), ids(Dtype::I32, {N, K}), w(Dtype::F32, {N, K}),
       sup(Dtype::I32, {N});
   for (HostTensor* t : {&kl, &keep, &ids, &w, &sup}) t->fill_bytes(0xCD);
-  ASSERT_EQ(lrtest::select_and_build(e.dl(), a.dl(), &sp, &tp, kl.dl(), keep.dl(), ids.dl(), w.dl(), sup.dl(), nullptr),
+  ASSERT_EQ(lrtest::select_and_build(l.e.dl(), l.a.dl(), &sp, &tp, kl.dl(), keep.dl(), ids.dl(), w.dl(), sup.dl(),
+                                     nullptr),
             LR_OK)
       << lr_last_error();
 
   // The two-step path.
   HostTensor kl2(Dtype::F32, {N}), keep2(Dtype::U8, {N});
-  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), &sp, kl2.dl(), keep2.dl(), nullptr), LR_OK) << lr_last_error();
+  ASSERT_EQ(lrtest::select_steps(l.e.dl(), l.a.dl(), &sp, kl2.dl(), keep2.dl(), nullptr), LR_OK) << lr_last_error();
   std::vector<int64_t> kept;
   for (int64_t i = 0; i < N; ++i)
     if (keep2.at(i) != 0) kept.push_back(i);
   const int64_t M = static_cast<int64_t>(kept.size());
   HostTensor rows(Dtype::I64, {M}), ids2(Dtype::I32, {M, K}), w2(Dtype::F32, {M, K}), sup2(Dtype::I32, {M});
   for (int64_t m = 0; m < M; ++m) rows.set_at(m, static_cast<double>(kept[static_cast<size_t>(m)]));
-  ASSERT_EQ(lrtest::build_targets(e.dl(), a.dl(), rows.dl(), &tp, ids2.dl(), w2.dl(), sup2.dl(), nullptr), LR_OK)
+  ASSERT_EQ(lrtest::build_targets(l.e.dl(), l.a.dl(), rows.dl(), &tp, ids2.dl(), w2.dl(), sup2.dl(), nullptr), LR_OK)
       << lr_last_error();
 
   int64_t m = 0;
   for (int64_t i = 0; i < N; ++i) {
     const size_t u = static_cast<size_t>(i);
     std::ostringstream ctx;
-    ctx << "row " << i << " (" << names[u] << ") dtype " << lrtest::dtype_name(dt) << "/" << lrtest::dtype_name(adt)
-        << " S=" << S << " T=" << c.T << " K=" << K;
+    ctx << l.row_context(i, c.T) << " K=" << K;
     // Equal to the two-step path.
     EXPECT_TRUE(lrref::same_value(kl.at(i), kl2.at(i))) << ctx.str() << " fused kl " << kl.at(i) << " vs "
                                                         << kl2.at(i);
@@ -124,7 +82,7 @@ void run_case(Dtype dt, const FusedCase& c) {
       }
     }
     // Against the reference.
-    const double ref_kl = lrref::kl(se[u], sa[u], S, static_cast<double>(c.T));
+    const double ref_kl = lrref::kl(l.se[u], l.sa[u], l.S, static_cast<double>(c.T));
     EXPECT_TRUE(lrref::close_enough(kl.at(i), ref_kl, kKlAtol, kKlRtol))
         << ctx.str() << " kl " << kl.at(i) << " ref " << ref_kl;
     EXPECT_EQ(keep.at(i), static_cast<float>(kl.at(i)) > c.kappa ? 1.0 : 0.0) << ctx.str();
@@ -136,10 +94,9 @@ void run_case(Dtype dt, const FusedCase& c) {
         gw.push_back(w.get(i, k));
       }
       const lrref::Targets ref =
-          lrref::targets(se[u], sa[u], S, static_cast<double>(c.T), static_cast<double>(c.beta), K);
-      EXPECT_EQ(lrref::fx::check_targets(gi, gw, static_cast<int64_t>(sup.at(i)), ref, se[u], sa[u], S, kWeightAtol),
-                "")
-          << ctx.str();
+          lrref::targets(l.se[u], l.sa[u], l.S, static_cast<double>(c.T), static_cast<double>(c.beta), K);
+      const int64_t support = static_cast<int64_t>(sup.at(i));
+      EXPECT_EQ(lrref::fx::check_targets(gi, gw, support, ref, l.se[u], l.sa[u], l.S, kWeightAtol), "") << ctx.str();
     }
   }
 }
@@ -185,9 +142,7 @@ TEST_P(SelectAndBuild, NullStrides) {
 
 TEST_P(SelectAndBuild, EveryKindPair) {
   FusedCase c;
-  for (RowKind ke : kExpertPool)
-    for (RowKind ka : kAmateurPool)
-      if (!lrref::fx::ambiguous_pair(ke, ka)) c.kinds.push_back({ke, ka});
+  c.kinds = lrtest::every_kind_pair(kPools);
   c.N = static_cast<int64_t>(c.kinds.size());
   c.Ve = c.Va = 48;
   c.K = 48;

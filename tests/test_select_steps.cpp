@@ -11,12 +11,12 @@
 #include <gtest/gtest.h>
 #include <lightreasoner/lightreasoner.h>
 
-#include <random>
 #include <sstream>
 
 #include "reference/brute_force.h"
 #include "support/device_shim.h"
 #include "support/host_tensor.h"
+#include "support/stage1_cases.h"
 
 namespace {
 
@@ -28,48 +28,13 @@ using lrtest::HostTensor;
 constexpr double kKlAtol = 1e-5;
 constexpr double kKlRtol = 1e-4;
 
-struct SelectCase {
-  int64_t N = 16;
-  int64_t Ve = 64, Va = 64;
-  int64_t shared = 0;        // the parameter (0 = min(Ve, Va))
-  float T = 1.0f;
+struct SelectCase : lrtest::LogitsCase {
   float kappa = 0.4f;
-  int64_t stride_extra = 0;  // > 0: rows are views into wider NaN-padded buffers
-  bool null_strides = false;
-  Dtype amateur_dtype = Dtype::I32;  // I32 = the expert's dtype
   bool with_keep = true;
-  std::vector<std::pair<RowKind, RowKind>> kinds;  // cycled over rows; empty = random pool
-  uint32_t seed = 1;
 };
 
-const std::vector<RowKind> kExpertPool = {RowKind::Normal, RowKind::Peaked, RowKind::OneHot, RowKind::Uniform,
-                                          RowKind::Huge, RowKind::NegInfEntries, RowKind::TiesAtMax};
-const std::vector<RowKind> kAmateurPool = {RowKind::Normal, RowKind::Peaked, RowKind::OneHot, RowKind::Uniform,
-                                           RowKind::Huge, RowKind::NegInfEntries, RowKind::TiesAtMax,
-                                           RowKind::Perturbed, RowKind::Perturbed};
-
-// Generates the rows of a case (columns past the shared vocab poisoned).
-void generate(const SelectCase& c, std::vector<Row>& ze, std::vector<Row>& za, std::vector<std::string>& names) {
-  std::mt19937 g(c.seed);
-  const int64_t S = c.shared ? c.shared : std::min(c.Ve, c.Va);
-  for (int64_t i = 0; i < c.N; ++i) {
-    RowKind ke, ka;
-    if (!c.kinds.empty()) {
-      ke = c.kinds[static_cast<size_t>(i) % c.kinds.size()].first;
-      ka = c.kinds[static_cast<size_t>(i) % c.kinds.size()].second;
-    } else {
-      do {
-        ke = kExpertPool[std::uniform_int_distribution<size_t>(0, kExpertPool.size() - 1)(g)];
-        ka = kAmateurPool[std::uniform_int_distribution<size_t>(0, kAmateurPool.size() - 1)(g)];
-      } while (lrref::fx::ambiguous_pair(ke, ka));
-    }
-    ze.push_back(lrref::fx::make_row(ke, c.Ve, g));
-    za.push_back(lrref::fx::make_amateur(ka, ze.back(), c.Va, g));
-    names.push_back(std::string(lrref::fx::kind_name(ke)) + "/" + lrref::fx::kind_name(ka));
-  }
-  lrref::fx::poison_columns(ze, S);
-  lrref::fx::poison_columns(za, S);
-}
+// Amateur pool with Perturbed twice; pairs with an ill-defined float KL redrawn.
+const lrtest::KindPools kPools = lrtest::kind_pools(2, true);
 
 struct SelectResult {
   std::vector<double> kl;
@@ -93,28 +58,15 @@ SelectResult call_select(HostTensor& e, HostTensor& a, const lr_select_params& p
 }
 
 // Runs a case and checks it against the reference and the invariants.
-void run_case(Dtype dt, SelectCase c) {
-  std::vector<Row> ze, za;
-  std::vector<std::string> names;
-  generate(c, ze, za, names);
-  const Dtype adt = c.amateur_dtype == Dtype::I32 ? dt : c.amateur_dtype;
-  HostTensor e = lrref::fx::make_logits(dt, ze, c.Ve, c.stride_extra, c.null_strides);
-  HostTensor a = lrref::fx::make_logits(adt, za, c.Va, c.stride_extra, c.null_strides);
-  const int64_t S = c.shared ? c.shared : std::min(c.Ve, c.Va);
-  const std::vector<Row> se = lrref::fx::read_rows(e), sa = lrref::fx::read_rows(a);  // as stored
-
-  lr_select_params p = lr_select_params_default();
-  p.temperature = c.T;
-  p.kl_threshold = c.kappa;
-  p.shared_vocab = c.shared;
-  SelectResult r = call_select(e, a, p, c.with_keep);
+void run_case(Dtype dt, const SelectCase& c) {
+  lrtest::StoredCase l = lrtest::store_case(dt, c, kPools);
+  SelectResult r = call_select(l.e, l.a, lrtest::select_params_for(c, c.kappa), c.with_keep);
 
   for (int64_t i = 0; i < c.N; ++i) {
     const size_t u = static_cast<size_t>(i);
-    const double ref = lrref::kl(se[u], sa[u], S, static_cast<double>(c.T));
+    const double ref = lrref::kl(l.se[u], l.sa[u], l.S, static_cast<double>(c.T));
     std::ostringstream ctx;
-    ctx << "row " << i << " (" << names[u] << ") dtype " << lrtest::dtype_name(dt) << "/" << lrtest::dtype_name(adt)
-        << " S=" << S << " T=" << c.T << " ref=" << ref << " got=" << r.kl[u];
+    ctx << l.row_context(i, c.T) << " ref=" << ref << " got=" << r.kl[u];
     EXPECT_TRUE(lrref::close_enough(r.kl[u], ref, kKlAtol, kKlRtol)) << ctx.str();
     if (!std::isnan(ref)) {
       EXPECT_GE(r.kl[u], -kKlAtol) << "KL must be >= 0: " << ctx.str();
@@ -163,9 +115,7 @@ TEST_P(SelectSteps, NullStrides) {
 
 TEST_P(SelectSteps, EveryKindPair) {
   SelectCase c;
-  for (RowKind ke : kExpertPool)
-    for (RowKind ka : kAmateurPool)
-      if (!lrref::fx::ambiguous_pair(ke, ka)) c.kinds.push_back({ke, ka});
+  c.kinds = lrtest::every_kind_pair(kPools);
   c.N = static_cast<int64_t>(c.kinds.size()) * 2;
   c.Ve = c.Va = 64;
   c.seed = 15;
@@ -180,14 +130,10 @@ TEST_P(SelectSteps, KeepOutNullGivesSameKl) {
   c.N = 20;
   c.Ve = c.Va = 50;
   c.seed = 17;
-  std::vector<Row> ze, za;
-  std::vector<std::string> names;
-  generate(c, ze, za, names);
-  HostTensor e = lrref::fx::make_logits(GetParam(), ze, c.Ve);
-  HostTensor a = lrref::fx::make_logits(GetParam(), za, c.Va);
+  lrtest::StoredCase l = lrtest::store_case(GetParam(), c, kPools);
   lr_select_params p = lr_select_params_default();
-  SelectResult with = call_select(e, a, p, true);
-  SelectResult without = call_select(e, a, p, false);
+  SelectResult with = call_select(l.e, l.a, p, true);
+  SelectResult without = call_select(l.e, l.a, p, false);
   for (size_t i = 0; i < with.kl.size(); ++i) EXPECT_TRUE(lrref::same_value(with.kl[i], without.kl[i])) << i;
   c.with_keep = false;
   run_case(GetParam(), c);
@@ -293,15 +239,11 @@ TEST_P(SelectSteps, StridedOneDimensionalOutputs) {
   c.N = 12;
   c.Ve = c.Va = 30;
   c.seed = 27;
-  std::vector<Row> ze, za;
-  std::vector<std::string> names;
-  generate(c, ze, za, names);
-  HostTensor e = lrref::fx::make_logits(GetParam(), ze, c.Ve);
-  HostTensor a = lrref::fx::make_logits(GetParam(), za, c.Va);
+  lrtest::StoredCase l = lrtest::store_case(GetParam(), c, kPools);
   lr_select_params p = lr_select_params_default();
-  SelectResult compact = call_select(e, a, p, true);
+  SelectResult compact = call_select(l.e, l.a, p, true);
   lrref::fx::Strided1D kl(Dtype::F32, c.N, 3), keep(Dtype::U8, c.N, 3);
-  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), &p, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+  ASSERT_EQ(lrtest::select_steps(l.e.dl(), l.a.dl(), &p, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
   for (int64_t i = 0; i < c.N; ++i) {
     EXPECT_TRUE(lrref::same_value(kl.get(i), compact.kl[static_cast<size_t>(i)])) << i;
     EXPECT_EQ(keep.get(i), compact.keep[static_cast<size_t>(i)]) << i;
@@ -322,15 +264,11 @@ TEST_P(SelectSteps, NullParamsMeanDefaults) {
   c.N = 16;
   c.Ve = c.Va = 40;
   c.seed = 28;
-  std::vector<Row> ze, za;
-  std::vector<std::string> names;
-  generate(c, ze, za, names);
-  HostTensor e = lrref::fx::make_logits(GetParam(), ze, c.Ve);
-  HostTensor a = lrref::fx::make_logits(GetParam(), za, c.Va);
+  lrtest::StoredCase l = lrtest::store_case(GetParam(), c, kPools);
   lr_select_params p = lr_select_params_default();
-  SelectResult def = call_select(e, a, p, true);
+  SelectResult def = call_select(l.e, l.a, p, true);
   HostTensor kl(Dtype::F32, {c.N}), keep(Dtype::U8, {c.N});
-  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), nullptr, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+  ASSERT_EQ(lrtest::select_steps(l.e.dl(), l.a.dl(), nullptr, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
   for (int64_t i = 0; i < c.N; ++i) {
     EXPECT_TRUE(lrref::same_value(kl.at(i), def.kl[static_cast<size_t>(i)])) << i;
     EXPECT_EQ(keep.at(i), def.keep[static_cast<size_t>(i)]) << i;
