@@ -11,7 +11,11 @@
 # Stage 1's lean form (LR_CUDA_STAGE1_LEAN=1) and the loss's single-read
 # cluster form (LR_CUDA_LOSS_CLUSTER=1) each get their own run of their
 # suites, a memcheck, a racecheck, a benchmark beside the default and a profile.
-# GPU_CHECK_PART=adapter builds and runs only the LibTorch adapter's suites.
+# 4. builds the driver and runs the whole experiment on tiny random models
+#    on the GPU (float32 and bfloat16).
+# GPU_CHECK_PART=adapter builds and runs only the LibTorch adapter's suites;
+# GPU_CHECK_PART=driver only the driver's smoke run (GPU_CHECK_DRIVER_DEVICE=cpu
+# runs it on the CPU, to try the script where there is no GPU).
 # Results go to $OUT (default out/gpu_check): summary.md, bench_cuda.json,
 # bench_cuda_lean.json, bench_cuda_cluster.json, tests.txt, sanitizer.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
 # Build dependencies the GPU image lacks (GoogleTest, Google Benchmark,
@@ -37,11 +41,46 @@ log "machine"
 } 2>&1 | tee -a "$OUT/steps.log"
 
 TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+configure() {  # LR_BUILD_DRIVER=ON|OFF
+  PKG_CONFIG_PATH="$DEPS/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
+    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DLR_BUILD_DRIVER="$1" -DLR_BUILD_BENCH=ON -DLR_BUILD_TESTS=ON \
+    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DEPS" -DDLPACK_INCLUDE_DIR="$DEPS/include" >>"$OUT/build.log" 2>&1
+}
+
+# The driver's smoke run on this GPU: `lightreasoner run` on configs/tiny.toml
+# (tiny random Qwen2 models, every stage to the report) on the device in
+# float32 and bfloat16; the run folders (less the models) go to $OUT/driver-*.
+driver_smoke() {
+  local device=${GPU_CHECK_DRIVER_DEVICE:-cuda} scratch=build/gpu-driver-runs
+  log "driver: build lightreasoner against this machine's LibTorch"
+  configure ON || { log "configure (driver) FAILED"; tail -20 "$OUT/build.log"; return 1; }
+  cmake --build "$BUILD" -j "$JOBS" --target lightreasoner_driver >>"$OUT/build.log" 2>&1 \
+    || { log "driver build FAILED"; grep -E "error|FAILED" "$OUT/build.log" | head -20 | tee -a "$OUT/steps.log"; return 1; }
+  rm -rf "$scratch"
+  for dtype in float32 bfloat16; do
+    log "driver: lightreasoner run, tiny.toml, $device, $dtype"
+    timeout 300 "$BUILD/adapters/libtorch/driver/cli/lightreasoner" run \
+      --config adapters/libtorch/driver/configs/tiny.toml --set run.device="$device" --set run.dtype="$dtype" \
+      --set run.out_dir="$scratch/tiny-$dtype" >"$OUT/driver-$dtype.txt" 2>&1
+    echo "driver run ($device, $dtype) exit $?" | tee -a "$OUT/steps.log"
+    if [ -d "$scratch/tiny-$dtype" ]; then
+      cp -r "$scratch/tiny-$dtype" "$OUT/driver-$dtype" && rm -rf "$OUT/driver-$dtype/models"
+      # paths relative to the tree, not that machine's
+      find "$OUT/driver-$dtype" -type f \( -name '*.md' -o -name '*.toml' -o -name '*.json' -o -name '*.log' -o -name '*.gp' \) \
+        -exec sed -i "s|$PWD/||g" {} +
+      grep -E "^\|" "$OUT/driver-$dtype/report.md" 2>/dev/null | head -12 | tee -a "$OUT/steps.log"
+    fi
+  done
+}
+
 log "configure (LibTorch at $TORCH_PREFIX)"
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DLR_BUILD_DRIVER=OFF -DLR_BUILD_BENCH=ON -DLR_BUILD_TESTS=ON \
-  -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DEPS" -DDLPACK_INCLUDE_DIR="$DEPS/include" \
-  >"$OUT/build.log" 2>&1 || { log "configure FAILED"; tail -40 "$OUT/build.log"; exit 1; }
+: >"$OUT/build.log"
+configure OFF || { log "configure FAILED"; tail -40 "$OUT/build.log"; exit 1; }
+if [ "${GPU_CHECK_PART:-all}" = driver ]; then  # the driver's smoke run alone
+  driver_smoke
+  exit 0
+fi
 # All targets in one ninja run that keeps going past a failure (-k 0), so
 # that one broken target still leaves the others to run.
 log "build"
@@ -169,6 +208,8 @@ if command -v ncu >/dev/null; then
 else
   echo "ncu not found" | tee -a "$OUT/steps.log"
 fi
+
+driver_smoke
 
 log "summary"
 python3 bench/summarize_gpu_bench.py "$OUT/bench_cuda.json" "$OUT/steps.log" --lean "$OUT/bench_cuda_lean.json" \
