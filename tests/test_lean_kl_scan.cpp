@@ -246,6 +246,24 @@ TEST(LeanKlScan, HugeReferencesTakeTheWidePath) {
   EXPECT_TRUE(std::isnan(block_kl(plus_inf.e, plus_inf.a, 1.0f, 512).kl));
 }
 
+TEST(LeanKlScan, MaskedFirstChunksStayNarrowOrRescan) {
+  // Each thread's first chunk masked on the expert side (512 threads x 8).
+  Pair p = normal_pair(20000, 3.0, 0.5, 0.0, 61);
+  Pair minus_1e9 = p, lowest = p;
+  for (size_t i = 0; i < 4096; ++i) {
+    minus_1e9.e[i] = -1e9f;  // |z| c2 past 2^30, finite sums: narrow again once ordinary logits come
+    lowest.e[i] = -FLT_MAX;  // the reference overflows: the row is rescanned
+  }
+  expect_matches_reference(minus_1e9.e, minus_1e9.a, 1.0f, "-1e9 mask");
+  expect_matches_reference(lowest.e, lowest.a, 1.0f, "-FLT_MAX mask", true);
+  // Masked amateur chunks too, and a p_A = 0 behind the mask still counts.
+  Pair both = minus_1e9;
+  for (size_t i = 0; i < 4096; ++i) both.a[i] = -1e9f;
+  expect_matches_reference(both.e, both.a, 1.0f, "-1e9 mask, both sides");
+  both.a[10000] = -INFINITY;
+  EXPECT_EQ(block_kl(both.e, both.a, 1.0f, 512).kl, lrref::kInf);
+}
+
 TEST(LeanKlScan, OrdinaryExtremesStayNarrow) {
   // Small temperatures with real-sized logits do not need the rescan.
   const Pair p = normal_pair(4096, 10.0, 1.0, 0.0, 51);

@@ -11,7 +11,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -330,8 +329,7 @@ void launch_form(const ContrastJob& job, cudaStream_t stream) {
     throw DeviceError("stage 1 needs " + std::to_string(smem) + " bytes of shared memory per block; the device allows " +
                           std::to_string(max_optin_smem()),
                       false);
-  static std::atomic<size_t> opted_in{0};
-  opt_in_shared_memory(kernel, smem, opted_in, "setting the shared memory of the stage-1 kernel");
+  opt_in_shared_memory(kernel, smem, "setting the shared memory of the stage-1 kernel");
   const int64_t grid = std::min<int64_t>(job.out_rows, int64_t(1) << 30);
   kernel<<<static_cast<unsigned>(grid), kThreads, smem, stream>>>(job, capacity, use_async);
   check_cuda(cudaGetLastError(), "launching the stage-1 kernel");

@@ -15,7 +15,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 
 #include "block_reduce.cuh"
@@ -234,8 +233,7 @@ template <class T>
 void launch_loss_kernel(const LossJob& job, const LossScratch& scratch, int device, cudaStream_t stream) {
   const size_t smem = row_stream_bytes<T>(kThreads) + size_t(job.k) * sizeof(float);
   auto kernel = loss_kernel<T>;
-  static std::atomic<size_t> opted_in{0};
-  opt_in_shared_memory(kernel, smem, opted_in, "setting the shared memory of the loss kernel");
+  opt_in_shared_memory(kernel, smem, "setting the shared memory of the loss kernel");
   const int per_sm = rows_per_sm();
   const int64_t cap = per_sm > 0 ? int64_t(per_sm) * sm_count(device) : int64_t(1) << 30;
   const int64_t grid = std::min<int64_t>(job.logits.rows, cap);

@@ -86,7 +86,14 @@ LR_HOST_DEVICE KlPiece rebased(const LeanKlScan& s, float rE2, float rA2, Exp2 e
 template <class Exp2>
 LR_HOST_DEVICE void raise_maxima(LeanKlScan& s, float nE, float nA, float c2, Exp2 ex2) {
   const float rE = nE * c2, rA = nA * c2;
-  s.wide |= (nE > -INFINITY && !(fabsf(rE) < kWideReference)) || (nA > -INFINITY && !(fabsf(rA) < kWideReference));
+  const bool wide_now =
+      (nE > -INFINITY && !(fabsf(rE) < kWideReference)) || (nA > -INFINITY && !(fabsf(rA) < kWideReference));
+  // Earlier wide maxima (a first chunk masked with -1e9, say) stop counting
+  // once the maxima are ordinary and the sums finite: those sums are exact
+  // relative to their reference and rebase like any others (to ~0). Sums
+  // that overflowed cannot be told from a fault: the thread stays wide.
+  const bool finite_sums = s.dE < INFINITY && s.dA < INFINITY && s.s2 < INFINITY;
+  s.wide = wide_now || (s.wide && !finite_sums);
   const KlPiece p = rebased(s, rE, rA, ex2);
   s.dE = p.dE;
   s.dA = p.dA;

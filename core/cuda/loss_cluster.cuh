@@ -14,17 +14,18 @@
 // near 100 KiB so that two blocks share an SM (one copying in while the
 // other writes out).
 //
-// Used only when a gradient is wanted, the device has compute capability 9.0
-// or more, rows start on 16-byte boundaries and the row fits in eight
-// blocks' shared memory; otherwise the caller runs the default kernel.
-// The math is the default kernel's (distill_loss_kernel.cu).
+// With the variable set, every call whose device has compute capability 9.0
+// or more (and code for it) and whose rows fit in eight blocks' shared memory
+// takes this form, with or without a gradient, aligned or not, so that its
+// results do not depend on those; otherwise the default kernel runs. The
+// math is the default kernel's (distill_loss_kernel.cu), merged in another
+// order: results agree with it to rounding, not bit for bit.
 #pragma once
 
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -80,10 +81,10 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
 
   for (int64_t i = blockIdx.x / C; i < job.logits.rows; i += gridDim.x / C) {
     const Storage* z = static_cast<const Storage*>(row_ptr<T>(job.logits, i));
-    Storage* g = static_cast<Storage*>(row_ptr<T>(job.grad, i));
+    Storage* g = job.grad.data ? static_cast<Storage*>(row_ptr<T>(job.grad, i)) : nullptr;
     const uint8_t status = scratch.status[i];
     if (status != kCounted) {  // the same for the whole cluster: no barrier needed
-      zero_range<T>(g, lo, hi);
+      if (g) zero_range<T>(g, lo, hi);
       if (rank == 0 && threadIdx.x == 0) {
         const double loss = status == kNoTarget ? 0.0 : NAN;
         if (job.reduction == LossReduction::None) job.loss_rows.data[i * job.loss_rows.stride] = static_cast<float>(loss);
@@ -91,10 +92,17 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
       }
       continue;
     }
-    // The slice into shared memory: 16-byte copies, then the odd tail.
-    for (int64_t c = threadIdx.x; c < chunks; c += B) cp_async16(buf + c * kVec, z + lo + c * kVec);
-    cp_async_commit();
-    for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B) buf[e] = z[lo + e];
+    // The slice into shared memory: 16-byte copies (cp.async) where the
+    // slice starts on a 16-byte boundary, element loads otherwise; the same
+    // values either way, so the results do not depend on alignment.
+    int64_t copied = 0;
+    if (aligned16(z + lo)) {
+      for (int64_t c = threadIdx.x; c < chunks; c += B)
+        issue_chunk<T>(reinterpret_cast<unsigned char*>(buf + c * kVec), z + lo, c);
+      cp_async_commit();
+      copied = chunks * kVec;
+    }
+    for (int64_t e = copied + threadIdx.x; e < n; e += B) buf[e] = z[lo + e];
     cp_async_wait<0>();
     __syncthreads();
 
@@ -135,7 +143,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
 
     double part = 0.0;
     if (fault) {
-      zero_range<T>(g, lo, hi);
+      if (g) zero_range<T>(g, lo, hi);
     } else {
       const int32_t* ids = job.ids.data + i * job.ids.row_stride;
       const float* w = job.weights.data + i * job.weights.row_stride;
@@ -146,18 +154,20 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
       const double log_d = log(d_row);
       const float coef = static_cast<float>(grad_coef / t * w_total);
       const float log2_d = static_cast<float>(log_d * 1.4426950408889634);
-      Storage* gs = g + lo;
-      const bool g_aligned = aligned16(gs);
-      for (int64_t c = threadIdx.x; c < chunks; c += B) {
-        float x[kVec];
-        load_vec<T>(buf, c, x);
+      if (g) {
+        Storage* gs = g + lo;
+        const bool g_aligned = aligned16(gs);
+        for (int64_t c = threadIdx.x; c < chunks; c += B) {
+          float x[kVec];
+          load_vec<T>(buf, c, x);
 #pragma unroll
-        for (int q = 0; q < kVec; ++q) x[q] = coef * fast_exp2((x[q] - m_row) * c2 - log2_d);
-        store_chunk<T>(gs, c, g_aligned, x);
+          for (int q = 0; q < kVec; ++q) x[q] = coef * fast_exp2((x[q] - m_row) * c2 - log2_d);
+          store_chunk<T>(gs, c, g_aligned, x);
+        }
+        for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B)
+          store_one<T>(gs, e, coef * fast_exp2((to_float(T{}, buf[e]) - m_row) * c2 - log2_d));
+        __syncthreads();  // the dense writes first, then the target entries over them
       }
-      for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B)
-        store_one<T>(gs, e, coef * fast_exp2((to_float(T{}, buf[e]) - m_row) * c2 - log2_d));
-      __syncthreads();  // the dense writes first, then the target entries over them
       // This slice's target ids: their loss terms and gradient entries.
       for (int64_t jj = threadIdx.x; jj < job.k; jj += B) {
         const int32_t id = ids[jj * job.ids.col_stride];
@@ -165,7 +175,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
         const double v = w[jj * job.weights.col_stride];
         const double log_q = (double(to_float(T{}, buf[id - lo])) - double(m_row)) / t - log_d;
         if (v > 0.0) part += v * (log(v) - log_q);
-        store_one<T>(g, id, static_cast<float>(grad_coef / t * (w_total * exp(log_q) - v)));
+        if (g) store_one<T>(g, id, static_cast<float>(grad_coef / t * (w_total * exp(log_q) - v)));
       }
     }
     part = block_reduce(part, SumD{}, sum_scratch);  // also: every read of buf precedes the next row's copies
@@ -180,6 +190,8 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
     }
   }
   cluster.sync();  // no block leaves while another may still read its shared memory
+#else
+  __trap();  // code for an architecture without clusters: the host never launches it (see below)
 #endif
 }
 
@@ -194,24 +206,26 @@ inline bool loss_cluster_enabled() {
 // Launches the cluster form when it applies; false: the caller runs the default kernel.
 template <class T>
 bool launch_loss_cluster(const LossJob& job, const LossScratch& scratch, int device, cudaStream_t stream) {
-  if (!loss_cluster_enabled() || job.grad.data == nullptr) return false;
+  if (!loss_cluster_enabled()) return false;
   int major = 0, optin = 0;
   check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "reading the compute capability");
   check_cuda(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
              "reading the shared memory per block");
   if (major < 9) return false;
+  auto kernel = loss_cluster_kernel<T>;
+  // The code this device would run must come from compute_90 or later
+  // (a build for sm_80 alone, JIT-compiled here, has the kernel's body out).
+  cudaFuncAttributes attributes{};
+  check_cuda(cudaFuncGetAttributes(&attributes, kernel), "reading the cluster loss kernel's attributes");
+  if (attributes.ptxVersion < 90) return false;
   const size_t elem = sizeof(typename T::Storage);
-  if ((reinterpret_cast<uintptr_t>(job.logits.data) & 15u) != 0 || (size_t(job.logits.row_stride) * elem) % 16 != 0)
-    return false;
   const size_t room = size_t(optin) - sizeof(ClusterShared) - kWarps * (sizeof(float) + sizeof(double)) - 64;
   const ClusterPlan plan = plan_cluster(job.logits.cols, elem, room);
   if (plan.blocks == 0) return false;
   const int blocks = plan.blocks;
   const int64_t slice = plan.slice;
   const size_t smem = size_t(slice) * elem;
-  auto kernel = loss_cluster_kernel<T>;
-  static std::atomic<size_t> opted_in{0};
-  opt_in_shared_memory(kernel, smem, opted_in, "setting the shared memory of the cluster loss kernel");
+  opt_in_shared_memory(kernel, smem, "setting the shared memory of the cluster loss kernel");
   cudaLaunchAttribute attr{};
   attr.id = cudaLaunchAttributeClusterDimension;
   attr.val.clusterDim.x = static_cast<unsigned>(blocks);
