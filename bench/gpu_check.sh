@@ -11,11 +11,11 @@
 # Stage 1's lean form (LR_CUDA_STAGE1_LEAN=1) and the loss's single-read
 # cluster form (LR_CUDA_LOSS_CLUSTER=1) each get their own run of their
 # suites, a memcheck, a racecheck, a benchmark beside the default and a profile.
-# 4. builds the driver and runs the whole experiment on tiny random models
-#    on the GPU (float32 and bfloat16).
 # GPU_CHECK_PART=adapter builds and runs only the LibTorch adapter's suites;
-# GPU_CHECK_PART=driver only the driver's smoke run (GPU_CHECK_DRIVER_DEVICE=cpu
-# runs it on the CPU, to try the script where there is no GPU).
+# GPU_CHECK_PART=driver builds the driver and runs the whole experiment on tiny
+# random models on the GPU, in float32 and bfloat16 (a second call, a few
+# minutes, after the main check on the same machine reuses its build;
+# GPU_CHECK_DRIVER_DEVICE=cpu runs it on the CPU, to try the script here).
 # Results go to $OUT (default out/gpu_check): summary.md, bench_cuda.json,
 # bench_cuda_lean.json, bench_cuda_cluster.json, tests.txt, sanitizer.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
 # Build dependencies the GPU image lacks (GoogleTest, Google Benchmark,
@@ -208,8 +208,6 @@ if command -v ncu >/dev/null; then
 else
   echo "ncu not found" | tee -a "$OUT/steps.log"
 fi
-
-driver_smoke
 
 log "summary"
 python3 bench/summarize_gpu_bench.py "$OUT/bench_cuda.json" "$OUT/steps.log" --lean "$OUT/bench_cuda_lean.json" \
