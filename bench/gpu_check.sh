@@ -104,23 +104,17 @@ LR_TEST_DEVICE=cuda timeout 240 "$BUILD/tests/lr_tests" --gtest_filter='-Argumen
 echo "lr_tests (cuda) exit $?" | tee -a "$OUT/steps.log"
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tee -a "$OUT/steps.log"
 
-log "stage-1 suites again through the cp.async path (LR_CUDA_STAGE1_ASYNC=1)"
-LR_TEST_DEVICE=cuda LR_CUDA_STAGE1_ASYNC=1 timeout 120 "$BUILD/tests/lr_tests" \
-  --gtest_filter='*SelectSteps*:*BuildTargets*:*SelectAndBuild*:*FlatRows*:*DataFaults*' >>"$OUT/tests.txt" 2>&1
-echo "lr_tests (cuda, async stage 1) exit $?" | tee -a "$OUT/steps.log"
-grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
-
-log "stage-1 suites again in the lean form (LR_CUDA_STAGE1_LEAN=1)"
-LR_TEST_DEVICE=cuda LR_CUDA_STAGE1_LEAN=1 timeout 120 "$BUILD/tests/lr_tests" \
-  --gtest_filter='*SelectSteps*:*BuildTargets*:*SelectAndBuild*:*FlatRows*:*DataFaults*' >>"$OUT/tests.txt" 2>&1
-echo "lr_tests (cuda, lean stage 1) exit $?" | tee -a "$OUT/steps.log"
-grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
-
-log "loss suites again with the single-read cluster kernel (LR_CUDA_LOSS_CLUSTER=1)"
-LR_TEST_DEVICE=cuda LR_CUDA_LOSS_CLUSTER=1 timeout 120 "$BUILD/tests/lr_tests" \
-  --gtest_filter='*DistillLoss*:*DataFaults*' >>"$OUT/tests.txt" 2>&1
-echo "lr_tests (cuda, cluster loss) exit $?" | tee -a "$OUT/steps.log"
-grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
+# The suites matching FILTER again on the GPU with VARIABLE=1 (another form of a kernel).
+suites_with() {  # VARIABLE FILTER WHAT
+  log "$3 again with $1=1"
+  env "$1=1" LR_TEST_DEVICE=cuda timeout 120 "$BUILD/tests/lr_tests" --gtest_filter="$2" >>"$OUT/tests.txt" 2>&1
+  echo "lr_tests (cuda, $1=1) exit $?" | tee -a "$OUT/steps.log"
+  grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
+}
+stage1_suites='*SelectSteps*:*BuildTargets*:*SelectAndBuild*:*FlatRows*:*DataFaults*'
+suites_with LR_CUDA_STAGE1_ASYNC "$stage1_suites" "stage-1 suites (cp.async path)"
+suites_with LR_CUDA_STAGE1_LEAN "$stage1_suites" "stage-1 suites (lean form)"
+suites_with LR_CUDA_LOSS_CLUSTER '*DistillLoss*:*DataFaults*' "loss suites (single-read cluster kernel)"
 
 log "LibTorch adapter suites (CPU and CUDA tensors)"
 timeout 120 "$BUILD/tests/adapters/libtorch/lr_torch_tests" >>"$OUT/tests.txt" 2>&1
@@ -139,15 +133,14 @@ LR_TEST_DEVICE=cuda timeout 100 compute-sanitizer --tool memcheck --error-exitco
   >"$OUT/sanitizer.txt" 2>&1
 echo "memcheck exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
 grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tee -a "$OUT/steps.log"
-LR_TEST_DEVICE=cuda LR_CUDA_STAGE1_LEAN=1 timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 \
-  "$BUILD/tests/lr_tests" --gtest_filter='*FlatRows*/bf16:*DataFaults*/bf16:*SelectAndBuild*/bf16' \
-  >>"$OUT/sanitizer.txt" 2>&1
-echo "memcheck, lean stage 1, exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
-grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tail -2 | tee -a "$OUT/steps.log"
-LR_TEST_DEVICE=cuda LR_CUDA_LOSS_CLUSTER=1 timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 \
-  "$BUILD/tests/lr_tests" --gtest_filter='*DistillLoss.*/bf16:*DataFaults*/bf16' >>"$OUT/sanitizer.txt" 2>&1
-echo "memcheck, cluster loss, exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
-grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tail -2 | tee -a "$OUT/steps.log"
+for form in "LR_CUDA_STAGE1_LEAN|*FlatRows*/bf16:*DataFaults*/bf16:*SelectAndBuild*/bf16" \
+            "LR_CUDA_LOSS_CLUSTER|*DistillLoss.*/bf16:*DataFaults*/bf16"; do  # the new forms
+  knob=${form%%|*}
+  env "$knob=1" LR_TEST_DEVICE=cuda timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 \
+    "$BUILD/tests/lr_tests" --gtest_filter="${form#*|}" >>"$OUT/sanitizer.txt" 2>&1
+  echo "memcheck, $knob=1, exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
+  grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tail -2 | tee -a "$OUT/steps.log"
+done
 for knob in LR_CUDA_STAGE1_LEAN LR_CUDA_LOSS_CLUSTER; do  # shared-memory races in the new forms
   env "$knob=1" LR_TEST_DEVICE=cuda timeout 60 compute-sanitizer --tool racecheck --error-exitcode 9 \
     "$BUILD/tests/lr_tests" --gtest_filter='*SelectAndBuild*/bf16:*DistillLoss.*/bf16' >>"$OUT/sanitizer.txt" 2>&1

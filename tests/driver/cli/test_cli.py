@@ -14,27 +14,14 @@ import shutil
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_checks import Cli, check, finish  # noqa: E402
+
 BIN, TOK_DIR, REFERENCE, QWEN2_REF, SCRATCH = sys.argv[1:6]
 TOKENIZER_JSON = os.path.join(TOK_DIR, "tokenizer.json")
-results = {"passed": 0, "failed": 0}
-
-
-def run(args, stdin=""):
-    p = subprocess.run([BIN] + args, input=stdin.encode("utf-8"), capture_output=True, timeout=600)
-    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
-
-
-def check(name, ok, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok     " if ok else "FAILED ") + name + ("" if ok else ": " + detail))
-
-
-def one_line_error(name, args, stdin="", code=None):
-    rc, out, err = run(args, stdin)
-    lines = [l for l in err.splitlines() if l.strip()]
-    ok = rc != 0 and (code is None or rc == code) and len(lines) == 1 and out == ""
-    check(name, ok, "rc=%d stdout=%r stderr=%r" % (rc, out[:200], err[:400]))
-    return lines[0] if lines else ""
+cli = Cli(BIN, timeout=600)
+run, one_line_error = cli.run, cli.one_line_error
 
 
 # --- help and usage errors -------------------------------------------------
@@ -187,5 +174,4 @@ if ok:
 msg = one_line_error("sample --set of an unknown key", ["sample", "--config", config, "--set", "sample.bogus=1"], code=1)
 check("unknown config key named", "sample.bogus" in msg, msg)
 
-print("%d passed, %d failed" % (results["passed"], results["failed"]))
-sys.exit(1 if results["failed"] else 0)
+finish()

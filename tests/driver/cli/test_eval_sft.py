@@ -18,19 +18,14 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_checks import Cli, check, finish  # noqa: E402
+
 BIN, SCRATCH = sys.argv[1:3]
-results = {"passed": 0, "failed": 0}
 
 
-def run(args):
-    p = subprocess.run([BIN] + args, capture_output=True, timeout=300)
-    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
-
-
-def check(name, ok, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok     " if ok else "FAILED ") + name + ("" if ok else ": " + detail))
-    sys.stdout.flush()
+run = Cli(BIN, timeout=300).run
 
 
 def lines_of(path):
@@ -278,5 +273,4 @@ if ok:
                    ["sft", "--config", config, "--set", "sft.max_new_tokens=20"] + rigged_args,
                    ["settings.json", "max_new_tokens"])
 
-print("%d passed, %d failed" % (results["passed"], results["failed"]))
-sys.exit(1 if results["failed"] else 0)
+finish()

@@ -29,17 +29,14 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_checks import check, finish  # noqa: E402
+
 BIN, CONFIG, SCRATCH = sys.argv[1:4]
 SEED = int(sys.argv[4]) if len(sys.argv) > 4 else random.randrange(1 << 30)
 rng = random.Random(SEED)
-results = {"passed": 0, "failed": 0}
 print("seed %d (rerun with it as the 4th argument to repeat the kill points)" % SEED)
-
-
-def check(name, ok, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok     " if ok else "FAILED ") + name + ("" if ok else ": " + str(detail)[:2000]), flush=True)
-    return ok
 
 
 def lr(verb, out_dir, *sets, timeout=600, env=None):
@@ -266,5 +263,4 @@ check("report without gnuplot on the PATH: exits 0, says so, keeps the script an
       rc == 0 and "gnuplot is not installed" in md and os.path.exists(os.path.join(nognuplot, "plots/plots.gp"))
       and not os.path.exists(os.path.join(nognuplot, "plots/kl_histogram.png")), err[-1000:] + md[-800:])
 
-print("%d passed, %d failed" % (results["passed"], results["failed"]))
-sys.exit(1 if results["failed"] else 0)
+finish()

@@ -5,29 +5,16 @@ Usage: test_grade.py LIGHTREASONER
 Prints one line per check and a closing 'N passed, N failed' line.
 """
 import json
-import subprocess
+import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_checks import Cli, check, finish  # noqa: E402
+
 BIN = sys.argv[1]
-results = {"passed": 0, "failed": 0}
-
-
-def run(args, stdin=""):
-    p = subprocess.run([BIN] + args, input=stdin.encode("utf-8"), capture_output=True, timeout=60)
-    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
-
-
-def check(name, ok, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok     " if ok else "FAILED ") + name + ("" if ok else ": " + detail))
-
-
-def one_line_error(name, args, stdin="", code=None):
-    rc, out, err = run(args, stdin)
-    lines = [l for l in err.splitlines() if l.strip()]
-    ok = rc != 0 and (code is None or rc == code) and len(lines) == 1 and out == ""
-    check(name, ok, "rc=%d stdout=%r stderr=%r" % (rc, out[:200], err[:400]))
-    return lines[0] if lines else ""
+cli = Cli(BIN, timeout=60)
+run, one_line_error = cli.run, cli.one_line_error
 
 
 rc, out, err = run(["grade", "--help"])
@@ -75,5 +62,4 @@ msg = one_line_error("grade array line", ["grade"], "[1,2]\n", code=1)
 check("array line message names line 1", "line 1" in msg, msg)
 one_line_error("grade bad --kind", ["grade", "--kind", "bogus"], good, code=2)
 
-print("%d passed, %d failed" % (results["passed"], results["failed"]))
-sys.exit(1 if results["failed"] else 0)
+finish()

@@ -5,7 +5,6 @@
 // resumed run equals an uninterrupted one), the CE objective's gradient
 // against a LibTorch autograd composite, and rejection sampling.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <torch/torch.h>
 
@@ -31,6 +30,7 @@
 #include "model/qwen2_model.h"
 #include "sample/prompt.h"
 #include "sft/sft_samples.h"
+#include "support/process_scratch.h"
 #include "support/small_tokenizer.h"
 #include "tokenizer.h"
 #include "train/lora.h"
@@ -43,17 +43,7 @@ using namespace lr::driver;
 
 namespace {
 
-// One folder per test process: ctest runs the discovered tests in parallel.
-const std::string kScratch = std::string(LR_EVALUATE_TEST_SCRATCH) + "/" + std::to_string(::getpid());
-
-class ScratchCleanup : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(kScratch, ec);
-  }
-};
-const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
+const std::string kScratch = lrtest::process_scratch(LR_EVALUATE_TEST_SCRATCH);
 
 std::string test_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

@@ -3,7 +3,6 @@
 // tokenizer written here (296 ids), so shared = 296 and the padded rows of
 // both models are dropped.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <torch/torch.h>
 
@@ -25,6 +24,7 @@
 #include "sample/prompt.h"
 #include "sample/sampler.h"
 #include "sample/supervision_store.h"
+#include "support/process_scratch.h"
 #include "support/small_tokenizer.h"
 #include "tokenizer.h"
 
@@ -34,18 +34,7 @@ using namespace lr::driver;
 
 namespace {
 
-// One folder per test process: ctest runs the discovered tests in parallel.
-const std::string kScratch = std::string(LR_SAMPLE_TEST_SCRATCH) + "/" + std::to_string(::getpid());
-
-// Removes this process's scratch folder at the end.
-class ScratchCleanup : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(kScratch, ec);
-  }
-};
-const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
+const std::string kScratch = lrtest::process_scratch(LR_SAMPLE_TEST_SCRATCH);
 
 constexpr int kTokenizerVocab = 296;
 constexpr int kImEnd = 294;
