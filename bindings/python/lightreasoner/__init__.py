@@ -20,6 +20,7 @@ Example::
 """
 
 from ._api import (
+    DEFAULT_K,
     AbiVersion,
     Array,
     abi_version,
@@ -48,6 +49,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ABI_VERSION_MAJOR",
     "ABI_VERSION_MINOR",
+    "DEFAULT_K",
     "AbiVersion",
     "Array",
     "DLDataType",

@@ -13,6 +13,11 @@ from ._tensors import Borrowed, Factory, borrow
 #: with ``__dlpack__``, ``__cuda_array_interface__`` or ``__array_interface__``.
 Array = Any
 
+#: The number of target slots per row when the caller names none. This one is
+#: the binding's own: K sizes the caller's output arrays, so the library has no
+#: default for it (every other default is the library's, read at call time).
+DEFAULT_K = 8
+
 
 class AbiVersion(NamedTuple):
     """The ABI version of the loaded library (``lr_abi_version()`` split in two)."""
@@ -57,9 +62,9 @@ def select_steps(
     expert: Array,
     amateur: Array,
     *,
-    kl_threshold: float = 0.4,
-    temperature: float = 1.0,
-    shared_vocab: int = 0,
+    kl_threshold: Optional[float] = None,
+    temperature: Optional[float] = None,
+    shared_vocab: Optional[int] = None,
 ) -> Tuple[Array, Array]:
     """KL(p_E || p_A) per row and the kappa-filter (``lr_select_steps``).
 
@@ -71,6 +76,10 @@ def select_steps(
         temperature: both models' logits are divided by it. > 0, finite.
         shared_vocab: how many leading ids the two vocabularies share; 0 means
             ``min(Ve, Va)``. Columns past it are not read.
+
+        A parameter left None takes the library's default, read from it at
+        each call (``lr_select_params_init``; the header documents kappa 0.4,
+        temperature 1, shared_vocab 0).
 
     Returns:
         ``(kl, keep)``: ``kl`` float32 ``[N]``; ``keep`` bool ``[N]`` (the
@@ -105,10 +114,10 @@ def build_targets(
     amateur: Array,
     rows: Union[Array, Sequence[int], None] = None,
     *,
-    k: int = 8,
-    beta: float = 0.2,
-    temperature: float = 1.0,
-    shared_vocab: int = 0,
+    k: int = DEFAULT_K,
+    beta: Optional[float] = None,
+    temperature: Optional[float] = None,
+    shared_vocab: Optional[int] = None,
 ) -> Tuple[Array, Array, Array]:
     """The contrastive soft target of each requested row (``lr_build_targets``).
 
@@ -119,8 +128,14 @@ def build_targets(
             int64 array of the expert's kind). None means all N rows.
         k: the number of target slots per row (>= 1). If the support is
             larger, the k tokens of largest p_E are kept and renormalised.
+            The default, :data:`DEFAULT_K`, is this binding's own (the
+            library has none: k sizes the outputs).
         beta: the support is {a : p_E(a) >= beta * max p_E}. In (0, 1].
         temperature, shared_vocab: as for :func:`select_steps`.
+
+        A parameter left None takes the library's default
+        (``lr_target_params_init``; the header documents beta 0.2,
+        temperature 1, shared_vocab 0).
 
     Returns:
         ``(ids, weights, support_size)``: ``ids`` int32 ``[M, k]`` (-1 =
@@ -170,11 +185,11 @@ def select_and_build(
     expert: Array,
     amateur: Array,
     *,
-    k: int = 8,
-    kl_threshold: float = 0.4,
-    beta: float = 0.2,
-    temperature: float = 1.0,
-    shared_vocab: int = 0,
+    k: int = DEFAULT_K,
+    kl_threshold: Optional[float] = None,
+    beta: Optional[float] = None,
+    temperature: Optional[float] = None,
+    shared_vocab: Optional[int] = None,
 ) -> Tuple[Array, Array, Array, Array, Array]:
     """Selection and targets in one pass over the logits (``lr_select_and_build``).
 
@@ -184,6 +199,8 @@ def select_and_build(
         kl_threshold: as for :func:`select_steps`.
         beta: as for :func:`build_targets`.
         temperature, shared_vocab: shared by both stages.
+
+        A parameter left None takes the library's default, as in those two.
 
     Returns:
         ``(kl, keep, ids, weights, support_size)`` for all N rows: as
@@ -223,9 +240,9 @@ def distill_loss_backward(
     target_ids: Array,
     target_weights: Array,
     *,
-    reduction: str = "mean",
-    grad_scale: float = 1.0,
-    temperature: float = 1.0,
+    reduction: Optional[str] = None,
+    grad_scale: Optional[float] = None,
+    temperature: Optional[float] = None,
     grad: Union[bool, str] = True,
 ) -> Tuple[Array, Optional[Array]]:
     """Loss KL(v || softmax(z / T)) and its gradient (``lr_distill_loss_backward``).
@@ -247,6 +264,10 @@ def distill_loss_backward(
         grad_scale: multiplies the gradient, not the loss (e.g. 1 /
             accumulation steps). Finite.
         temperature: the logits are divided by it. > 0, finite.
+
+        reduction, grad_scale and temperature left None take the library's
+        defaults (``lr_loss_params_init``; the header documents "mean",
+        grad_scale 1, temperature 1).
         grad: True to return a new gradient array (the logits' dtype, kind and
             device), False for none, ``"inplace"`` to overwrite ``logits``
             with the gradient and return ``logits`` itself.
@@ -265,12 +286,15 @@ def distill_loss_backward(
         LightReasonerError: the library rejected an argument (shape, dtype,
             device, id range, parameter range; the message names it).
     """
-    code = n.REDUCTIONS.get(reduction.lower()) if isinstance(reduction, str) else None
-    if code is None:
-        raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+    code = None
+    if reduction is not None:
+        code = n.REDUCTIONS.get(reduction.lower()) if isinstance(reduction, str) else None
+        if code is None:
+            raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
     inplace = isinstance(grad, str) and grad == "inplace"
     if not inplace and grad is not True and grad is not False:
         raise ValueError(f"grad: expected True, False or 'inplace', got {grad!r}")
+    p = n.loss_params(code, grad_scale, temperature)
     lib = n.library()
     f = Factory(logits, "logits")
     with ExitStack() as stack:
@@ -280,7 +304,7 @@ def distill_loss_backward(
         ids_b = _enter(stack, borrow(target_ids, "target_ids", f.stream))
         w_b = _enter(stack, borrow(target_weights, "target_weights", f.stream))
         rows = _rows(z)
-        loss = f.empty((rows,) if code == n.REDUCTIONS["none"] else (), "float32")
+        loss = f.empty((rows,) if p.reduction == n.REDUCTIONS["none"] else (), "float32")
         loss_b = _enter(stack, borrow(loss, "loss"))
         g: Optional[Array] = None
         g_ref: Any = None
@@ -289,6 +313,5 @@ def distill_loss_backward(
         elif grad:
             g = f.empty(z.shape, "like", like=z)
             g_ref = _enter(stack, borrow(g, "grad")).ref
-        p = n.loss_params(code, grad_scale, temperature)
         n.check(lib.lr_distill_loss_backward(z.ref, ids_b.ref, w_b.ref, ctypes.byref(p), loss_b.ref, g_ref, _stream(f)))
     return loss, g

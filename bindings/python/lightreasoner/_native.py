@@ -152,19 +152,41 @@ class LossParams(ctypes.Structure):
     ]
 
 
-def select_params(kl_threshold: float, temperature: float, shared_vocab: int) -> SelectParams:
-    """An ``lr_select_params`` whose struct_size is this binding's size of the struct."""
-    return SelectParams(ctypes.sizeof(SelectParams), kl_threshold, temperature, shared_vocab)
+def _library_defaults(struct: type, init: str, overrides: dict) -> ctypes.Structure:
+    """A ``struct`` holding the library's defaults, read through ``init``
+    (``lr_*_params_init``: struct_size is this binding's size, so a newer
+    library writes only the fields this binding knows), then the overrides
+    that are not None."""
+    p = struct()
+    check(getattr(library(), init)(ctypes.byref(p), ctypes.sizeof(p)))
+    for field, value in overrides.items():
+        if value is not None:
+            setattr(p, field, value)
+    return p
 
 
-def target_params(beta: float, temperature: float, shared_vocab: int) -> TargetParams:
-    """An ``lr_target_params`` whose struct_size is this binding's size of the struct."""
-    return TargetParams(ctypes.sizeof(TargetParams), beta, temperature, shared_vocab)
+def select_params(
+    kl_threshold: Optional[float] = None, temperature: Optional[float] = None, shared_vocab: Optional[int] = None
+) -> SelectParams:
+    """An ``lr_select_params``: the library's defaults, with the fields given (not None) replaced."""
+    fields = {"kl_threshold": kl_threshold, "temperature": temperature, "shared_vocab": shared_vocab}
+    return _library_defaults(SelectParams, "lr_select_params_init", fields)
 
 
-def loss_params(reduction: int, grad_scale: float, temperature: float) -> LossParams:
-    """An ``lr_loss_params`` whose struct_size is this binding's size of the struct."""
-    return LossParams(ctypes.sizeof(LossParams), reduction, grad_scale, temperature)
+def target_params(
+    beta: Optional[float] = None, temperature: Optional[float] = None, shared_vocab: Optional[int] = None
+) -> TargetParams:
+    """An ``lr_target_params``: the library's defaults, with the fields given (not None) replaced."""
+    fields = {"beta": beta, "temperature": temperature, "shared_vocab": shared_vocab}
+    return _library_defaults(TargetParams, "lr_target_params_init", fields)
+
+
+def loss_params(
+    reduction: Optional[int] = None, grad_scale: Optional[float] = None, temperature: Optional[float] = None
+) -> LossParams:
+    """An ``lr_loss_params``: the library's defaults, with the fields given (not None) replaced."""
+    fields = {"reduction": reduction, "grad_scale": grad_scale, "temperature": temperature}
+    return _library_defaults(LossParams, "lr_loss_params_init", fields)
 
 
 # ------------------------------------------------------------------- loading
@@ -177,9 +199,14 @@ _SIGNATURES = {
     "lr_build_info": (ctypes.c_char_p, []),
     "lr_status_string": (ctypes.c_char_p, [ctypes.c_int]),
     "lr_last_error": (ctypes.c_char_p, []),
-    # Struct-returning defaults are declared for tests that compare sizes with
-    # the library this binding was built for; the binding itself never calls
-    # them (a newer library's larger struct returned by value would not fit).
+    # The binding takes the library's defaults through the _init calls, which
+    # write only the bytes of this binding's struct size. The struct-returning
+    # defaults are declared for tests against the library this binding was
+    # written for; the binding never calls them (a newer library's larger
+    # struct returned by value would not fit).
+    "lr_select_params_init": (ctypes.c_int, [_P(SelectParams), ctypes.c_uint32]),
+    "lr_target_params_init": (ctypes.c_int, [_P(TargetParams), ctypes.c_uint32]),
+    "lr_loss_params_init": (ctypes.c_int, [_P(LossParams), ctypes.c_uint32]),
     "lr_select_params_default": (SelectParams, []),
     "lr_target_params_default": (TargetParams, []),
     "lr_loss_params_default": (LossParams, []),

@@ -183,7 +183,7 @@ end
 # ------------------------------------------------------------ library loading
 
 const _SYMBOLS = (:lr_abi_version, :lr_build_info, :lr_status_string, :lr_last_error,
-                  :lr_select_params_default, :lr_target_params_default, :lr_loss_params_default,
+                  :lr_select_params_init, :lr_target_params_init, :lr_loss_params_init,
                   :lr_select_steps, :lr_build_targets, :lr_select_and_build,
                   :lr_distill_loss_backward)
 const _fnptr = Dict{Symbol,Ptr{Cvoid}}()
@@ -293,27 +293,56 @@ status_string(s::Integer) = unsafe_string(@ccall $(_fn(:lr_status_string))(Cint(
 
 _or(x, default, ::Type{T}) where {T} = x === nothing ? default : T(x)
 
-# struct_size is always this binding's sizeof: a newer library with appended
-# fields then treats them as absent (the header's versioning rule).
+# The library's defaults (the header documents kappa 0.4, beta 0.2, temperature
+# 1, shared_vocab 0, MEAN, grad_scale 1; none is restated here), read at each
+# call through lr_*_params_init with this binding's struct size: not through
+# _default(), whose by-value struct is the library's size, which a newer 1.x
+# library may have grown past this binding's mirror.
+function _select_defaults()
+    d = Ref{LrSelectParams}()
+    _check(@ccall $(_fn(:lr_select_params_init))(
+        d::Ref{LrSelectParams}, UInt32(sizeof(LrSelectParams))::UInt32)::Cint)
+    return d[]
+end
+
+function _target_defaults()
+    d = Ref{LrTargetParams}()
+    _check(@ccall $(_fn(:lr_target_params_init))(
+        d::Ref{LrTargetParams}, UInt32(sizeof(LrTargetParams))::UInt32)::Cint)
+    return d[]
+end
+
+function _loss_defaults()
+    d = Ref{LrLossParams}()
+    _check(@ccall $(_fn(:lr_loss_params_init))(
+        d::Ref{LrLossParams}, UInt32(sizeof(LrLossParams))::UInt32)::Cint)
+    return d[]
+end
+
+# The defaults with the keywords given (not `nothing`) put over them. struct_size
+# is this binding's sizeof (init wrote it): a newer library with appended fields
+# then treats them as absent (the header's versioning rule).
 function _select_params(kl_threshold, temperature, shared_vocab)
-    d = @ccall $(_fn(:lr_select_params_default))()::LrSelectParams
-    return LrSelectParams(UInt32(sizeof(LrSelectParams)),
+    d = _select_defaults()
+    return LrSelectParams(d.struct_size,
                           _or(kl_threshold, d.kl_threshold, Float32),
                           _or(temperature, d.temperature, Float32),
                           _or(shared_vocab, d.shared_vocab, Int64))
 end
 
 function _target_params(beta, temperature, shared_vocab)
-    d = @ccall $(_fn(:lr_target_params_default))()::LrTargetParams
-    return LrTargetParams(UInt32(sizeof(LrTargetParams)),
+    d = _target_defaults()
+    return LrTargetParams(d.struct_size,
                           _or(beta, d.beta, Float32),
                           _or(temperature, d.temperature, Float32),
                           _or(shared_vocab, d.shared_vocab, Int64))
 end
 
-function _loss_params(reduction::Cint, grad_scale, temperature)
-    d = @ccall $(_fn(:lr_loss_params_default))()::LrLossParams
-    return LrLossParams(UInt32(sizeof(LrLossParams)), reduction,
+# reduction: a Symbol (:none, :sum, :mean) or `nothing` for the library's default.
+function _loss_params(reduction, grad_scale, temperature)
+    d = _loss_defaults()
+    return LrLossParams(d.struct_size,
+                        reduction === nothing ? d.reduction : _reduction_code(reduction),
                         _or(grad_scale, d.grad_scale, Float32),
                         _or(temperature, d.temperature, Float32))
 end
@@ -398,7 +427,7 @@ _as_strided(A::AbstractMatrix, ::Type{T}) where {T} = Matrix{T}(A)
 # ------------------------------------------------------------------- stage 1
 
 """
-    select_steps(expert, amateur; kl_threshold=0.4, temperature=1, shared_vocab=0)
+    select_steps(expert, amateur; kl_threshold, temperature, shared_vocab)
         -> (kl::Vector{Float32}, keep::Vector{Bool})
 
 KL(p_E ‖ p_A) of each position and the kappa-filter `keep = kl .> kl_threshold`
@@ -408,7 +437,8 @@ KL(p_E ‖ p_A) of each position and the kappa-filter `keep = kl .> kl_threshold
 (column `j` = position `j`), element type `Float32`, `Float16` or `BFloat16`,
 unit stride along the first dimension. Softmaxes are taken over the first
 `shared_vocab` ids (`0` = `min(Ve, Va)`). Omitted keywords take the library's
-defaults. A position with NaN/+Inf logits gets `kl = NaN`, `keep = false`.
+defaults, read from it at each call (`lr_select_params_init`; the header
+documents kappa 0.4, temperature 1, shared_vocab 0). A position with NaN/+Inf logits gets `kl = NaN`, `keep = false`.
 Returns a named tuple.
 """
 function select_steps(expert::AbstractMatrix, amateur::AbstractMatrix;
@@ -431,13 +461,17 @@ function select_steps(expert::AbstractMatrix, amateur::AbstractMatrix;
 end
 
 """
-    build_targets(expert, amateur; k, rows=nothing, beta=0.2, temperature=1, shared_vocab=0)
+    build_targets(expert, amateur; k, rows=nothing, beta, temperature, shared_vocab)
         -> (ids::Matrix{Int32}, weights::Matrix{Float32}, support::Vector{Int32})
 
 The contrastive soft target of each requested position (`lr_build_targets`).
 
 - `expert`, `amateur`: logits as for [`select_steps`](@ref).
-- `k` (required): the number of target slots per position.
+- `k` (required): the number of target slots per position (it sizes the
+  outputs, so the library has no default for it).
+- `beta`, `temperature`, `shared_vocab`: omitted, the library's defaults
+  (`lr_target_params_init`; the header documents beta 0.2, temperature 1,
+  shared_vocab 0).
 - `rows`: **1-based** column indices into the logits (any order, repeats
   allowed), e.g. `findall(keep)`; `nothing` means all `N` columns.
 
@@ -476,7 +510,7 @@ function build_targets(expert::AbstractMatrix, amateur::AbstractMatrix; k::Integ
 end
 
 """
-    select_and_build(expert, amateur; k, kl_threshold=0.4, beta=0.2, temperature=1, shared_vocab=0)
+    select_and_build(expert, amateur; k, kl_threshold, beta, temperature, shared_vocab)
         -> (kl, keep, ids, weights, support)
 
 [`select_steps`](@ref) and [`build_targets`](@ref) in one pass over the logits
@@ -484,7 +518,8 @@ end
 (`Vector{Bool}`) and `support` (`Vector{Int32}`) have length `N`, `ids`
 (`Matrix{Int32}`, 0-based token ids) and `weights` (`Matrix{Float32}`) are
 `(k, N)`. Columns of positions not kept are padding (ids `-1`, weights `0`,
-support `0`). `temperature` and `shared_vocab` apply to both stages.
+support `0`). `temperature` and `shared_vocab` apply to both stages; omitted
+keywords take the library's defaults as in those two.
 """
 function select_and_build(expert::AbstractMatrix, amateur::AbstractMatrix; k::Integer,
                           kl_threshold = nothing, beta = nothing,
@@ -519,8 +554,8 @@ end
 # ------------------------------------------------------------------- stage 2
 
 """
-    distill_loss_backward(logits, ids, weights; reduction=:mean, grad_scale=1,
-                          temperature=1, grad=:new) -> (loss, grad)
+    distill_loss_backward(logits, ids, weights; reduction, grad_scale, temperature,
+                          grad=:new) -> (loss, grad)
 
 Loss KL(v ‖ softmax(z / T)) of the trained model's logits `z` against the sparse
 targets `v`, and its gradient with respect to `z` (`lr_distill_loss_backward`).
@@ -536,6 +571,9 @@ targets `v`, and its gradient with respect to `z` (`lr_distill_loss_backward`).
   `:mean` (loss is a `Float32`; `:mean` divides loss and gradient by the number of
   positions with at least one id ≠ -1).
 - `grad_scale` multiplies the gradient only (e.g. `1 / accumulation_steps`).
+- `reduction`, `grad_scale`, `temperature` omitted take the library's defaults
+  (`lr_loss_params_init`; the header documents `:mean`, grad_scale 1,
+  temperature 1).
 - `grad`: `:new` returns a new `(V, N)` matrix of the logits' element type;
   `:inplace` overwrites `logits` with the gradient and returns it; `:none` skips
   the gradient (`nothing`); or pass a preallocated matrix of the logits' size and
@@ -543,10 +581,10 @@ targets `v`, and its gradient with respect to `z` (`lr_distill_loss_backward`).
 """
 function distill_loss_backward(logits::AbstractMatrix, ids::AbstractMatrix{<:Integer},
                                weights::AbstractMatrix{<:Real};
-                               reduction::Symbol = :mean, grad_scale = nothing,
+                               reduction::Union{Symbol,Nothing} = nothing, grad_scale = nothing,
                                temperature = nothing, grad::Union{Symbol,AbstractMatrix} = :new)
-    red = _reduction_code(reduction)
-    params = _loss_params(red, grad_scale, temperature)
+    params = _loss_params(reduction, grad_scale, temperature)
+    red = params.reduction
     lt = _logits_tensor(logits, "logits")
     V, n = size(logits)
     size(ids, 2) == n || throw(DimensionMismatch(

@@ -49,6 +49,23 @@ const NONE = L["none"]
     @test isfile(LightReasoner.library_path())
 end
 
+@testset "omitted keywords are the library's defaults" begin
+    # lr_*_params_default() read here on its own, by value (this library is the
+    # one the binding mirrors, so its struct fits), against what the binding
+    # builds from lr_*_params_init when no keyword is given.
+    handle = LightReasoner.Libdl.dlopen(LightReasoner.library_path())
+    fn(name) = LightReasoner.Libdl.dlsym(handle, name)
+    select = ccall(fn(:lr_select_params_default), LightReasoner.LrSelectParams, ())
+    target = ccall(fn(:lr_target_params_default), LightReasoner.LrTargetParams, ())
+    loss = ccall(fn(:lr_loss_params_default), LightReasoner.LrLossParams, ())
+    @test LightReasoner._select_params(nothing, nothing, nothing) == select
+    @test LightReasoner._target_params(nothing, nothing, nothing) == target
+    @test LightReasoner._loss_params(nothing, nothing, nothing) == loss
+    p = LightReasoner._select_params(0.75, nothing, nothing)
+    @test p.kl_threshold == 0.75f0 && p.temperature == select.temperature
+    @test LightReasoner._loss_params(:sum, nothing, nothing).reduction == LightReasoner.LR_REDUCTION_SUM
+end
+
 @testset "select_steps" begin
     r = select_steps(E, A; kl_threshold = S["kl_threshold"], temperature = S["temperature"],
                      shared_vocab = S["shared_vocab"])

@@ -162,9 +162,17 @@ extern "C" {
     /// success). Valid until the next lr_* call on this thread.
     pub fn lr_last_error() -> *const c_char;
 
+    /// The library's defaults, returned by value (the library's struct size).
     pub fn lr_select_params_default() -> lr_select_params;
     pub fn lr_target_params_default() -> lr_target_params;
     pub fn lr_loss_params_default() -> lr_loss_params;
+
+    /// The library's defaults written into the first `struct_size` bytes of
+    /// `*params` (and `params.struct_size = struct_size`): the form for a
+    /// caller that may load a newer 1.x library than this crate mirrors.
+    pub fn lr_select_params_init(params: *mut lr_select_params, struct_size: u32) -> lr_status;
+    pub fn lr_target_params_init(params: *mut lr_target_params, struct_size: u32) -> lr_status;
+    pub fn lr_loss_params_init(params: *mut lr_loss_params, struct_size: u32) -> lr_status;
 
     /// KL(p_E || p_A) per row into `kl_out` [N] f32 and the kappa-filter into
     /// `keep_out` [N] u8 (or NULL). `params` NULL = defaults.

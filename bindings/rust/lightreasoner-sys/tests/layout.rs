@@ -167,3 +167,28 @@ fn defaults_and_version_come_from_the_library() {
         assert!(!lr_build_info().is_null());
     }
 }
+
+#[test]
+fn init_writes_what_default_returns() {
+    unsafe {
+        let mut s = core::mem::zeroed::<lr_select_params>();
+        assert_eq!(
+            lr_select_params_init(&mut s, size_of::<lr_select_params>() as u32),
+            LR_OK
+        );
+        assert_eq!(s, lr_select_params_default());
+        let mut t = core::mem::zeroed::<lr_target_params>();
+        assert_eq!(
+            lr_target_params_init(&mut t, size_of::<lr_target_params>() as u32),
+            LR_OK
+        );
+        assert_eq!(t, lr_target_params_default());
+        let mut l = core::mem::zeroed::<lr_loss_params>();
+        assert_eq!(lr_loss_params_init(&mut l, size_of::<lr_loss_params>() as u32), LR_OK);
+        assert_eq!(l, lr_loss_params_default());
+        assert_eq!(
+            lr_select_params_init(core::ptr::null_mut(), 24),
+            LR_ERR_INVALID_ARGUMENT
+        );
+    }
+}

@@ -556,24 +556,54 @@ impl<'a> TargetsView<'a> {
 }
 
 // -------------------------------------------------------------- parameters
+//
+// `Default` of each parameter struct is the library's defaults, read from the
+// loaded library when called (the header documents them: kappa 0.4, beta 0.2,
+// temperature 1, shared_vocab 0 = min(Ve, Va), MEAN, grad_scale 1); none is
+// restated here.
 
-/// Parameters of [`select_steps`]; `Default` is the header's defaults.
+/// The library's defaults for one parameter struct, through its
+/// `lr_*_params_init` with this crate's struct size. Not `_default()`: a newer
+/// 1.x library returns its own, larger struct by value, which would not fit
+/// ours. Only for the `sys::lr_*_params` structs, for which all-zero bytes are
+/// a valid value.
+fn library_defaults<P>(init: unsafe extern "C" fn(*mut P, u32) -> sys::lr_status) -> P {
+    let mut p = std::mem::MaybeUninit::<P>::zeroed();
+    // SAFETY: init writes at most size_of::<P>() bytes into p.
+    let status = unsafe { init(p.as_mut_ptr(), std::mem::size_of::<P>() as u32) };
+    if let Err(e) = check(status) {
+        panic!("liblightreasoner refused to give its default parameters: {e}");
+    }
+    // SAFETY: P is a plain C struct, valid from zeroed bytes and init's writes.
+    unsafe { p.assume_init() }
+}
+
+/// A default `shared_vocab` as this crate's `usize` (the library's is 0).
+fn default_shared_vocab(raw: i64) -> usize {
+    usize::try_from(raw).expect("liblightreasoner's default shared_vocab is not negative")
+}
+
+/// Parameters of [`select_steps`]; `Default` is the library's defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SelectParams {
-    /// kappa: keep a row iff KL > kappa. Default 0.4. Not NaN.
+    /// kappa: keep a row iff KL > kappa. Not NaN. Default: the library's (0.4).
     pub kl_threshold: f32,
-    /// Logits are divided by it before the softmax. Default 1; > 0, finite.
+    /// Logits are divided by it before the softmax; > 0, finite. Default:
+    /// the library's (1).
     pub temperature: f32,
-    /// Leading ids the two models share; 0 (the default) = min(Ve, Va).
+    /// Leading ids the two models share; 0 = min(Ve, Va). Default: the
+    /// library's (0).
     pub shared_vocab: usize,
 }
 
 impl Default for SelectParams {
+    /// The loaded library's defaults (`lr_select_params_init`).
     fn default() -> Self {
+        let raw = library_defaults(sys::lr_select_params_init);
         SelectParams {
-            kl_threshold: 0.4,
-            temperature: 1.0,
-            shared_vocab: 0,
+            kl_threshold: raw.kl_threshold,
+            temperature: raw.temperature,
+            shared_vocab: default_shared_vocab(raw.shared_vocab),
         }
     }
 }
@@ -601,23 +631,26 @@ impl SelectParams {
     }
 }
 
-/// Parameters of [`build_targets`]; `Default` is the header's defaults.
+/// Parameters of [`build_targets`]; `Default` is the library's defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TargetParams {
-    /// Support M = {a : p_E(a) >= beta * max p_E}. Default 0.2; in (0, 1].
+    /// Support M = {a : p_E(a) >= beta * max p_E}; in (0, 1]. Default: the
+    /// library's (0.2).
     pub beta: f32,
-    /// Default 1.
+    /// As in [`SelectParams`]. Default: the library's (1).
     pub temperature: f32,
-    /// Default 0 (= min(Ve, Va)).
+    /// As in [`SelectParams`]. Default: the library's (0 = min(Ve, Va)).
     pub shared_vocab: usize,
 }
 
 impl Default for TargetParams {
+    /// The loaded library's defaults (`lr_target_params_init`).
     fn default() -> Self {
+        let raw = library_defaults(sys::lr_target_params_init);
         TargetParams {
-            beta: 0.2,
-            temperature: 1.0,
-            shared_vocab: 0,
+            beta: raw.beta,
+            temperature: raw.temperature,
+            shared_vocab: default_shared_vocab(raw.shared_vocab),
         }
     }
 }
@@ -645,36 +678,65 @@ impl TargetParams {
     }
 }
 
-/// How [`distill_loss_backward`] reduces the per-row losses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// How [`distill_loss_backward`] reduces the per-row losses. `Default` is the
+/// library's default reduction (`Mean`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reduction {
     /// One loss per row.
     None,
     /// The sum over rows.
     Sum,
     /// The sum over counted rows (rows with a target) divided by their
-    /// number; gradients divided likewise. The default.
-    #[default]
+    /// number; gradients divided likewise.
     Mean,
 }
 
-/// Parameters of [`distill_loss_backward`]; `Default` is the header's defaults.
+impl Reduction {
+    fn from_raw(r: sys::lr_reduction) -> Option<Reduction> {
+        match r {
+            sys::LR_REDUCTION_NONE => Some(Reduction::None),
+            sys::LR_REDUCTION_SUM => Some(Reduction::Sum),
+            sys::LR_REDUCTION_MEAN => Some(Reduction::Mean),
+            _ => Option::None,
+        }
+    }
+    fn to_raw(self) -> sys::lr_reduction {
+        match self {
+            Reduction::None => sys::LR_REDUCTION_NONE,
+            Reduction::Sum => sys::LR_REDUCTION_SUM,
+            Reduction::Mean => sys::LR_REDUCTION_MEAN,
+        }
+    }
+}
+
+impl Default for Reduction {
+    /// The loaded library's default reduction.
+    fn default() -> Self {
+        LossParams::default().reduction
+    }
+}
+
+/// Parameters of [`distill_loss_backward`]; `Default` is the library's defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossParams {
-    /// Default [`Reduction::Mean`].
+    /// Default: the library's ([`Reduction::Mean`]).
     pub reduction: Reduction,
-    /// Multiplies the gradient (not the loss). Default 1; finite.
+    /// Multiplies the gradient (not the loss); finite. Default: the library's (1).
     pub grad_scale: f32,
-    /// The model's logits are divided by it. Default 1; > 0, finite.
+    /// The model's logits are divided by it; > 0, finite. Default: the
+    /// library's (1).
     pub temperature: f32,
 }
 
 impl Default for LossParams {
+    /// The loaded library's defaults (`lr_loss_params_init`).
     fn default() -> Self {
+        let raw = library_defaults(sys::lr_loss_params_init);
         LossParams {
-            reduction: Reduction::Mean,
-            grad_scale: 1.0,
-            temperature: 1.0,
+            reduction: Reduction::from_raw(raw.reduction)
+                .expect("liblightreasoner's default reduction is one this crate knows"),
+            grad_scale: raw.grad_scale,
+            temperature: raw.temperature,
         }
     }
 }
@@ -695,11 +757,7 @@ impl LossParams {
     pub fn to_raw(&self) -> sys::lr_loss_params {
         sys::lr_loss_params {
             struct_size: std::mem::size_of::<sys::lr_loss_params>() as u32,
-            reduction: match self.reduction {
-                Reduction::None => sys::LR_REDUCTION_NONE,
-                Reduction::Sum => sys::LR_REDUCTION_SUM,
-                Reduction::Mean => sys::LR_REDUCTION_MEAN,
-            },
+            reduction: self.reduction.to_raw(),
             grad_scale: self.grad_scale,
             temperature: self.temperature,
         }

@@ -121,7 +121,7 @@ fn errors_leave_outputs_unwritten() {
 }
 
 #[test]
-fn defaults_are_the_headers() {
+fn defaults_are_the_librarys() {
     let raw = unsafe { sys::lr_select_params_default() };
     assert_eq!(SelectParams::default().to_raw(), raw);
     let raw = unsafe { sys::lr_target_params_default() };
@@ -133,6 +133,19 @@ fn defaults_are_the_headers() {
         .temperature(2.0)
         .shared_vocab(3);
     assert_eq!((p.kl_threshold, p.temperature, p.shared_vocab), (0.5, 2.0, 3));
+}
+
+#[test]
+fn default_reduction_is_the_librarys() {
+    let raw = unsafe { sys::lr_loss_params_default() };
+    let want = match raw.reduction {
+        sys::LR_REDUCTION_NONE => Reduction::None,
+        sys::LR_REDUCTION_SUM => Reduction::Sum,
+        sys::LR_REDUCTION_MEAN => Reduction::Mean,
+        other => panic!("unknown default reduction {other:?}"),
+    };
+    assert_eq!(Reduction::default(), want);
+    assert_eq!(LossParams::default().reduction, want);
 }
 
 #[test]
