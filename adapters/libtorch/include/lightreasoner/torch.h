@@ -26,6 +26,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <dlpack/dlpack.h>
+#include <lightreasoner/lightreasoner.h>
 
 #include <array>
 #include <cstdint>
@@ -34,25 +35,33 @@
 namespace lr::torch_adapter {
 
 // ------------------------------------------------------------ options
+//
+// Every default but TargetOptions::k is the library's, read from it whenever
+// an options object is made (lr_*_params_default(); the header documents
+// kappa 0.4, beta 0.2, temperature 1, shared_vocab 0, MEAN): none is restated.
 
 struct SelectOptions {
-  float kl_threshold = 0.4f;  // kappa: keep a row iff KL > kappa
-  float temperature = 1.0f;   // logits are divided by it before the softmax
-  int64_t shared_vocab = 0;   // leading ids the two models share; 0 = min(Ve, Va)
+  float kl_threshold = lr_select_params_default().kl_threshold;    // kappa: keep a row iff KL > kappa
+  float temperature = lr_select_params_default().temperature;      // logits are divided by it before the softmax
+  int64_t shared_vocab = lr_select_params_default().shared_vocab;  // ids the two models share; 0 = min(Ve, Va)
 };
 
 struct TargetOptions {
-  int64_t k = 8;              // target slots per row (K >= 1); truncation is reported by support_size
-  float beta = 0.2f;          // support {a : p_E(a) >= beta * max p_E}; in (0, 1]
-  float temperature = 1.0f;
-  int64_t shared_vocab = 0;
+  // Target slots per row (K >= 1); truncation is reported by support_size.
+  // The adapter's own default: K sizes the outputs, so the library has none.
+  int64_t k = 8;
+  float beta = lr_target_params_default().beta;  // support {a : p_E(a) >= beta * max p_E}; in (0, 1]
+  float temperature = lr_target_params_default().temperature;
+  int64_t shared_vocab = lr_target_params_default().shared_vocab;
 };
 
-enum class Reduction { None, Sum, Mean };
+// The values are lr_reduction's, so the library's default converts directly.
+enum class Reduction { None = LR_REDUCTION_NONE, Sum = LR_REDUCTION_SUM, Mean = LR_REDUCTION_MEAN };
 
 struct LossOptions {
-  Reduction reduction = Reduction::Mean;  // None: loss [N]; Sum/Mean: 0-d (Mean over counted rows)
-  float temperature = 1.0f;               // the model's logits are divided by it
+  // None: loss [N]; Sum/Mean: 0-d (Mean over counted rows).
+  Reduction reduction = static_cast<Reduction>(lr_loss_params_default().reduction);
+  float temperature = lr_loss_params_default().temperature;  // the model's logits are divided by it
 };
 
 // ------------------------------------------------------------ results
