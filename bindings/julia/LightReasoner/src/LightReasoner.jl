@@ -438,8 +438,8 @@ KL(p_E ‖ p_A) of each position and the kappa-filter `keep = kl .> kl_threshold
 unit stride along the first dimension. Softmaxes are taken over the first
 `shared_vocab` ids (`0` = `min(Ve, Va)`). Omitted keywords take the library's
 defaults, read from it at each call (`lr_select_params_init`; the header
-documents kappa 0.4, temperature 1, shared_vocab 0). A position with NaN/+Inf logits gets `kl = NaN`, `keep = false`.
-Returns a named tuple.
+documents kappa 0.4, temperature 1, shared_vocab 0). A position with NaN/+Inf
+logits gets `kl = NaN`, `keep = false`. Returns a named tuple.
 """
 function select_steps(expert::AbstractMatrix, amateur::AbstractMatrix;
                       kl_threshold = nothing, temperature = nothing, shared_vocab = nothing)
