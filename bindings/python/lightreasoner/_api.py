@@ -58,6 +58,16 @@ def _rows(b: Borrowed) -> int:
     return b.shape[0] if b.shape else 0
 
 
+def _reduction_code(reduction: Optional[str]) -> Optional[int]:
+    """The ``lr_reduction`` named by ``reduction``; None stays None (the library's default)."""
+    if reduction is None:
+        return None
+    code = n.REDUCTIONS.get(reduction.lower()) if isinstance(reduction, str) else None
+    if code is None:
+        raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+    return code
+
+
 def select_steps(
     expert: Array,
     amateur: Array,
@@ -264,13 +274,13 @@ def distill_loss_backward(
         grad_scale: multiplies the gradient, not the loss (e.g. 1 /
             accumulation steps). Finite.
         temperature: the logits are divided by it. > 0, finite.
+        grad: True to return a new gradient array (the logits' dtype, kind and
+            device), False for none, ``"inplace"`` to overwrite ``logits``
+            with the gradient and return ``logits`` itself.
 
         reduction, grad_scale and temperature left None take the library's
         defaults (``lr_loss_params_init``; the header documents "mean",
         grad_scale 1, temperature 1).
-        grad: True to return a new gradient array (the logits' dtype, kind and
-            device), False for none, ``"inplace"`` to overwrite ``logits``
-            with the gradient and return ``logits`` itself.
 
     Returns:
         ``(loss, grad)``: ``loss`` float32, 0-d for "mean" and "sum" (use
@@ -286,11 +296,7 @@ def distill_loss_backward(
         LightReasonerError: the library rejected an argument (shape, dtype,
             device, id range, parameter range; the message names it).
     """
-    code = None
-    if reduction is not None:
-        code = n.REDUCTIONS.get(reduction.lower()) if isinstance(reduction, str) else None
-        if code is None:
-            raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+    code = _reduction_code(reduction)
     inplace = isinstance(grad, str) and grad == "inplace"
     if not inplace and grad is not True and grad is not False:
         raise ValueError(f"grad: expected True, False or 'inplace', got {grad!r}")
