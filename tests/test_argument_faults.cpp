@@ -74,7 +74,7 @@ class ArgumentFault : public ::testing::Test {
   static constexpr int64_t N = 3, V = 8, K = 4, M = 2;
 
   void SetUp() override {
-    // Stage-1 inputs: distinct rows so KL > 0 and supports have a few ids.
+    // Select/targets inputs: distinct rows so KL > 0 and supports have a few ids.
     const double e[N][V] = {{2.0, 1.5, 0.3, -1.0, 0.0, 1.9, -2.0, 0.5},
                             {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8},
                             {-1.0, 3.0, 2.8, 0.0, -0.5, 2.9, 1.0, 0.0}};

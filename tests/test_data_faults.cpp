@@ -65,7 +65,7 @@ struct StageOne {
   std::vector<std::vector<double>> ids, w;
 };
 
-// Runs all three stage-1 calls on the pair (build_targets with rows = all,
+// Runs all three select/targets calls on the pair (build_targets with rows = all,
 // in order); fills kl/keep from select_steps, targets from build_targets and
 // checks select_and_build against them (fused).
 StageOne run_select(const Pair& p, Dtype dt, int64_t K, StageOne* fused) {

@@ -1,4 +1,5 @@
-// The lean stage-1 KL arithmetic (core/cuda/lean_kl_scan.h) run on the host
+// The lean select/targets KL arithmetic (core/cuda/experimental/
+// lean_kl_scan.h) run on the host
 // exactly as the kernel partitions a row: thread t of B takes chunks of eight
 // t, t + B, ... (maxima per chunk), then the tail elements one by one; the
 // block rebases every thread's sums to its maxima' references, or rescans a

@@ -1,13 +1,13 @@
 // The single-read loss's split of a row over a cluster (core/cuda/
-// loss_cluster_plan.h), checked on the host for every V a vocabulary could
-// have up to 262144 (and past): each element in exactly one slice, no empty
+// experimental/distill_loss_cluster_plan.h), checked on the host for every V
+// a vocabulary could have up to 262144 (and past): each element in exactly one slice, no empty
 // block, slices on 16-byte boundaries, within the shared memory, and the
 // fewest blocks that fit.
 #include <gtest/gtest.h>
 
 #include <cstdint>
 
-#include "loss_cluster_plan.h"
+#include "distill_loss_cluster_plan.h"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include "reference/brute_force.h"
 #include "support/device_shim.h"
 #include "support/host_tensor.h"
-#include "support/stage1_cases.h"
+#include "support/select_targets_cases.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // lr_build_targets: argument checks, then the CPU or CUDA kernel.
 #include <cmath>
 
-#include "contrast_kernels.h"
+#include "select_targets.h"
 #include "tensor_checks.h"
 
 #ifdef LR_WITH_CUDA
@@ -32,7 +32,7 @@ extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, cons
     const lr_target_params p = read_params(params, lr_target_params_default(), "params");
     check_temperature(p.temperature, "params");
     check_beta(p.beta, "params");
-    const ContrastInputs in = check_contrast_inputs(expert_logits, amateur_logits, p.shared_vocab, "params");
+    const LogitsPairInputs in = check_logits_pair(expert_logits, amateur_logits, p.shared_vocab, "params");
     const int64_t n = in.expert.rows;
 
     lr::core::Strided1D<const int64_t> row_index{};
@@ -56,7 +56,7 @@ extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, cons
 
 #ifdef LR_WITH_CUDA
     if (where.cuda) {
-      lr::core::cuda::ContrastJob job = contrast_job(in, p.temperature, m);
+      lr::core::cuda::SelectTargetsJob job = select_targets_job(in, p.temperature, m);
       set_targets(job, out, p.beta);
       job.rows = row_index;
       launch_on(where, job, stream);

@@ -1,4 +1,4 @@
-// The CUDA side of the stage-1 entry points: the job every call starts from
+// The CUDA side of the select/targets entry points: the job every call starts from
 // (the validated logits pair) and its launch on the tensors' device.
 // Included only in builds with CUDA.
 #pragma once
@@ -10,8 +10,8 @@
 
 namespace lr::capi {
 
-inline core::cuda::ContrastJob contrast_job(const ContrastInputs& in, float temperature, int64_t out_rows) {
-  core::cuda::ContrastJob job;
+inline core::cuda::SelectTargetsJob select_targets_job(const LogitsPairInputs& in, float temperature, int64_t out_rows) {
+  core::cuda::SelectTargetsJob job;
   job.expert = in.expert;
   job.amateur = in.amateur;
   job.shared_vocab = in.shared_vocab;
@@ -20,7 +20,7 @@ inline core::cuda::ContrastJob contrast_job(const ContrastInputs& in, float temp
   return job;
 }
 
-inline void set_targets(core::cuda::ContrastJob& job, const core::cpu::TargetOutputs& out, float beta) {
+inline void set_targets(core::cuda::SelectTargetsJob& job, const core::cpu::TargetOutputs& out, float beta) {
   check_cuda_target_slots(out.k, "target_ids");
   job.log_beta = std::log(double(beta));
   job.k = out.k;
@@ -29,9 +29,9 @@ inline void set_targets(core::cuda::ContrastJob& job, const core::cpu::TargetOut
   job.support_size = out.support_size;
 }
 
-inline void launch_on(const Placement& where, const core::cuda::ContrastJob& job, void* stream) {
+inline void launch_on(const Placement& where, const core::cuda::SelectTargetsJob& job, void* stream) {
   core::cuda::DeviceScope scope(where.device);
-  core::cuda::launch_contrast(job, stream);
+  core::cuda::launch_select_targets(job, stream);
 }
 
 }  // namespace lr::capi

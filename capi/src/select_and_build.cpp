@@ -1,7 +1,7 @@
-// lr_select_and_build: stage 1 in one pass; argument checks, then the CPU or CUDA kernel.
+// lr_select_and_build: select and targets in one pass; argument checks, then the CPU or CUDA kernel.
 #include <cmath>
 
-#include "contrast_kernels.h"
+#include "select_targets.h"
 #include "tensor_checks.h"
 
 #ifdef LR_WITH_CUDA
@@ -46,7 +46,7 @@ extern "C" LR_API lr_status lr_select_and_build(const DLTensor* expert_logits, c
     if (sp.shared_vocab != tp.shared_vocab)
       invalid("select_params->shared_vocab and target_params->shared_vocab differ (" +
               std::to_string(sp.shared_vocab) + " vs " + std::to_string(tp.shared_vocab) + ")");
-    const ContrastInputs in = check_contrast_inputs(expert_logits, amateur_logits, sp.shared_vocab, "select_params");
+    const LogitsPairInputs in = check_logits_pair(expert_logits, amateur_logits, sp.shared_vocab, "select_params");
     const int64_t n = in.expert.rows;
     lr::core::cpu::SelectOutputs sel;
     sel.kl = check_vector<float>(kl_out, "kl_out", dl_float32(), n, true);
@@ -59,7 +59,7 @@ extern "C" LR_API lr_status lr_select_and_build(const DLTensor* expert_logits, c
 
 #ifdef LR_WITH_CUDA
     if (where.cuda) {
-      lr::core::cuda::ContrastJob job = contrast_job(in, sp.temperature, n);
+      lr::core::cuda::SelectTargetsJob job = select_targets_job(in, sp.temperature, n);
       job.kl_threshold = sp.kl_threshold;
       job.kl = sel.kl;
       job.keep = sel.keep;

@@ -1,7 +1,7 @@
 // lr_select_steps: argument checks, then the CPU or CUDA kernel.
 #include <cmath>
 
-#include "contrast_kernels.h"
+#include "select_targets.h"
 #include "tensor_checks.h"
 
 #ifdef LR_WITH_CUDA
@@ -27,7 +27,7 @@ extern "C" LR_API lr_status lr_select_steps(const DLTensor* expert_logits, const
     const lr_select_params p = read_params(params, lr_select_params_default(), "params");
     check_temperature(p.temperature, "params");
     if (std::isnan(p.kl_threshold)) invalid("params->kl_threshold is NaN");
-    const ContrastInputs in = check_contrast_inputs(expert_logits, amateur_logits, p.shared_vocab, "params");
+    const LogitsPairInputs in = check_logits_pair(expert_logits, amateur_logits, p.shared_vocab, "params");
     const int64_t n = in.expert.rows;
     lr::core::cpu::SelectOutputs out;
     out.kl = check_vector<float>(kl_out, "kl_out", dl_float32(), n, true);
@@ -38,7 +38,7 @@ extern "C" LR_API lr_status lr_select_steps(const DLTensor* expert_logits, const
 
 #ifdef LR_WITH_CUDA
     if (where.cuda) {
-      lr::core::cuda::ContrastJob job = contrast_job(in, p.temperature, n);
+      lr::core::cuda::SelectTargetsJob job = select_targets_job(in, p.temperature, n);
       job.kl_threshold = p.kl_threshold;
       job.kl = out.kl;
       job.keep = out.keep;

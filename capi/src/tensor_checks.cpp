@@ -273,9 +273,9 @@ template core::Strided2D<const float> check_matrix<const float>(const DLTensor*,
 
 namespace lr::capi {
 
-ContrastInputs check_contrast_inputs(const DLTensor* expert, const DLTensor* amateur, int64_t shared_vocab,
+LogitsPairInputs check_logits_pair(const DLTensor* expert, const DLTensor* amateur, int64_t shared_vocab,
                                      const char* params_name) {
-  ContrastInputs in;
+  LogitsPairInputs in;
   in.expert = check_logits(expert, "expert_logits");
   in.amateur = check_logits(amateur, "amateur_logits");
   if (in.expert.rows != in.amateur.rows)

@@ -9,7 +9,7 @@
 
 #include "error_state.h"
 #include "lightreasoner/lightreasoner.h"
-#include "contrast_kernels.h"
+#include "select_targets.h"
 #include "logits_view.h"
 
 namespace lr::capi {
@@ -105,13 +105,13 @@ DLDataType dl_uint8();
 
 namespace lr::capi {
 
-// The expert/amateur pair shared by the stage-1 calls, validated together.
-struct ContrastInputs {
+// The expert/amateur pair shared by the select/targets calls, validated together.
+struct LogitsPairInputs {
   core::LogitsView expert, amateur;
   int64_t shared_vocab = 0;
   ByteRange expert_range, amateur_range;
 };
-ContrastInputs check_contrast_inputs(const DLTensor* expert, const DLTensor* amateur, int64_t shared_vocab,
+LogitsPairInputs check_logits_pair(const DLTensor* expert, const DLTensor* amateur, int64_t shared_vocab,
                                      const char* params_name);
 
 }  // namespace lr::capi

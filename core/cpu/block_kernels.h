@@ -43,6 +43,14 @@ void store_scaled_softmax_block(const float* x, int64_t n, float m, float inv_t,
 // dst[j] = 0 for j < n.
 void store_zero_block(void* dst, ElemType type, int64_t n);
 
+// The element `elements` places into a row.
+inline const void* advance(const void* row, ElemType type, int64_t elements) {
+  return static_cast<const char*>(row) + elements * elem_bytes(type);
+}
+inline void* advance(void* row, ElemType type, int64_t elements) {
+  return static_cast<char*>(row) + elements * elem_bytes(type);
+}
+
 // One element, for the few random reads (candidates, target ids).
 float load_one(const void* row, ElemType type, int64_t j);
 void store_one(void* row, ElemType type, int64_t j, float v);

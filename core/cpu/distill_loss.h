@@ -1,5 +1,7 @@
-// Stage 2 on the CPU: the loss KL(v || softmax(z / T)) per row and its
-// gradient with respect to z, optionally written over z itself.
+// The loss family on the CPU: the distillation loss KL(v || softmax(z / T))
+// per row and its gradient with respect to z, optionally written over z
+// itself, one row at a time (distill_loss_row.h). Same file stem as its CUDA
+// form, core/cuda/distill_loss.cu.
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <cstddef>
 #include <vector>
 
 namespace lr::core::cpu {

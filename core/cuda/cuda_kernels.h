@@ -1,6 +1,6 @@
-// Host entry points of the CUDA kernels: stage 1 (KL, keep flags, targets,
-// in one pass over each row pair) and the distillation loss with its
-// gradient. Arguments are already validated by the C ABI layer; these
+// Host entry points of the CUDA kernels, one per family: select/targets (KL,
+// keep flags, targets, in one pass over each row pair; select_targets.cu)
+// and the distillation loss with its gradient (distill_loss.cu). Arguments are already validated by the C ABI layer; these
 // functions only enqueue work on `stream` (no synchronisation, no
 // cudaMalloc) and throw DeviceError when the runtime reports a failure.
 // The CPU references of the same math are in core/cpu/.
@@ -16,7 +16,7 @@ namespace lr::core::cuda {
 // its kept support live in shared memory.
 constexpr int64_t kMaxTargetSlots = 4096;
 
-struct ContrastJob {
+struct SelectTargetsJob {
   LogitsView expert, amateur;
   int64_t shared_vocab = 0;
   float temperature = 1.0f;
@@ -38,7 +38,7 @@ struct ContrastJob {
   bool targets_only_if_kept = false;  // the fused call: rows not kept get padding and support 0
 };
 
-void launch_contrast(const ContrastJob& job, void* stream);
+void launch_select_targets(const SelectTargetsJob& job, void* stream);
 
 enum class LossReduction { None, Sum, Mean };
 

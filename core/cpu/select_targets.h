@@ -1,5 +1,6 @@
-// Stage 1 on the CPU: KL and the kappa-filter, contrastive targets, and both
-// in one pass. Arguments are already validated by the C ABI layer; these
+// The select/targets family on the CPU: KL and the kappa-filter (select),
+// contrastive targets (targets), and both in one pass over each row pair.
+// Same file stem as its CUDA form, core/cuda/select_targets.cu. Arguments are already validated by the C ABI layer; these
 // functions cannot fail once called (scratch is allocated up front, before
 // any output is written).
 #pragma once

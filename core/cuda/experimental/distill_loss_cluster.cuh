@@ -1,6 +1,9 @@
-// The loss with its gradient reading each row once, on Hopper and later
-// (LR_CUDA_LOSS_CLUSTER=1 while it waits for a GPU run to show it passes the
-// suites and is faster; bench/gpu_check.sh runs it beside the default).
+// The loss with its gradient reading each row once, on Hopper and later:
+// an experimental form of the loss family, compiled in with
+// LR_CUDA_EXPERIMENTAL and chosen with LR_CUDA_LOSS_CLUSTER=1 while it waits
+// for a GPU run to show it passes the suites and is faster
+// (bench/gpu_check.sh runs it beside the default); not yet measured.
+// Bytes per row: one read and one write, 2 V * sizeof(logit).
 //
 // The default loss kernel reads a row twice: once for the softmax
 // statistics, once more to write the gradient. Here a thread-block cluster of
@@ -18,7 +21,7 @@
 // or more (and code for it) and whose rows fit in eight blocks' shared memory
 // takes this form, with or without a gradient, aligned or not, so that its
 // results do not depend on those; otherwise the default kernel runs. The
-// math is the default kernel's (distill_loss_kernel.cu), merged in another
+// math is the default kernel's (distill_loss.cu), merged in another
 // order: results agree with it to rounding, not bit for bit.
 #pragma once
 
@@ -27,16 +30,15 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 
 #include "async_stream.cuh"
 #include "block_reduce.cuh"
 #include "cuda_kernels.h"
 #include "cuda_status.h"
+#include "distill_loss_cluster_plan.h"
+#include "distill_loss_row.cuh"
 #include "elements.cuh"
-#include "loss_cluster_plan.h"
-#include "loss_rows.cuh"
+#include "forms.h"
 #include "smem_opt_in.h"
 
 namespace lr::core::cuda {
@@ -193,14 +195,6 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
 #else
   __trap();  // code for an architecture without clusters: the host never launches it (see below)
 #endif
-}
-
-inline bool loss_cluster_enabled() {
-  static const bool value = [] {
-    const char* env = std::getenv("LR_CUDA_LOSS_CLUSTER");
-    return env && std::string(env) == "1";
-  }();
-  return value;
 }
 
 // Launches the cluster form when it applies; false: the caller runs the default kernel.

@@ -1,7 +1,8 @@
-// Stage 1's streaming pass in the lean form, chosen with LR_CUDA_STAGE1_LEAN=1
-// while it waits for a GPU run to show it passes the suites and is faster
-// (bench/gpu_check.sh runs both forms). Against the exact form in
-// contrast_kernel.cu, per row pair and thread:
+// The select/targets streaming pass in the lean form, compiled in with
+// LR_CUDA_EXPERIMENTAL and chosen with LR_CUDA_SELECT_TARGETS_LEAN=1 while it
+// waits for a GPU run to show it passes the suites and is faster
+// (bench/gpu_check.sh runs both forms); not yet measured. Against the exact
+// form in select_targets_row.cuh, per row pair and thread:
 //  - the KL arithmetic of lean_kl_scan.h: one FFMA per exponent, s2 by one
 //    FFMA with a clamp, no per-element amateur -Inf test (host-tested in
 //    tests/test_lean_kl_scan.cpp against the double reference);
@@ -21,8 +22,8 @@
 #include "cuda_kernels.h"
 #include "elements.cuh"
 #include "lean_kl_scan.h"
-#include "row_targets.cuh"
-#include "stage1_row.cuh"
+#include "select_targets_row.cuh"
+#include "targets_row.cuh"
 
 namespace lr::core::cuda {
 
@@ -84,22 +85,9 @@ __device__ __forceinline__ void lean_step(LeanThread& t, const float* e, const f
   }
   if (!k.want_targets || !(cmE >= t.threshold)) return;
   // Rare: publish this thread's maximum, take the block's, and test again.
-  const float m = t.kl.mE;
-  const uint32_t key = ordered_key(m);
-  const uint32_t seen = *static_cast<volatile uint32_t*>(&rs.hint_key);
-  if (key > seen) atomicMax(&rs.hint_key, key);
-  t.threshold = candidate_threshold(fmaxf(m, key_to_float(seen)), k.t_log_beta);
+  t.threshold = candidate_threshold(block_running_max(t.kl.mE, rs), k.t_log_beta);
   if (!(cmE >= t.threshold)) return;
-#pragma unroll
-  for (int i = 0; i < N; ++i) {
-    if (!(e[i] >= t.threshold) || e[i] == -INFINITY) continue;
-    const unsigned slot = atomicAdd(&rs.count, 1u);
-    if (slot < unsigned(cand.capacity)) {
-      cand.id[slot] = static_cast<int32_t>(j0 + i);
-      cand.ze[slot] = e[i];
-      cand.za[slot] = a[i];
-    }
-  }
+  push_candidates<N>(e, a, j0, t.threshold, cand, rs);
 }
 
 // Three sums over the block in a fixed order (every thread gets them).
@@ -160,7 +148,7 @@ __device__ __forceinline__ void lean_chunk(LeanThread& t, const RawChunk<TE>& re
 // than branching). Others: chunk by chunk, element loads. Same chunks, same
 // order, same sums either way.
 template <class TE, class TA>
-__device__ RowScanResult lean_scan_row(const ContrastJob& job, int64_t j, const void* erow, const void* arow,
+__device__ RowScanResult lean_scan_row(const SelectTargetsJob& job, int64_t j, const void* erow, const void* arow,
                                        const ScanConsts& k, Candidates& cand, RowShared& rs, LeanScratch& sh) {
   using SE = typename TE::Storage;
   using SA = typename TA::Storage;

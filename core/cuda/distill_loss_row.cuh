@@ -1,5 +1,8 @@
-// What the loss kernels share: each row's target status (from the target
-// check kernel), the O(N) scratch, and zeroing a row's gradient.
+// A row of the loss family on the GPU, what the loss kernels
+// (distill_loss.cu, experimental/distill_loss_cluster.cuh) share: each row's
+// target status (from the target check kernel), the O(N) scratch, a
+// thread's running softmax statistics, and zeroing a row's gradient.
+// CPU form: core/cpu/distill_loss_row.cpp.
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,9 @@
-// How the single-read loss splits a row over a thread-block cluster (host
-// code, no CUDA headers, so the host tests check it): the fewest blocks, at
-// most eight, whose slices fit first two blocks to an SM (near 100 KiB each)
-// and else the device's shared memory per block; slices are a multiple of
-// eight elements, so each starts on a 16-byte boundary of an aligned row.
+// How the single-read loss (distill_loss_cluster.cuh) splits a row over a
+// thread-block cluster (host code, no CUDA headers, so the host tests check
+// it): the fewest blocks, at most eight, whose slices fit first two blocks
+// to an SM (near 100 KiB each) and else the device's shared memory per
+// block; slices are a multiple of eight elements, so each starts on a
+// 16-byte boundary of an aligned row.
 #pragma once
 
 #include <cstddef>

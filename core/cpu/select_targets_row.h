@@ -1,7 +1,10 @@
-// One streaming pass over an expert row and an amateur row (the shared
-// vocabulary [0, S)) that yields, as asked, the KL statistics and the
-// beta-mask candidates; then the exact contrastive target of the row.
-// Used by lr_select_steps, lr_build_targets and lr_select_and_build.
+// One row pair of the select/targets family: a streaming pass over an expert
+// row and an amateur row (the shared vocabulary [0, S)) that yields, as
+// asked, the KL statistics and the beta-mask candidates
+// (select_targets_row.cpp); then the exact contrastive target of the row
+// (targets_row.cpp). Used by select_targets.cpp for lr_select_steps,
+// lr_build_targets and lr_select_and_build. The CUDA forms of the same two
+// halves: core/cuda/select_targets_row.cuh and core/cuda/targets_row.cuh.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +15,7 @@
 
 namespace lr::core::cpu {
 
-struct ContrastSettings {
+struct SelectTargetsSettings {
   int64_t shared_vocab = 0;  // S
   float temperature = 1.0f;
   double log_beta = 0.0;     // log(beta), beta in (0, 1]
@@ -28,9 +31,9 @@ struct RowTargets {  // where one row's target goes
 
 // Per-thread scratch: O(kBlock + K) memory, allocated once per call so that
 // the row loop itself never allocates.
-class ContrastRowScanner {
+class SelectTargetsRow {
  public:
-  explicit ContrastRowScanner(const ContrastSettings& settings);
+  explicit SelectTargetsRow(const SelectTargetsSettings& settings);
 
   // Reads both rows once. want_kl / want_targets choose the work.
   void scan(const void* expert_row, ElemType expert_type, const void* amateur_row,
@@ -51,12 +54,13 @@ class ContrastRowScanner {
     int32_t id;
     double z;  // raw expert logit, as a double
   };
+  void start_row(const void* expert_row, ElemType expert_type, const void* amateur_row, ElemType amateur_type);
   void gather_candidates(const float* scaled, int64_t n, int64_t offset, float threshold);
   void compact_candidates(float threshold);
   void select_exact_support();
   void select_support_by_full_pass();
 
-  ContrastSettings settings_;
+  SelectTargetsSettings settings_;
   std::vector<float> expert_block_, amateur_block_;
   std::vector<int32_t> candidate_ids_;  // capacity fixed at construction
   size_t candidate_capacity_;

@@ -1,10 +1,11 @@
-// The second half of a stage-1 row on the GPU: from the candidates gathered
-// during the streaming pass (ids with their expert and amateur logits, in
-// shared memory) to the row's contrastive target, with the semantics of
-// core/cpu/contrast_row.cpp: the exact support test in double, the top K by
-// expert logit (ties: lower id), weights softmax((zE - zA) / T) over the kept
-// support in double (or p_E-proportional over the ids whose p_A = 0), written
-// in descending weight order (ties: lower id).
+// The second half of a select/targets row on the GPU: from the candidates
+// gathered during the streaming pass (select_targets_row.cuh: ids with their
+// expert and amateur logits, in shared memory) to the row's contrastive
+// target, with the semantics of its CPU form, core/cpu/targets_row.cpp: the
+// exact support test in double, the top K by expert logit (ties: lower id),
+// weights softmax((zE - zA) / T) over the kept support in double (or
+// p_E-proportional over the ids whose p_A = 0), written in descending weight
+// order (ties: lower id).
 // Also the rare path for flat rows whose candidates overflowed the buffer:
 // the exact support is re-read from the expert row, and when it is larger
 // than the buffer its top K is found by radix selection.

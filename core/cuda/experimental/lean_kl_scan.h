@@ -1,8 +1,9 @@
-// Stage 1's KL statistics in the lean form (the kernel's LR_CUDA_STAGE1_LEAN
-// path): what one thread keeps while it streams its share of a row pair, and
-// how the block turns the threads' pieces into the KL. Host and device code,
-// so that host tests run this arithmetic, with an exp2 that behaves like the
-// GPU's ex2.approx.ftz, against the double-precision reference.
+// The select/targets pass's KL statistics in the lean form
+// (select_targets_lean.cuh, LR_CUDA_SELECT_TARGETS_LEAN=1): what one thread
+// keeps while it streams its share of a row pair, and how the block turns
+// the threads' pieces into the KL. Host and device code, so that host tests
+// run this arithmetic, with an exp2 that behaves like the GPU's
+// ex2.approx.ftz, against the double-precision reference.
 //
 // Units are base 2: a logit z counts as z * c2, c2 = log2(e) / T. A thread
 // measures exponents from a reference r = fl(m * c2) of its running maximum

@@ -1,4 +1,4 @@
-// The random cases the three stage-1 suites (test_select_steps.cpp,
+// The random cases the three select/targets suites (test_select_steps.cpp,
 // test_build_targets.cpp, test_select_and_build.cpp) are built from: a
 // case's logits shape and layout, the row kinds its random rows are drawn
 // from, and the expert/amateur tensors it stores, next to the rows as stored
@@ -121,7 +121,7 @@ inline StoredCase store_case(Dtype dt, const LogitsCase& c, const KindPools& poo
   return StoredCase{dt, adt, c.S(), std::move(names), std::move(e), std::move(a), std::move(se), std::move(sa), g};
 }
 
-// The parameters of the two stage-1 entry points for case c.
+// The parameters of the two select/targets entry points for case c.
 inline lr_select_params select_params_for(const LogitsCase& c, float kappa) {
   lr_select_params p = lr_select_params_default();
   p.temperature = c.T;
