@@ -14,7 +14,7 @@
 //                 divides GBps by it
 //   extra_MiB     device memory a call needs beyond its inputs and outputs:
 //                 ours from the library's scratch pool (cudaMemGetInfo across
-//                 the first call; 0 for stage 1), the composite's from the
+//                 the first call; 0 for select/targets), the composite's from the
 //                 caching allocator's peak over one call, minus its outputs.
 // Before timing, a parity line per op compares our outputs with the
 // composite's (max KL difference, keep flags, target ids, loss, gradient).

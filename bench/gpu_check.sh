@@ -8,9 +8,13 @@
 #      tensors included), and a memcheck of a few suites under compute-sanitizer;
 #   3. runs lr_bench_cuda (ours vs LibTorch CUDA composites, bf16,
 #      N in {1024, 8192}, V = 151936) and writes a Markdown summary.
-# Stage 1's lean form (LR_CUDA_STAGE1_LEAN=1) and the loss's single-read
+# The build has the experimental kernel forms compiled in
+# (-DLR_CUDA_EXPERIMENTAL=ON, core/cuda/experimental/): the select/targets
+# pass's lean form (LR_CUDA_SELECT_TARGETS_LEAN=1) and the loss's single-read
 # cluster form (LR_CUDA_LOSS_CLUSTER=1) each get their own run of their
-# suites, a memcheck, a racecheck, a benchmark beside the default and a profile.
+# suites, a memcheck, a racecheck, a benchmark beside the default and a
+# profile; the cp.async select/targets form gets a run of its suites and a
+# benchmark, the loss's rows-per-SM grid cap a benchmark.
 # GPU_CHECK_PART=adapter builds and runs only the LibTorch adapter's suites;
 # GPU_CHECK_PART=driver builds the driver and runs the whole experiment on tiny
 # random models on the GPU, in float32 and bfloat16 (a second call, a few
@@ -44,7 +48,7 @@ TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 configure() {  # LR_BUILD_DRIVER=ON|OFF
   PKG_CONFIG_PATH="$DEPS/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
     cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DLR_BUILD_DRIVER="$1" -DLR_BUILD_BENCH=ON -DLR_BUILD_TESTS=ON \
+    -DLR_BUILD_DRIVER="$1" -DLR_BUILD_BENCH=ON -DLR_BUILD_TESTS=ON -DLR_CUDA_EXPERIMENTAL=ON \
     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DEPS" -DDLPACK_INCLUDE_DIR="$DEPS/include" >>"$OUT/build.log" 2>&1
 }
 
@@ -111,9 +115,9 @@ suites_with() {  # VARIABLE FILTER WHAT
   echo "lr_tests (cuda, $1=1) exit $?" | tee -a "$OUT/steps.log"
   grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
 }
-stage1_suites='*SelectSteps*:*BuildTargets*:*SelectAndBuild*:*FlatRows*:*DataFaults*'
-suites_with LR_CUDA_STAGE1_ASYNC "$stage1_suites" "stage-1 suites (cp.async path)"
-suites_with LR_CUDA_STAGE1_LEAN "$stage1_suites" "stage-1 suites (lean form)"
+select_targets_suites='*SelectSteps*:*BuildTargets*:*SelectAndBuild*:*FlatRows*:*DataFaults*'
+suites_with LR_CUDA_SELECT_TARGETS_ASYNC "$select_targets_suites" "select/targets suites (cp.async form)"
+suites_with LR_CUDA_SELECT_TARGETS_LEAN "$select_targets_suites" "select/targets suites (lean form)"
 suites_with LR_CUDA_LOSS_CLUSTER '*DistillLoss*:*DataFaults*' "loss suites (single-read cluster kernel)"
 
 log "LibTorch adapter suites (CPU and CUDA tensors)"
@@ -133,7 +137,7 @@ LR_TEST_DEVICE=cuda timeout 100 compute-sanitizer --tool memcheck --error-exitco
   >"$OUT/sanitizer.txt" 2>&1
 echo "memcheck exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
 grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tee -a "$OUT/steps.log"
-for form in "LR_CUDA_STAGE1_LEAN|*FlatRows*/bf16:*DataFaults*/bf16:*SelectAndBuild*/bf16" \
+for form in "LR_CUDA_SELECT_TARGETS_LEAN|*FlatRows*/bf16:*DataFaults*/bf16:*SelectAndBuild*/bf16" \
             "LR_CUDA_LOSS_CLUSTER|*DistillLoss.*/bf16:*DataFaults*/bf16"; do  # the new forms
   knob=${form%%|*}
   env "$knob=1" LR_TEST_DEVICE=cuda timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 \
@@ -141,7 +145,7 @@ for form in "LR_CUDA_STAGE1_LEAN|*FlatRows*/bf16:*DataFaults*/bf16:*SelectAndBui
   echo "memcheck, $knob=1, exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
   grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$OUT/sanitizer.txt" | tail -2 | tee -a "$OUT/steps.log"
 done
-for knob in LR_CUDA_STAGE1_LEAN LR_CUDA_LOSS_CLUSTER; do  # shared-memory races in the new forms
+for knob in LR_CUDA_SELECT_TARGETS_LEAN LR_CUDA_LOSS_CLUSTER; do  # shared-memory races in the new forms
   env "$knob=1" LR_TEST_DEVICE=cuda timeout 60 compute-sanitizer --tool racecheck --error-exitcode 9 \
     "$BUILD/tests/lr_tests" --gtest_filter='*SelectAndBuild*/bf16:*DistillLoss.*/bf16' >>"$OUT/sanitizer.txt" 2>&1
   echo "racecheck, $knob=1, exit $? (0 clean, 9 hazards found, 124 time limit)" | tee -a "$OUT/steps.log"
@@ -176,21 +180,21 @@ bench_form() {  # VARIABLE FILTER JSON_NAME
 log "loss kernel: the single-read cluster form (LR_CUDA_LOSS_CLUSTER=1), beside the default"
 bench_form LR_CUDA_LOSS_CLUSTER '^loss_backward.*/lightreasoner' bench_cuda_cluster.json
 
-log "stage 1 through shared memory (cp.async), beside the default register path"
-echo "== LR_CUDA_STAGE1_ASYNC=1" >>"$OUT/bench_cuda.txt"
-LR_CUDA_STAGE1_ASYNC=1 timeout 90 "$BUILD/bench/lr_bench_cuda" \
+log "select/targets through shared memory (cp.async), beside the default register path"
+echo "== LR_CUDA_SELECT_TARGETS_ASYNC=1" >>"$OUT/bench_cuda.txt"
+LR_CUDA_SELECT_TARGETS_ASYNC=1 timeout 90 "$BUILD/bench/lr_bench_cuda" \
   --benchmark_filter='^(select|targets|fused)/.*/lightreasoner' >>"$OUT/bench_cuda.txt" 2>&1
 grep -E "^==|^(select|targets|fused)/" "$OUT/bench_cuda.txt" | tail -7 | tee -a "$OUT/steps.log"
 
-log "stage 1 in the lean form (LR_CUDA_STAGE1_LEAN=1), beside the default"
-bench_form LR_CUDA_STAGE1_LEAN '^(select|targets|fused)/.*/lightreasoner' bench_cuda_lean.json
+log "select/targets in the lean form (LR_CUDA_SELECT_TARGETS_LEAN=1), beside the default"
+bench_form LR_CUDA_SELECT_TARGETS_LEAN '^(select|targets|fused)/.*/lightreasoner' bench_cuda_lean.json
 
-log "Nsight Compute: one stage-1 select launch and one loss launch, each form (N = 1024, bf16)"
+log "Nsight Compute: one select launch and one loss launch, each form (N = 1024, bf16)"
 if command -v ncu >/dev/null; then
-  for form in 0:0:contrast_kernel 1:0:contrast_kernel 0:0:loss_kernel 0:1:loss_cluster_kernel; do
+  for form in 0:0:select_targets_kernel 1:0:select_targets_kernel 0:0:loss_kernel 0:1:loss_cluster_kernel; do
     kernel=${form##*:}; lean=$(echo "$form" | cut -d: -f1); cluster=$(echo "$form" | cut -d: -f2)
-    echo "== $kernel, LR_CUDA_STAGE1_LEAN=$lean LR_CUDA_LOSS_CLUSTER=$cluster" >>"$OUT/ncu.txt"
-    LR_CUDA_STAGE1_LEAN=$lean LR_CUDA_LOSS_CLUSTER=$cluster timeout 90 ncu --clock-control none --kernel-name "regex:$kernel" --launch-count 1 \
+    echo "== $kernel, LR_CUDA_SELECT_TARGETS_LEAN=$lean LR_CUDA_LOSS_CLUSTER=$cluster" >>"$OUT/ncu.txt"
+    LR_CUDA_SELECT_TARGETS_LEAN=$lean LR_CUDA_LOSS_CLUSTER=$cluster timeout 90 ncu --clock-control none --kernel-name "regex:$kernel" --launch-count 1 \
       --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
       --section InstructionStats --section LaunchStats \
       "$BUILD/bench/lr_bench_cuda" --lr_rows=1024 --benchmark_filter=NONE >>"$OUT/ncu.txt" 2>&1
