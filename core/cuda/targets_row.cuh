@@ -151,35 +151,12 @@ __device__ inline int block_exclusive_count(bool flag, int* warp_totals, int* to
   return before + before_in_warp;
 }
 
-// The rare path: more candidates than the buffer holds (a flat row).
-template <class TE, class TA>
-__device__ void targets_by_rereading(Candidates& c, const void* erow, const void* arow, int64_t S, float zmax,
-                                     double t, double log_beta, int64_t k, const RowTargetOut& out,
-                                     TargetShared& sh) {
-  int64_t members = 0;
-  for (int64_t j = threadIdx.x; j < S; j += blockDim.x)
-    members += in_support(load_one<TE>(erow, j), zmax, t, log_beta) ? 1 : 0;
-  members = block_reduce(members, SumI{}, sh.red_i);
-
-  if (threadIdx.x == 0) sh.count = 0;
-  __syncthreads();
-  if (members <= c.capacity) {
-    for (int64_t j = threadIdx.x; j < S; j += blockDim.x) {
-      const float z = load_one<TE>(erow, j);
-      if (!in_support(z, zmax, t, log_beta)) continue;
-      const unsigned slot = atomicAdd(&sh.count, 1u);
-      c.id[slot] = static_cast<int32_t>(j);
-      c.ze[slot] = z;
-      c.za[slot] = load_one<TA>(arow, j);
-    }
-    __syncthreads();
-    const int count = static_cast<int>(members);
-    if (members > k) keep_top_k(c, count, k);
-    write_weighted_targets(c, count, members < k ? members : k, k, t, out, static_cast<int32_t>(members), sh);
-    return;
-  }
-  // |M| > capacity >= K: the K-th member in expert order by radix selection
-  // on the order-preserving key of the expert logit, 8 bits per pass.
+// The K-th member of the support in expert order, by radix selection on the
+// order-preserving key of the expert logit, 8 bits per pass: its key ends in
+// sh.prefix, and sh.remaining says how many members with that key to take.
+template <class TE>
+__device__ __forceinline__ void select_kth_member(const void* erow, int64_t S, float zmax, double t, double log_beta,
+                                                  int64_t k, TargetShared& sh) {
   if (threadIdx.x == 0) {
     sh.prefix = 0;
     sh.mask = 0;
@@ -208,6 +185,37 @@ __device__ void targets_by_rereading(Candidates& c, const void* erow, const void
     }
     __syncthreads();
   }
+}
+
+// The rare path: more candidates than the buffer holds (a flat row).
+template <class TE, class TA>
+__device__ void targets_by_rereading(Candidates& c, const void* erow, const void* arow, int64_t S, float zmax,
+                                     double t, double log_beta, int64_t k, const RowTargetOut& out,
+                                     TargetShared& sh) {
+  int64_t members = 0;
+  for (int64_t j = threadIdx.x; j < S; j += blockDim.x)
+    members += in_support(load_one<TE>(erow, j), zmax, t, log_beta) ? 1 : 0;
+  members = block_reduce(members, SumI{}, sh.red_i);
+
+  if (threadIdx.x == 0) sh.count = 0;
+  __syncthreads();
+  if (members <= c.capacity) {
+    for (int64_t j = threadIdx.x; j < S; j += blockDim.x) {
+      const float z = load_one<TE>(erow, j);
+      if (!in_support(z, zmax, t, log_beta)) continue;
+      const unsigned slot = atomicAdd(&sh.count, 1u);
+      c.id[slot] = static_cast<int32_t>(j);
+      c.ze[slot] = z;
+      c.za[slot] = load_one<TA>(arow, j);
+    }
+    __syncthreads();
+    const int count = static_cast<int>(members);
+    if (members > k) keep_top_k(c, count, k);
+    write_weighted_targets(c, count, members < k ? members : k, k, t, out, static_cast<int32_t>(members), sh);
+    return;
+  }
+  // |M| > capacity >= K: the K-th member in expert order by radix selection.
+  select_kth_member<TE>(erow, S, zmax, t, log_beta, k, sh);
   const uint32_t kth = sh.prefix;
   const int take_equal = sh.remaining;  // members equal to the K-th key to take, lowest ids first
   int taken_equal = 0;
