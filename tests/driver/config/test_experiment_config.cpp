@@ -131,6 +131,42 @@ TEST(ConfigShipped, PaperHasThePaperDefaults) {
   EXPECT_TRUE(m == c) << to_toml(m) << "\n----\n" << to_toml(c);
 }
 
+// paper.toml documents the defaults: each value it writes is the defaults
+// home's (config/defaults.h), kappa and beta the C library's own.
+TEST(ConfigShipped, PaperDocumentsTheCompiledDefaults) {
+  namespace d = lr::driver::defaults;
+  const ExperimentConfig c = load_config(paper());
+  EXPECT_EQ(c.run.seed, d::run::seed);
+  EXPECT_EQ(c.run.device, d::run::device);
+  EXPECT_EQ(c.run.dtype, d::run::dtype);
+  EXPECT_EQ(c.data.num_problems, d::data::num_problems);
+  EXPECT_EQ(c.prompt.system, lr::driver::kDefaultSystemPrompt);
+  EXPECT_EQ(c.prompt.templ, lr::driver::kDefaultCotTemplate);
+  EXPECT_EQ(c.prompt.eval_template_base, lr::driver::kDefaultBaseTemplate);
+  EXPECT_EQ(c.sample.max_new_tokens, d::sample::max_new_tokens);
+  EXPECT_EQ(c.sample.batch_size, d::sample::batch_size);
+  EXPECT_EQ(c.sample.k, d::sample::k);
+  EXPECT_EQ(static_cast<float>(c.sample.kl_threshold), lr_select_params_default().kl_threshold);
+  EXPECT_EQ(static_cast<float>(c.sample.beta), lr_target_params_default().beta);
+  EXPECT_EQ(c.sample.kl_threshold, 0.4);  // the library's 0.4f, read as the decimal the file writes
+  EXPECT_EQ(c.lora.r, d::lora::r);
+  EXPECT_EQ(c.lora.alpha, d::lora::alpha);
+  EXPECT_EQ(c.lora.dropout, d::lora::dropout);
+  EXPECT_EQ(c.train.lr, d::train::lr);
+  EXPECT_EQ(c.train.schedule, d::train::schedule);
+  EXPECT_EQ(c.train.batch_size, d::train::batch_size);
+  EXPECT_EQ(c.train.grad_accum, d::train::grad_accum);
+  EXPECT_EQ(c.train.updates, d::train::updates);
+  EXPECT_EQ(c.train.max_seq_len, d::train::max_seq_len);
+  EXPECT_EQ(c.train.checkpoint_every, d::train::checkpoint_every);
+  EXPECT_EQ(c.train.export_merged, d::train::export_merged);
+  EXPECT_EQ(c.eval.max_new_tokens, d::eval::max_new_tokens);
+  EXPECT_EQ(c.eval.batch_size, d::eval::batch_size);
+  EXPECT_EQ(c.sft.max_new_tokens, d::sft::max_new_tokens);
+  EXPECT_EQ(c.sft.max_seq_len, d::sft::max_seq_len);
+  EXPECT_EQ(c.sft.lr, d::sft::lr);
+}
+
 TEST(ConfigShipped, PaperBundledEvalFilesExist) {
   const ExperimentConfig c = load_config(paper(), {"data.bundled_dir=\"" LR_SOURCE_DATA_DIR "\""});
   EXPECT_TRUE(fs::is_regular_file(c.data.train_file)) << c.data.train_file;

@@ -1,6 +1,7 @@
 // Stage 2 (train) on tiny random checkpoints: LoRA, the PEFT export, merged
-// weights, the per-prefix and packed objectives, and the trainer (the loss
-// falls; resume equals an uninterrupted run).
+// weights and the merged checkpoint export, the per-prefix and packed
+// objectives, max_seq_len's cut from the left, and the trainer (the loss
+// falls; linear and constant schedules; resume equals an uninterrupted run).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -20,8 +21,12 @@
 
 #include "checkpoint/safetensors.h"
 #include "checkpoint/tiny_model.h"
+#include "checkpoint/torch_bridge.h"
+#include "config/defaults.h"
 #include "model/qwen2_model.h"
+#include "train/length_limit.h"
 #include "train/lora.h"
+#include "train/merged_export.h"
 #include "train/objective.h"
 #include "train/peft_export.h"
 #include "train/trainer.h"
@@ -547,4 +552,263 @@ TEST(Trainer, StopFlagCheckpointsAndReturns) {
   Trainer resumed(again, attach_lora(again, LoraConfig{}), o);
   resumed.load_checkpoint(o.checkpoint_dir);
   EXPECT_EQ(resumed.updates_done(), 2);
+}
+
+// ------------------------------------------------------------------ merged checkpoint (train.export_merged)
+
+namespace {
+
+// The merged checkpoint of a base with every module adapted (B random): its
+// tensors have the base's names, shapes and dtypes, its other files are the
+// base's, and its logits equal the base + LoRA model's within tol.
+void expect_merged_checkpoint_equals_adapter(torch::ScalarType dtype, double tol) {
+  const auto dir = test_dir();
+  TinyModelOptions o;
+  o.out_dir = (dir / "model").string();
+  o.vocab = 256;
+  o.seed = 7;
+  o.dtype = dtype;
+  write_tiny_qwen2(o);
+  const std::string tokenizer_text = "{\"model\": \"a stand-in tokenizer file, copied byte for byte\"}\n";
+  std::ofstream(dir / "model" / "tokenizer.json", std::ios::binary) << tokenizer_text;
+
+  auto model = Qwen2Model::load(o.out_dir, torch::kCPU, dtype);
+  LoraConfig cfg;
+  cfg.target_modules = lora_supported_modules();
+  attach_lora(model, cfg);
+  randomise_b(model, 13);
+  set_lora_training(model, false);
+  const std::vector<int64_t> ids = {9, 201, 4, 66, 130, 18, 255, 0, 77, 31, 12, 90};
+  const auto want = all_logits(model, ids);
+  EXPECT_GT(max_abs_diff(want, all_logits(Qwen2Model::load(o.out_dir, torch::kCPU, dtype), ids)), 1e-3);
+
+  const std::string merged = (dir / "merged").string();
+  export_merged_checkpoint(merged, model, o.out_dir);
+  const auto base = Checkpoint::open_dir(o.out_dir), out = Checkpoint::open_dir(merged);
+  ASSERT_EQ(out.names(), base.names());
+  for (const auto& name : base.names()) {
+    EXPECT_EQ(out.at(name).shape, base.at(name).shape) << name;
+    EXPECT_EQ(out.at(name).dtype, base.at(name).dtype) << name;
+  }
+  // Adapted weights changed, the rest copied exactly.
+  EXPECT_FALSE(torch::equal(to_tensor(out.at("model.layers.0.mlp.down_proj.weight")),
+                            to_tensor(base.at("model.layers.0.mlp.down_proj.weight"))));
+  EXPECT_TRUE(torch::equal(to_tensor(out.at("model.embed_tokens.weight")),
+                           to_tensor(base.at("model.embed_tokens.weight"))));
+  for (const char* file : {"config.json", "generation_config.json", "tokenizer.json"}) {
+    std::ifstream a(dir / "model" / file, std::ios::binary), b(fs::path(merged) / file, std::ios::binary);
+    std::stringstream sa, sb;
+    sa << a.rdbuf();
+    sb << b.rdbuf();
+    EXPECT_FALSE(sa.str().empty()) << file;
+    EXPECT_EQ(sa.str(), sb.str()) << file;
+  }
+  const auto got = all_logits(Qwen2Model::load(merged, torch::kCPU, dtype), ids);
+  std::printf("merged vs base + LoRA (%s): max |logit difference| %.3g (tolerance %.3g)\n",
+              c10::toString(dtype), max_abs_diff(want, got), tol);
+  EXPECT_LT(max_abs_diff(want, got), tol);
+}
+
+}  // namespace
+
+// float32: the merge is the adapter's forward up to float32 rounding.
+TEST(MergedExport, Float32CheckpointHasTheBaseLayoutAndTheAdaptersLogits) {
+  expect_merged_checkpoint_equals_adapter(torch::kFloat32, 1e-5);
+}
+
+// bfloat16: W + delta is rounded to bfloat16 once, the adapter's forward adds
+// bfloat16 products; the logits (|logit| < ~1.5 here) agree to a few bfloat16 ulps.
+TEST(MergedExport, Bfloat16CheckpointKeepsTheBaseDtype) {
+  expect_merged_checkpoint_equals_adapter(torch::kBFloat16, 3e-2);
+}
+
+TEST(MergedExport, RefusesAModelWithoutAdapters) {
+  const auto dir = test_dir();
+  const auto ckpt = tiny_checkpoint(dir);
+  auto model = Qwen2Model::load(ckpt);
+  EXPECT_THROW(export_merged_checkpoint((dir / "merged").string(), model, ckpt), std::invalid_argument);
+}
+
+// ------------------------------------------------------------------ max_seq_len (cut from the left)
+
+TEST(LengthLimit, CutKeepsTheLastTokensAndTheTargets) {
+  SupervisionSample s;
+  s.prefix_ids = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  s.target_ids = {11, 12};
+  s.target_weights = {0.25f, 0.75f};
+  const auto cut = cut_from_left(s, 4);
+  EXPECT_EQ(cut.prefix_ids, (std::vector<int64_t>{7, 8, 9, 10}));  // the supervised last token kept
+  EXPECT_EQ(cut.target_ids, s.target_ids);
+  EXPECT_EQ(cut.target_weights, s.target_weights);
+  EXPECT_EQ(cut_from_left(s, 10).prefix_ids, s.prefix_ids);
+  EXPECT_EQ(cut_from_left(s, 0).prefix_ids, s.prefix_ids);  // no limit
+  SupervisionSample short_one = s;
+  short_one.prefix_ids = {1, 2, 3};
+  EXPECT_EQ(count_cut(std::vector<SupervisionSample>{s, short_one, s}, 4), 2);
+  EXPECT_EQ(count_cut(std::vector<SupervisionSample>{s, short_one}, 0), 0);
+
+  PackedRollout r;
+  r.ids = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  r.positions = {1, 3, 6, 9};
+  r.target_ids = {{1}, {2}, {3}, {4}};
+  r.target_weights = {{1}, {1}, {1}, {1}};
+  EXPECT_EQ(count_cut(std::vector<PackedRollout>{r}, 4), 2);  // positions 6 and 9: prefixes of 7 and 10 ids
+  const auto parts = cut_from_left(r, 4);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[0].ids, (std::vector<int64_t>{1, 2, 3, 4}));  // the head, positions 1 and 3
+  EXPECT_EQ(parts[0].positions, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(parts[1].ids, (std::vector<int64_t>{4, 5, 6, 7}));
+  EXPECT_EQ(parts[1].positions, (std::vector<int64_t>{3}));
+  EXPECT_EQ(parts[1].target_ids, (std::vector<std::vector<int32_t>>{{3}}));
+  EXPECT_EQ(parts[2].ids, (std::vector<int64_t>{7, 8, 9, 10}));
+  EXPECT_EQ(cut_from_left(r, 10).size(), 1u);
+}
+
+TEST(LengthLimit, PackedCutEqualsPerPrefixCutLossAndGradients) {
+  auto model = Qwen2Model::load(tiny_checkpoint(test_dir()));
+  const auto params = attach_lora(model, LoraConfig{});
+  set_lora_training(model, false);
+  randomise_b(model, 17);
+  std::mt19937_64 rng(101);
+  const std::vector<PackedRollout> rollouts = {random_rollout(rng, 20, {2, 5, 11, 19}), random_rollout(rng, 9, {8})};
+  const int64_t max_len = 6;
+  std::vector<PackedRollout> parts;
+  std::vector<SupervisionSample> cut;
+  for (const auto& r : rollouts) {
+    for (auto& p : cut_from_left(r, max_len)) parts.push_back(p);
+    for (const auto& s : unpack(r)) cut.push_back(cut_from_left(s, max_len));
+  }
+  for (const auto& s : cut) EXPECT_LE(s.prefix_ids.size(), static_cast<size_t>(max_len));
+  auto packed = packed_loss(model, parts);
+  packed.backward();
+  std::vector<torch::Tensor> packed_grads;
+  for (const auto& p : params) {
+    packed_grads.push_back(p.grad().clone());
+    p.grad().zero_();
+  }
+  auto prefix = per_prefix_loss(model, cut);
+  prefix.backward();
+  EXPECT_NEAR(packed.item<double>(), prefix.item<double>(), 1e-5);
+  for (size_t i = 0; i < params.size(); ++i)
+    EXPECT_LT(max_abs_diff(packed_grads[i], params[i].grad()), 1e-5) << "parameter " << i;
+  torch::NoGradGuard no_grad;
+  EXPECT_GT(std::fabs(packed.item<double>() - packed_loss(model, rollouts).item<double>()), 1e-6);  // the cut matters
+}
+
+TEST(Trainer, MaxSeqLenCutsPrefixesInBothForms) {
+  const auto ckpt = tiny_checkpoint(test_dir());
+  std::mt19937_64 rng(111);
+  const auto rollout = random_rollout(rng, 16, {3, 6, 9, 15});
+  std::vector<SupervisionSample> cut;
+  for (const auto& s : unpack(rollout)) cut.push_back(cut_from_left(s, 5));
+  LoraConfig cfg;
+  cfg.dropout = 0;
+  TrainOptions o;
+  o.learning_rate = 1e-3;
+  o.grad_accum = 1;
+  o.total_updates = 3;
+  auto losses_of = [&](int64_t max_seq_len, int64_t batch, bool packed, const std::vector<SupervisionSample>& samples) {
+    auto model = Qwen2Model::load(ckpt);
+    TrainOptions run = o;
+    run.max_seq_len = max_seq_len;
+    run.batch_size = batch;
+    Trainer trainer(model, attach_lora(model, cfg), run);
+    return packed ? trainer.train_packed({rollout}) : trainer.train(samples);
+  };
+  const auto want = losses_of(0, 4, false, cut);  // cut beforehand, no limit in the trainer
+  const auto prefix = losses_of(5, 4, false, unpack(rollout));
+  const auto packed = losses_of(5, 1, true, {});
+  const auto uncut = losses_of(0, 4, false, unpack(rollout));
+  ASSERT_EQ(want.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(prefix[i], want[i], 1e-6);
+    EXPECT_NEAR(packed[i], want[i], 1e-5);
+  }
+  EXPECT_GT(std::fabs(uncut[0] - want[0]), 1e-6);  // the limit changed what was trained on
+}
+
+// ------------------------------------------------------------------ schedules
+
+TEST(Trainer, ConstantScheduleStaysAtTheLearningRateAfterWarmup) {
+  auto model = Qwen2Model::load(tiny_checkpoint(test_dir()));
+  const auto params = attach_lora(model, LoraConfig{});
+  TrainOptions o;
+  o.learning_rate = 0.01;
+  o.warmup_updates = 2;
+  o.total_updates = 6;
+  o.batch_size = 2;
+  o.grad_accum = 1;
+  o.schedule = "constant";
+  Trainer trainer(model, params, o);
+  std::vector<double> lrs;  // as the stage's metrics log them: the rate of the update just done
+  trainer.train(random_samples(4, 121), 0, [&](int64_t done, int64_t, double) {
+    lrs.push_back(trainer.learning_rate_at(done - 1));
+  });
+  EXPECT_EQ(lrs, (std::vector<double>{0.0, 0.005, 0.01, 0.01, 0.01, 0.01}));
+
+  TrainOptions linear = o;
+  linear.schedule = "linear";
+  Trainer decaying(model, params, linear);
+  for (int64_t u = 3; u < 6; ++u) EXPECT_LT(decaying.learning_rate_at(u), decaying.learning_rate_at(u - 1));
+  EXPECT_DOUBLE_EQ(decaying.learning_rate_at(5), 0.01 / 4);
+  EXPECT_DOUBLE_EQ(decaying.learning_rate_at(6), 0.0);
+
+  TrainOptions cosine = o;
+  cosine.schedule = "cosine";
+  EXPECT_THROW(Trainer bad(model, params, cosine), std::invalid_argument);
+}
+
+TEST(Trainer, ConstantScheduleResumeEqualsUninterrupted) {
+  const auto dir = test_dir();
+  const auto ckpt = tiny_checkpoint(dir);
+  const auto samples = random_samples(6, 131);
+  TrainOptions o;
+  o.learning_rate = 5e-3;
+  o.warmup_updates = 1;
+  o.batch_size = 2;
+  o.grad_accum = 1;
+  o.total_updates = 4;
+  o.schedule = "constant";
+  LoraConfig cfg;
+  cfg.seed = 3;
+
+  torch::manual_seed(4321);
+  auto straight_model = Qwen2Model::load(ckpt);
+  Trainer straight(straight_model, attach_lora(straight_model, cfg), o);
+  straight.train(samples);
+
+  torch::manual_seed(4321);
+  {
+    auto model = Qwen2Model::load(ckpt);
+    auto run = o;
+    run.checkpoint_dir = (dir / "ckpt").string();
+    Trainer first(model, attach_lora(model, cfg), run);
+    first.train(samples, 2);
+    first.save_checkpoint(run.checkpoint_dir);
+  }
+  torch::manual_seed(5);
+  auto model = Qwen2Model::load(ckpt);
+  Trainer second(model, attach_lora(model, cfg), o);
+  second.load_checkpoint((dir / "ckpt").string());
+  second.train(samples);
+  const auto a = lora_parameters(straight_model), b = lora_parameters(model);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_LT(max_abs_diff(a[i], b[i]), 1e-6) << "parameter " << i;
+}
+
+// ------------------------------------------------------------------ defaults
+
+TEST(Defaults, TrainerAndLoraOptionsReadTheDefaultsHome) {
+  const TrainOptions t;
+  EXPECT_EQ(t.learning_rate, defaults::train::lr);
+  EXPECT_EQ(t.batch_size, defaults::train::batch_size);
+  EXPECT_EQ(t.grad_accum, defaults::train::grad_accum);
+  EXPECT_EQ(t.total_updates, defaults::train::updates);
+  EXPECT_EQ(t.max_seq_len, defaults::train::max_seq_len);
+  EXPECT_EQ(t.schedule, defaults::train::schedule);
+  EXPECT_EQ(t.max_grad_norm, defaults::train::grad_clip);
+  const LoraConfig l;
+  EXPECT_EQ(l.r, defaults::lora::r);
+  EXPECT_EQ(l.alpha, defaults::lora::alpha);
+  EXPECT_EQ(l.dropout, defaults::lora::dropout);
+  EXPECT_EQ(l.target_modules, (std::vector<std::string>{"q_proj", "v_proj"}));
 }

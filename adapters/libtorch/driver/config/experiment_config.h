@@ -1,7 +1,13 @@
 // The experiment's configuration: one TOML file (configs/paper.toml,
 // configs/tiny.toml) plus `--set key=value` overrides, validated key by key.
-// Every default is the paper's (../shared/METHOD.md); see configs/paper.toml
-// for each key's documentation.
+// Every default lives in defaults.h (the paper's, per ../METHOD.md); see
+// configs/paper.toml for each key's documentation.
+//
+// Inside: config_schema.h lists every key once (type, check) and drives the
+// reader (config_reader: TOML -> these structs, errors naming key and line),
+// --set (config_overrides, schema_keys), the writer (config_writer.cpp:
+// to_toml) and equality (config_equality.cpp); config_paths resolves the
+// paths, bundled_data knows the bundled sets; load_config.cpp puts them in order.
 //
 // Paths. Input paths in the file (models, data, eval files, the tiny models'
 // tokenizer) are resolved against the config file's folder; run.out_dir, an
@@ -17,11 +23,13 @@
 // <out_dir>/models/tiny-amateur.
 #pragma once
 
-#include "sample/prompt.h"
 #include <cstdint>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "config/defaults.h"
 
 namespace lr::driver {
 
@@ -34,46 +42,41 @@ class ConfigError : public std::runtime_error {
 };
 
 struct RunConfig {
-  std::string out_dir = "runs/lightreasoner";  // the run folder (relative: to the working directory)
-  int64_t seed = 42;
-  std::string device = "cuda";   // "cpu", "cuda" or "cuda:N"
-  std::string dtype = "bfloat16";  // "float32" or "bfloat16" (weights and compute of the models)
+  std::string out_dir = defaults::run::out_dir;  // the run folder (relative: to the working directory)
+  int64_t seed = defaults::run::seed;
+  std::string device = defaults::run::device;  // "cpu", "cuda" or "cuda:N"
+  std::string dtype = defaults::run::dtype;  // "float32" or "bfloat16" (weights and compute of the models)
 };
 
 // make-tiny-model shapes, used when ModelsConfig::make_tiny is true.
 struct TinyModelsConfig {
   std::string tokenizer;  // tokenizer.json (or its folder) whose vocabulary the tiny models use; "" = the stage's fallback
-  int64_t vocab = 0;      // 0: the tokenizer's vocabulary (1024 without a tokenizer)
-  int64_t expert_layers = 2;
-  int64_t expert_hidden = 64;
-  int64_t amateur_layers = 1;
-  int64_t amateur_hidden = 32;
-  int64_t heads = 4;
-  int64_t kv_heads = 2;
-  int64_t expert_seed = 1;
-  int64_t amateur_seed = 2;
+  int64_t vocab = defaults::tiny::vocab;  // 0: the tokenizer's vocabulary (1024 without a tokenizer)
+  int64_t expert_layers = defaults::tiny::expert_layers;
+  int64_t expert_hidden = defaults::tiny::expert_hidden;
+  int64_t amateur_layers = defaults::tiny::amateur_layers;
+  int64_t amateur_hidden = defaults::tiny::amateur_hidden;
+  int64_t heads = defaults::tiny::heads;
+  int64_t kv_heads = defaults::tiny::kv_heads;
+  int64_t expert_seed = defaults::tiny::expert_seed;
+  int64_t amateur_seed = defaults::tiny::amateur_seed;
 };
 
 struct ModelsConfig {
   std::string expert;   // Hugging Face folder (config.json, safetensors, tokenizer.json)
   std::string amateur;  // same family and tokenizer as the expert
-  bool make_tiny = false;
+  bool make_tiny = defaults::models::make_tiny;
   TinyModelsConfig tiny;
 };
 
 struct DataConfig {
   std::string bundled_dir;  // resolved: the bundled data folder (bench/data)
   std::string train_file;   // resolved: "" in the file means <bundled_dir>/gsm8k/train.jsonl
-  std::string question_field = "question";
-  std::string answer_field = "answer";  // GSM8K: the ground truth follows "####"
-  int64_t num_problems = 1000;          // 0: all
-  bool shuffle = false;                 // false: the first num_problems; true: a random subset (run.seed)
+  std::string question_field = defaults::data::question_field;
+  std::string answer_field = defaults::data::answer_field;  // GSM8K: the ground truth follows "####"
+  int64_t num_problems = defaults::data::num_problems;  // 0: all
+  bool shuffle = defaults::data::shuffle;  // false: the first num_problems; true: a random subset (run.seed)
 };
-
-// kDefaultSystemPrompt: METHOD.md's system text, defined once in sample/prompt.h.
-inline constexpr const char* kDefaultCotTemplate =
-    "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n";
-inline constexpr const char* kDefaultBaseTemplate = "Question: {question}\nAnswer:";
 
 struct PromptConfig {
   std::string system = kDefaultSystemPrompt;
@@ -82,41 +85,42 @@ struct PromptConfig {
 };
 
 struct SampleConfig {
-  int64_t max_new_tokens = 128;
-  bool greedy = true;
-  double temperature = 1.0;  // used when greedy = false; > 0
-  double top_p = 1.0;        // used when greedy = false; in (0, 1]
-  int64_t batch_size = 8;    // problems per batched rollout
+  int64_t max_new_tokens = defaults::sample::max_new_tokens;
+  bool greedy = defaults::sample::greedy;
+  double temperature = defaults::sample::temperature;  // used when greedy = false; > 0
+  double top_p = defaults::sample::top_p;  // used when greedy = false; in (0, 1]
+  int64_t batch_size = defaults::sample::batch_size;  // problems per batched rollout
   std::vector<int64_t> stop_ids;  // empty: the expert's eos ids (generation_config.json)
-  double kl_threshold = 0.4;      // kappa
-  double beta = 0.2;              // in (0, 1]
-  int64_t k = 8;                  // target slots per kept step (larger supports are truncated and counted)
-  int64_t shared_vocab = 0;       // 0: the ids both models really share
+  double kl_threshold = defaults::decimal_double(defaults::sample::kl_threshold());  // kappa
+  double beta = defaults::decimal_double(defaults::sample::beta());  // in (0, 1]
+  int64_t k = defaults::sample::k;  // target slots per kept step (larger supports are truncated and counted)
+  int64_t shared_vocab = defaults::sample::shared_vocab;  // 0: the ids both models really share
 };
 
 struct LoraSection {  // [lora]; the trainer's own type is train/lora.h's LoraConfig
-  int64_t r = 8;
-  double alpha = 16.0;
-  double dropout = 0.05;  // in [0, 1)
-  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
+  int64_t r = defaults::lora::r;
+  double alpha = defaults::lora::alpha;
+  double dropout = defaults::lora::dropout;  // in [0, 1)
+  std::vector<std::string> target_modules{std::begin(defaults::lora::target_modules),
+                                          std::end(defaults::lora::target_modules)};
 };
 
 struct TrainConfig {
-  double lr = 5e-5;
-  double weight_decay = 0.0;
-  double adam_beta1 = 0.9;
-  double adam_beta2 = 0.999;
-  double adam_eps = 1e-8;
-  int64_t warmup_steps = 0;
-  std::string schedule = "linear";  // "linear" (decay to 0) or "constant"
-  double grad_clip = 1.0;           // max grad norm; 0: off
-  int64_t batch_size = 8;
-  int64_t grad_accum = 2;
-  int64_t updates = 1000;
-  int64_t max_seq_len = 512;
-  int64_t checkpoint_every = 200;  // updates; 0: only at the end
-  bool packed = false;             // score all kept positions of a rollout in one forward pass
-  bool export_merged = false;      // also write merged full weights
+  double lr = defaults::train::lr;
+  double weight_decay = defaults::train::weight_decay;
+  double adam_beta1 = defaults::train::adam_beta1;
+  double adam_beta2 = defaults::train::adam_beta2;
+  double adam_eps = defaults::train::adam_eps;
+  int64_t warmup_steps = defaults::train::warmup_steps;
+  std::string schedule = defaults::train::schedule;  // "linear" (decay to 0) or "constant"
+  double grad_clip = defaults::train::grad_clip;  // max grad norm; 0: off
+  int64_t batch_size = defaults::train::batch_size;
+  int64_t grad_accum = defaults::train::grad_accum;
+  int64_t updates = defaults::train::updates;
+  int64_t max_seq_len = defaults::train::max_seq_len;  // longer prefixes are cut from the left
+  int64_t checkpoint_every = defaults::train::checkpoint_every;  // updates; 0: only at the end
+  bool packed = defaults::train::packed;  // score all kept positions of a rollout in one forward pass
+  bool export_merged = defaults::train::export_merged;  // also write the merged full weights beside the adapter
 };
 
 // One evaluation set. A bundled name fills file and fields; a table entry
@@ -124,39 +128,40 @@ struct TrainConfig {
 struct EvalDataset {
   std::string name;
   std::string file;  // resolved JSONL path
-  std::string question_field = "question";
-  std::string answer_field = "answer";
+  std::string question_field = defaults::data::question_field;
+  std::string answer_field = defaults::data::answer_field;
   std::string context_field;  // prepended to the question when set (SVAMP Body, ASDiv body)
   std::string choices_field;  // multiple choice: a list of options; the answer is their index (MMLU-STEM)
 };
 
 struct EvalConfig {
-  std::vector<EvalDataset> datasets = {EvalDataset{"gsm8k", "", "question", "answer", "", ""}};  // file filled in by load_config
-  int64_t max_new_tokens = 2048;
-  int64_t batch_size = 16;
-  int64_t limit = 0;  // problems per dataset; 0: all
+  std::vector<EvalDataset> datasets = {EvalDataset{defaults::eval::dataset, "", defaults::data::question_field,
+                                                       defaults::data::answer_field, "", ""}};  // file: load_config
+  int64_t max_new_tokens = defaults::eval::max_new_tokens;
+  int64_t batch_size = defaults::eval::batch_size;
+  int64_t limit = defaults::eval::limit;  // problems per dataset; 0: all
   std::vector<int64_t> stop_ids;  // empty: the model's eos ids and the tokenizer's <|im_end|>, <|endoftext|>
   // Text that ends an output of the plain prompt (the Qwen2.5-Math toolkit's
   // stop word for it); the output is cut before it.
-  std::vector<std::string> plain_stop_strings = {"\n\nQuestion:"};
-  std::string base_prompt = "plain";  // base model: "plain" (prompt.eval_template_base) or "cot" (prompt.template)
-  std::string tuned_prompt = "cot";   // SFT and LightReasoner models: "plain" or "cot"
+  std::vector<std::string> plain_stop_strings = {defaults::eval::plain_stop_string};
+  std::string base_prompt = defaults::eval::base_prompt;  // base model: "plain" (prompt.eval_template_base) or "cot" (prompt.template)
+  std::string tuned_prompt = defaults::eval::tuned_prompt;  // SFT and LightReasoner models: "plain" or "cot"
 };
 
 struct SftConfig {
-  bool enabled = false;
-  int64_t max_new_tokens = 1024;  // trajectory length
-  int64_t num_problems = 0;       // GSM8K train problems to roll out; 0: all
-  int64_t batch_size = 4;
-  int64_t grad_accum = 4;
-  double lr = 5e-5;
-  int64_t epochs = 1;
-  int64_t updates = 0;  // > 0: this many updates instead of epochs
-  int64_t max_seq_len = 2048;
+  bool enabled = defaults::sft::enabled;
+  int64_t max_new_tokens = defaults::sft::max_new_tokens;  // trajectory length
+  int64_t num_problems = defaults::sft::num_problems;  // GSM8K train problems to roll out; 0: all
+  int64_t batch_size = defaults::sft::batch_size;
+  int64_t grad_accum = defaults::sft::grad_accum;
+  double lr = defaults::sft::lr;
+  int64_t epochs = defaults::sft::epochs;
+  int64_t updates = defaults::sft::updates;  // > 0: this many updates instead of epochs
+  int64_t max_seq_len = defaults::sft::max_seq_len;  // prompt + trajectory; longer outputs lose their end
 };
 
 struct ReportConfig {
-  bool plots = true;
+  bool plots = defaults::report::plots;
 };
 
 struct ExperimentConfig {

@@ -125,4 +125,18 @@ void set_lora_training(const Qwen2Model& model, bool training) {
   for (const auto& entry : lora_adapters(model)) entry.second->training = training;
 }
 
+void merge_lora(Qwen2Model& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& layer : model.layers()) {
+    for (const auto& m : lora_supported_modules()) {
+      auto& lin = linear_of(layer, m);
+      if (auto a = std::dynamic_pointer_cast<LoraAdapter>(lin.adapter)) {
+        lin.weight = (lin.weight.to(torch::kFloat) + a->delta_weight().to(lin.weight.device()))
+                         .to(lin.weight.scalar_type());
+        lin.adapter.reset();
+      }
+    }
+  }
+}
+
 }  // namespace lr::driver

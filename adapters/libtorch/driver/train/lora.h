@@ -9,20 +9,23 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "config/defaults.h"
 #include "model/qwen2_model.h"
 
 namespace lr::driver {
 
-struct LoraConfig {
-  int64_t r = 8;
-  double alpha = 16;
-  double dropout = 0.05;
-  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
+struct LoraConfig {  // defaults: the config's [lora] (config/defaults.h)
+  int64_t r = defaults::lora::r;
+  double alpha = defaults::lora::alpha;
+  double dropout = defaults::lora::dropout;
+  std::vector<std::string> target_modules{std::begin(defaults::lora::target_modules),
+                                          std::end(defaults::lora::target_modules)};
   uint64_t seed = 0;  // seeds A's initialisation (its own generator, not the global one)
 };
 
@@ -76,5 +79,9 @@ std::vector<torch::Tensor> lora_parameters(const Qwen2Model& model);
 
 // Training (dropout on) or evaluation mode for every adapter.
 void set_lora_training(const Qwen2Model& model, bool training);
+
+// Merges every LoRA adapter into its Linear's weight (W + scaling * B A, as a
+// new tensor; the old one is not written to) and removes the adapters.
+void merge_lora(Qwen2Model& model);
 
 }  // namespace lr::driver

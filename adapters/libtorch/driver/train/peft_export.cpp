@@ -4,9 +4,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "checkpoint/json_util.h"
 #include "checkpoint/safetensors.h"
@@ -76,8 +80,11 @@ void save_peft_adapter(const std::string& dir, const Qwen2Model& model, const Lo
                         peft_adapter_config_json(config, base_model_name_or_path));
 }
 
-LoraConfig load_peft_adapter(const std::string& dir, Qwen2Model& model) {
-  const auto config_path = (std::filesystem::path(dir) / kConfigFile).string();
+namespace {
+
+// DIR/adapter_config.json as a LoraConfig (seed 0); refuses what PEFT
+// options the loader does not implement.
+LoraConfig read_adapter_config(const std::string& config_path) {
   const auto j = detail::parse_json_strict(detail::read_text_file(config_path), config_path, "adapter config");
   auto fail = [&](const std::string& what) { throw CheckpointError(config_path + ": " + what); };
   if (!j.is_object()) fail("not a JSON object");
@@ -97,27 +104,42 @@ LoraConfig load_peft_adapter(const std::string& dir, Qwen2Model& model) {
   if (j.value("fan_in_fan_out", false)) fail("fan_in_fan_out true is not supported");
   if (j.value("use_dora", false)) fail("DoRA is not supported");
   if (j.value("use_rslora", false)) fail("rsLoRA is not supported");
+  return config;
+}
 
+// The model's adapters for config: attached now when it has none, else
+// checked against it (modules and r) and given its scaling and dropout.
+std::vector<std::pair<std::string, std::shared_ptr<LoraAdapter>>> adapters_for(Qwen2Model& model,
+                                                                               const LoraConfig& config,
+                                                                               const std::string& config_path) {
   auto adapters = lora_adapters(model);
   if (adapters.empty()) {
     attach_lora(model, config);
-    adapters = lora_adapters(model);
-  } else {
-    std::set<std::string> want(config.target_modules.begin(), config.target_modules.end());
-    size_t expected = want.size() * model.layers().size();
-    for (const auto& entry : adapters) {
-      const auto& path = entry.first;
-      const auto module = path.substr(path.rfind('.') + 1);
-      if (!want.count(module) || entry.second->A.size(0) != config.r)
-        fail("the model's adapters do not match the file's config (" + path + ")");
-    }
-    if (adapters.size() != expected) fail("the model's adapters do not cover the file's target modules");
-    for (const auto& entry : adapters) {
-      entry.second->scaling = config.alpha / static_cast<double>(config.r);
-      entry.second->dropout = config.dropout;
-    }
+    return lora_adapters(model);
   }
+  auto fail = [&](const std::string& what) { throw CheckpointError(config_path + ": " + what); };
+  std::set<std::string> want(config.target_modules.begin(), config.target_modules.end());
+  size_t expected = want.size() * model.layers().size();
+  for (const auto& entry : adapters) {
+    const auto& path = entry.first;
+    const auto module = path.substr(path.rfind('.') + 1);
+    if (!want.count(module) || entry.second->A.size(0) != config.r)
+      fail("the model's adapters do not match the file's config (" + path + ")");
+  }
+  if (adapters.size() != expected) fail("the model's adapters do not cover the file's target modules");
+  for (const auto& entry : adapters) {
+    entry.second->scaling = config.alpha / static_cast<double>(config.r);
+    entry.second->dropout = config.dropout;
+  }
+  return adapters;
+}
 
+}  // namespace
+
+LoraConfig load_peft_adapter(const std::string& dir, Qwen2Model& model) {
+  const auto config_path = (std::filesystem::path(dir) / kConfigFile).string();
+  const LoraConfig config = read_adapter_config(config_path);
+  const auto adapters = adapters_for(model, config, config_path);
   const auto weights_path = (std::filesystem::path(dir) / kWeightsFile).string();
   const auto file = SafetensorsFile::open(weights_path);
   std::set<std::string> used;
@@ -138,52 +160,6 @@ LoraConfig load_peft_adapter(const std::string& dir, Qwen2Model& model) {
   for (const auto& t : file.tensors())
     if (!used.count(t.name)) throw CheckpointError(weights_path + ": unexpected tensor " + t.name);
   return config;
-}
-
-std::map<std::string, torch::Tensor> merged_state_dict(const Qwen2Model& model) {
-  torch::NoGradGuard no_grad;
-  std::map<std::string, torch::Tensor> out;
-  out["model.embed_tokens.weight"] = model.embed_tokens();
-  out["model.norm.weight"] = model.final_norm();
-  if (!model.tied_lm_head()) out["lm_head.weight"] = model.lm_head_weight();
-  const auto& layers = model.layers();
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const auto prefix = "model.layers." + std::to_string(i) + ".";
-    out[prefix + "input_layernorm.weight"] = layers[i].input_layernorm;
-    out[prefix + "post_attention_layernorm.weight"] = layers[i].post_attention_layernorm;
-    for (const auto& m : lora_supported_modules()) {
-      const auto& lin = linear_of(layers[i], m);
-      const auto path = module_path(static_cast<int64_t>(i), m);
-      auto w = lin.weight;
-      if (auto a = std::dynamic_pointer_cast<LoraAdapter>(lin.adapter))
-        w = (w.to(torch::kFloat) + a->delta_weight().to(w.device())).to(w.scalar_type());
-      out[path + ".weight"] = w;
-      if (lin.bias.defined()) out[path + ".bias"] = lin.bias;
-    }
-  }
-  return out;
-}
-
-void merge_lora(Qwen2Model& model) {
-  torch::NoGradGuard no_grad;
-  for (auto& layer : model.layers()) {
-    for (const auto& m : lora_supported_modules()) {
-      auto& lin = linear_of(layer, m);
-      if (auto a = std::dynamic_pointer_cast<LoraAdapter>(lin.adapter)) {
-        lin.weight = (lin.weight.to(torch::kFloat) + a->delta_weight().to(lin.weight.device()))
-                         .to(lin.weight.scalar_type());
-        lin.adapter.reset();
-      }
-    }
-  }
-}
-
-void save_merged_model(const std::string& dir, const Qwen2Model& model) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw CheckpointError("save_merged_model: cannot create " + dir + ": " + ec.message());
-  save_tensors((std::filesystem::path(dir) / "model.safetensors").string(), merged_state_dict(model));
-  write_file_atomically((std::filesystem::path(dir) / "config.json").string(), model.config().to_json());
 }
 
 }  // namespace lr::driver

@@ -1,5 +1,5 @@
-// The adapter in PEFT's format (what `PeftModel.from_pretrained` reads), and
-// the merged full weights (W + scaling * B A) for a plain Hugging Face checkpoint.
+// The adapter in PEFT's format (what `PeftModel.from_pretrained` reads).
+// The merged full weights are merged_export.h's.
 //
 //   DIR/adapter_config.json        peft_type "LORA", task_type "CAUSAL_LM", r,
 //                                  lora_alpha, lora_dropout, target_modules,
@@ -12,7 +12,6 @@
 
 #include <torch/types.h>
 
-#include <map>
 #include <string>
 
 #include "model/qwen2_model.h"
@@ -40,20 +39,5 @@ void save_peft_adapter(const std::string& dir, const Qwen2Model& model, const Lo
 // with the right shapes. Returns the config read (seed 0). Throws
 // CheckpointError (files, keys, shapes) or std::invalid_argument (config).
 LoraConfig load_peft_adapter(const std::string& dir, Qwen2Model& model);
-
-// The model's weights under their Hugging Face names (model.embed_tokens.weight,
-// model.layers.{i}..., model.norm.weight, lm_head.weight unless tied), with
-// each LoRA-wrapped Linear's weight merged: W + scaling * B A (computed in
-// float32, cast to the weight's dtype). The model is not changed.
-std::map<std::string, torch::Tensor> merged_state_dict(const Qwen2Model& model);
-
-// Merges every LoRA adapter into its Linear's weight (W + scaling * B A, as a
-// new tensor; the old one is not written to) and removes the adapters.
-void merge_lora(Qwen2Model& model);
-
-// A full checkpoint of the merged model: DIR/config.json (the model's config)
-// and DIR/model.safetensors (merged_state_dict). Tokenizer and generation
-// config files are the caller's to copy.
-void save_merged_model(const std::string& dir, const Qwen2Model& model);
 
 }  // namespace lr::driver

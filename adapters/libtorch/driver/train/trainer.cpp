@@ -8,6 +8,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "train/length_limit.h"
 #include "train/lora.h"
 
 namespace lr::driver {
@@ -29,6 +30,9 @@ Trainer::Trainer(const Qwen2Model& model, std::vector<torch::Tensor> params, Tra
     throw std::invalid_argument("Trainer: batch_size, grad_accum and total_updates must be >= 1");
   if (options_.warmup_updates < 0 || options_.learning_rate <= 0)
     throw std::invalid_argument("Trainer: warmup must be >= 0 and the learning rate > 0");
+  if (options_.schedule != "linear" && options_.schedule != "constant")
+    throw std::invalid_argument("Trainer: schedule must be \"linear\" or \"constant\", got \"" + options_.schedule +
+                                "\"");
   auto opts = torch::optim::AdamWOptions(options_.learning_rate)
                   .betas({options_.adam_beta1, options_.adam_beta2})
                   .eps(options_.adam_eps)
@@ -43,6 +47,8 @@ double Trainer::learning_rate_at(int64_t update) const {
   double factor;
   if (update < warm)
     factor = static_cast<double>(update) / static_cast<double>(std::max<int64_t>(1, warm));
+  else if (options_.schedule == "constant")
+    factor = 1.0;
   else
     factor = std::max(0.0, static_cast<double>(total - update) / static_cast<double>(std::max<int64_t>(1, total - warm)));
   return options_.learning_rate * factor;
@@ -77,7 +83,7 @@ std::vector<double> Trainer::train(const std::vector<SupervisionSample>& samples
   return run(static_cast<int64_t>(samples.size()),
              [&](const std::vector<int64_t>& indices) {
                std::vector<SupervisionSample> batch;
-               for (int64_t i : indices) batch.push_back(samples[static_cast<size_t>(i)]);
+               for (int64_t i : indices) batch.push_back(cut_from_left(samples[static_cast<size_t>(i)], options_.max_seq_len));
                return per_prefix_loss(model_, batch);
              },
              until, progress);
@@ -89,7 +95,9 @@ std::vector<double> Trainer::train_packed(const std::vector<PackedRollout>& roll
   return run(static_cast<int64_t>(rollouts.size()),
              [&](const std::vector<int64_t>& indices) {
                std::vector<PackedRollout> batch;
-               for (int64_t i : indices) batch.push_back(rollouts[static_cast<size_t>(i)]);
+               for (int64_t i : indices)
+                 for (auto& part : cut_from_left(rollouts[static_cast<size_t>(i)], options_.max_seq_len))
+                   batch.push_back(std::move(part));
                return packed_loss(model_, batch);
              },
              until, progress);

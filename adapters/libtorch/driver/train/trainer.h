@@ -1,7 +1,9 @@
 // The stage-2 training loop: AdamW on the LoRA weights, a linear schedule
-// with warmup (transformers' get_linear_schedule_with_warmup), grad-norm
-// clipping, gradient accumulation, a deterministic seeded shuffle, periodic
-// checkpoints and exact resume.
+// with warmup (transformers' get_linear_schedule_with_warmup) or a constant
+// one after warmup (get_constant_schedule_with_warmup), grad-norm clipping,
+// gradient accumulation, prefixes cut from the left to max_seq_len
+// (length_limit.h), a deterministic seeded shuffle, periodic checkpoints and
+// exact resume. Every default is the config's (config/defaults.h).
 //
 // Sample order: micro-batches draw batch_size samples at a time from an endless
 // stream of epochs, each epoch a permutation of the samples (Fisher-Yates over
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "config/defaults.h"
 #include "model/qwen2_model.h"
 #include "train/objective.h"
 
@@ -28,16 +31,22 @@ class AdamW;
 namespace lr::driver {
 
 struct TrainOptions {
-  double learning_rate = 5e-5;
-  double weight_decay = 0.0;
-  double adam_beta1 = 0.9;
-  double adam_beta2 = 0.999;
-  double adam_eps = 1e-8;
-  int64_t warmup_updates = 0;
-  double max_grad_norm = 1.0;  // <= 0: no clipping
-  int64_t batch_size = 8;      // samples per micro-batch
-  int64_t grad_accum = 2;      // micro-batches per update
-  int64_t total_updates = 1000;
+  double learning_rate = defaults::train::lr;
+  double weight_decay = defaults::train::weight_decay;
+  double adam_beta1 = defaults::train::adam_beta1;
+  double adam_beta2 = defaults::train::adam_beta2;
+  double adam_eps = defaults::train::adam_eps;
+  int64_t warmup_updates = defaults::train::warmup_steps;
+  // After warmup: "linear" (decay to 0 at the last update) or "constant" (stays
+  // at learning_rate); train.schedule's values. Others are refused.
+  std::string schedule = defaults::train::schedule;
+  double max_grad_norm = defaults::train::grad_clip;  // <= 0: no clipping
+  int64_t batch_size = defaults::train::batch_size;   // samples per micro-batch
+  int64_t grad_accum = defaults::train::grad_accum;   // micro-batches per update
+  int64_t total_updates = defaults::train::updates;
+  // train() and train_packed() cut longer prefixes from the left (length_limit.h);
+  // <= 0: no limit. train_with() leaves its samples to its caller.
+  int64_t max_seq_len = defaults::train::max_seq_len;
   uint64_t shuffle_seed = 0;
   int64_t checkpoint_every = 0;  // updates; 0: never (save_checkpoint can still be called)
   std::string checkpoint_dir;    // where periodic checkpoints go (DIR/checkpoint.pt)
@@ -59,7 +68,8 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   // The learning rate of update u (0-based): lr * u / warmup during warmup,
-  // then lr * (total - u) / (total - warmup), never below 0.
+  // then lr * (total - u) / (total - warmup), never below 0 ("linear"), or lr
+  // ("constant").
   double learning_rate_at(int64_t update) const;
 
   // Runs updates until `until` (<= 0: total_updates) updates are done in all,
