@@ -73,28 +73,6 @@ int max_optin_smem() {
   return value;
 }
 
-__device__ __forceinline__ ScanConsts scan_consts(const SelectTargetsJob& job, double t) {
-  ScanConsts consts;
-  consts.c2 = static_cast<float>(1.4426950408889634 / t);
-  consts.t_log_beta = static_cast<float>(t * job.log_beta);
-  consts.want_kl = job.kl.data != nullptr;
-  consts.want_targets = job.k > 0;
-  return consts;
-}
-
-// Where output row j's target goes (nothing when no targets are wanted).
-__device__ __forceinline__ RowTargetOut target_out(const SelectTargetsJob& job, int64_t j, bool want_targets) {
-  RowTargetOut out{};
-  if (want_targets) {
-    out.ids = job.ids.data + j * job.ids.row_stride;
-    out.ids_stride = job.ids.col_stride;
-    out.weights = job.weights.data + j * job.weights.row_stride;
-    out.weights_stride = job.weights.col_stride;
-    out.support_size = job.support_size.data + j * job.support_size.stride;
-  }
-  return out;
-}
-
 // The target phase of a scanned row: padding for a fault (or a row not kept
 // in the fused call), else the target from the candidates, or from the rows
 // again when the candidates overflowed.
@@ -127,6 +105,7 @@ __global__ void __launch_bounds__(kThreads, 2)
 #if LR_CUDA_EXPERIMENTAL
   __shared__ LeanScratch lean_scratch;
 #endif
+
   Candidates cand;  // the candidate arrays, after the pipeline slots
   cand.capacity = capacity;
   cand.val = reinterpret_cast<double*>(dynamic_smem + pipeline_bytes<TE, TA>(use_async));
@@ -134,11 +113,25 @@ __global__ void __launch_bounds__(kThreads, 2)
   cand.ze = reinterpret_cast<float*>(cand.id + capacity);
   cand.za = cand.ze + capacity;
   cand.rank = reinterpret_cast<int32_t*>(cand.za + capacity);
+
+  const bool want_kl = job.kl.data != nullptr;
+  const bool want_targets = job.k > 0;
   const double t = job.temperature;
-  const ScanConsts consts = scan_consts(job, t);
+  ScanConsts consts;
+  consts.c2 = static_cast<float>(1.4426950408889634 / t);
+  consts.t_log_beta = static_cast<float>(t * job.log_beta);
+  consts.want_kl = want_kl;
+  consts.want_targets = want_targets;
 
   for (int64_t j = blockIdx.x; j < job.out_rows; j += gridDim.x) {
-    const RowTargetOut out = target_out(job, j, consts.want_targets);
+    RowTargetOut out{};
+    if (want_targets) {
+      out.ids = job.ids.data + j * job.ids.row_stride;
+      out.ids_stride = job.ids.col_stride;
+      out.weights = job.weights.data + j * job.weights.row_stride;
+      out.weights_stride = job.weights.col_stride;
+      out.support_size = job.support_size.data + j * job.support_size.stride;
+    }
     int64_t r = j;
     if (job.rows.data) {
       r = job.rows.data[j * job.rows.stride];
@@ -165,7 +158,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       row = exact_scan_row<TE, TA>(job, j, erow, arow, consts, cand, rs, use_async, dynamic_smem, kl_scratch,
                                    max_scratch);
     }
-    if (!consts.want_targets) continue;
+    if (!want_targets) continue;
     write_row_target<TE, TA>(job, row, out, cand, capacity, rs, erow, arow, t, ts_shared);
     __syncthreads();  // the buffer and rs are reused by the next row
   }

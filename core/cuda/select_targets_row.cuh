@@ -118,27 +118,6 @@ __device__ __forceinline__ void add_pair_terms(ThreadScan& ts, const float* e, c
   }
 }
 
-// A side with no finite value yet: the other side's sum alone.
-template <int N>
-__device__ __forceinline__ void add_one_side_terms(ThreadScan& ts, const float* e, const float* a, float nE,
-                                                   float nA, bool e_any, bool a_any, float c2) {
-  if (a_any) {
-    if (nA > ts.mA && ts.dA > 0.0f) ts.dA *= fast_exp2((ts.mA - nA) * c2);
-#pragma unroll
-    for (int i = 0; i < N; ++i) ts.dA += fast_exp2((a[i] - nA) * c2);
-  }
-  if (e_any) {
-    if (nE > ts.mE && ts.dE > 0.0f) ts.dE *= fast_exp2((ts.mE - nE) * c2);
-#pragma unroll
-    for (int i = 0; i < N; ++i) {
-      ts.dE += fast_exp2((e[i] - nE) * c2);
-      ts.amateur_zero |= e[i] > -INFINITY;  // every amateur logit so far is -Inf
-    }
-  }
-#pragma unroll
-  for (int i = 0; i < N; ++i) ts.bad |= (!e_any && e[i] != e[i]) | (!a_any && a[i] != a[i]);
-}
-
 // One chunk (N = 8) or one element (N = 1) of both rows.
 // Faults: with KL wanted, a NaN or +Inf makes dE or dA NaN (NaN propagates
 // through the sums; +Inf becomes the maximum and Inf - Inf is NaN), which
@@ -158,8 +137,22 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
   if (k.want_kl && e_any && a_any) {
     if (nE > ts.mE || nA > ts.mA) rescale_sums(ts, nE, nA, k.c2);
     add_pair_terms<N>(ts, e, a, nE, nA, k.c2);
-  } else if (k.want_kl) {
-    add_one_side_terms<N>(ts, e, a, nE, nA, e_any, a_any, k.c2);
+  } else if (k.want_kl) {  // a side with no finite value yet: the other side's sum alone
+    if (a_any) {
+      if (nA > ts.mA && ts.dA > 0.0f) ts.dA *= fast_exp2((ts.mA - nA) * k.c2);
+#pragma unroll
+      for (int i = 0; i < N; ++i) ts.dA += fast_exp2((a[i] - nA) * k.c2);
+    }
+    if (e_any) {
+      if (nE > ts.mE && ts.dE > 0.0f) ts.dE *= fast_exp2((ts.mE - nE) * k.c2);
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        ts.dE += fast_exp2((e[i] - nE) * k.c2);
+        ts.amateur_zero |= e[i] > -INFINITY;  // every amateur logit so far is -Inf
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < N; ++i) ts.bad |= (!e_any && e[i] != e[i]) | (!a_any && a[i] != a[i]);
   } else {
 #pragma unroll
     for (int i = 0; i < N; ++i) ts.bad |= bad_value(e[i]) | bad_value(a[i]);
@@ -174,42 +167,56 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
   }
 }
 
-// Calls f(e, a, c) for this thread's chunks c of an expert and an amateur
-// row from registers, software-pipelined: the next chunk pair is loaded
-// before the current one is used. Same chunks, same order, aligned or not.
-template <class TE, class TA, class F>
-__device__ __forceinline__ void stream_pair_in_registers(const void* erow, const void* arow, int64_t chunks,
-                                                         bool aligned, F&& f) {
-  const int64_t B = blockDim.x;
-  int64_t c = threadIdx.x;
-  RawChunk<TE> re{};
-  RawChunk<TA> ra{};
-  if (c < chunks) {
-    re = load_raw<TE>(erow, c, aligned);
-    ra = load_raw<TA>(arow, c, aligned);
-  }
-  for (; c < chunks; c += B) {
-    RawChunk<TE> ne{};
-    RawChunk<TA> na{};
-    if (c + B < chunks) {
-      ne = load_raw<TE>(erow, c + B, aligned);
-      na = load_raw<TA>(arow, c + B, aligned);
-    }
-    float e[kVec], a[kVec];
-    unpack(re, e);
-    unpack(ra, a);
-    f(e, a, c);
-    re = ne;
-    ra = na;
-  }
-}
-
-// The block's merge of its threads' statistics; the row's KL and keep flag
-// written (with KL wanted).
-__device__ __forceinline__ RowScanResult merge_exact_row(const SelectTargetsJob& job, int64_t j, ThreadScan& ts,
-                                                         const ScanConsts& consts, KlStats* kl_scratch,
-                                                         float* max_scratch) {
+// The exact form of the streaming pass (the default): per-thread statistics
+// as above, merged pairwise in double across the block. Aligned rows are
+// read with 16-byte loads, others element by element in the same chunks of
+// eight (so the same sums); with the experimental cp.async form
+// (use_async), aligned rows go through shared memory.
+template <class TE, class TA>
+__device__ RowScanResult exact_scan_row(const SelectTargetsJob& job, int64_t j, const void* erow, const void* arow,
+                                        const ScanConsts& consts, Candidates& cand, RowShared& rs, bool use_async,
+                                        unsigned char* pipeline_smem, KlStats* kl_scratch, float* max_scratch) {
   const double t = job.temperature;
+  const int64_t S = job.shared_vocab;
+  ThreadScan ts;
+  const bool aligned = aligned16(erow) && aligned16(arow);
+  const int64_t chunks = S / kVec;
+  const int64_t B = blockDim.x;
+#if LR_CUDA_EXPERIMENTAL
+  if (aligned && use_async) {
+    stream_pair<TE, TA>(erow, arow, chunks, threadIdx.x, B, pipeline_smem,
+                        [&](const float (&e)[kVec], const float (&a)[kVec], int64_t c) {
+                          consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
+                        });
+  } else
+#endif
+  {
+    int64_t c = threadIdx.x;
+    RawChunk<TE> re{};
+    RawChunk<TA> ra{};
+    if (c < chunks) {
+      re = load_raw<TE>(erow, c, aligned);
+      ra = load_raw<TA>(arow, c, aligned);
+    }
+    for (; c < chunks; c += B) {
+      RawChunk<TE> ne{};
+      RawChunk<TA> na{};
+      if (c + B < chunks) {
+        ne = load_raw<TE>(erow, c + B, aligned);
+        na = load_raw<TA>(arow, c + B, aligned);
+      }
+      float e[kVec], a[kVec];
+      unpack(re, e);
+      unpack(ra, a);
+      consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
+      re = ne;
+      ra = na;
+    }
+  }
+  for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += B) {
+    const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
+    consume<1>(ts, &e, &a, i, consts, cand, rs);
+  }
   // With KL wanted, NaN / +Inf show up as NaN sums (see consume).
   ts.bad |= ts.dE != ts.dE || ts.dA != ts.dA;
 
@@ -233,38 +240,6 @@ __device__ __forceinline__ RowScanResult merge_exact_row(const SelectTargetsJob&
     }
   }
   return {fault, keep, zmaxE};
-}
-
-// The exact form of the streaming pass (the default): per-thread statistics
-// as above, merged pairwise in double across the block. Aligned rows are
-// read with 16-byte loads, others element by element in the same chunks of
-// eight (so the same sums); with the experimental cp.async form
-// (use_async), aligned rows go through shared memory.
-template <class TE, class TA>
-__device__ RowScanResult exact_scan_row(const SelectTargetsJob& job, int64_t j, const void* erow, const void* arow,
-                                        const ScanConsts& consts, Candidates& cand, RowShared& rs, bool use_async,
-                                        unsigned char* pipeline_smem, KlStats* kl_scratch, float* max_scratch) {
-  const int64_t S = job.shared_vocab;
-  ThreadScan ts;
-  const bool aligned = aligned16(erow) && aligned16(arow);
-  const int64_t chunks = S / kVec;
-  const int64_t B = blockDim.x;
-  auto consume_chunk = [&](const float (&e)[kVec], const float (&a)[kVec], int64_t c) {
-    consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
-  };
-#if LR_CUDA_EXPERIMENTAL
-  if (aligned && use_async) {
-    stream_pair<TE, TA>(erow, arow, chunks, threadIdx.x, B, pipeline_smem, consume_chunk);
-  } else
-#endif
-  {
-    stream_pair_in_registers<TE, TA>(erow, arow, chunks, aligned, consume_chunk);
-  }
-  for (int64_t i = chunks * kVec + threadIdx.x; i < S; i += B) {
-    const float e = load_one<TE>(erow, i), a = load_one<TA>(arow, i);
-    consume<1>(ts, &e, &a, i, consts, cand, rs);
-  }
-  return merge_exact_row(job, j, ts, consts, kl_scratch, max_scratch);
 }
 
 }  // namespace lr::core::cuda
