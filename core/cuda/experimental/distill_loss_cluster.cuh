@@ -57,6 +57,102 @@ struct ClusterShared {
   double part;
 };
 
+// A row's loss where the reduction wants it (NONE: the output; else the scratch).
+__device__ __forceinline__ void store_row_loss(const LossJob& job, const LossScratch& scratch, int64_t i,
+                                               double loss) {
+  if (job.reduction == LossReduction::None) job.loss_rows.data[i * job.loss_rows.stride] = static_cast<float>(loss);
+  else scratch.row_loss[i] = loss;
+}
+
+// The slice [lo, lo + n) of row z into shared memory: 16-byte copies
+// (cp.async) where the slice starts on a 16-byte boundary, element loads
+// otherwise; the same values either way, so the results do not depend on
+// alignment.
+template <class T>
+__device__ __forceinline__ void copy_slice(typename T::Storage* buf, const typename T::Storage* z, int64_t lo,
+                                           int64_t n, int64_t chunks) {
+  const int64_t B = blockDim.x;
+  int64_t copied = 0;
+  if (aligned16(z + lo)) {
+    for (int64_t c = threadIdx.x; c < chunks; c += B)
+      issue_chunk<T>(reinterpret_cast<unsigned char*>(buf + c * kVec), z + lo, c);
+    cp_async_commit();
+    copied = chunks * kVec;
+  }
+  for (int64_t e = copied + threadIdx.x; e < n; e += B) buf[e] = z[lo + e];
+  cp_async_wait<0>();
+  __syncthreads();
+}
+
+// This slice's statistics (per thread, then the block's, rebased to its maximum).
+template <class T>
+__device__ __forceinline__ SliceStats slice_stats(const typename T::Storage* buf, int64_t n, int64_t chunks, float c2,
+                                                  float* max_scratch, double* sum_scratch) {
+  const int64_t B = blockDim.x;
+  SoftmaxScan scan;
+  for (int64_t c = threadIdx.x; c < chunks; c += B) {
+    float x[kVec];
+    load_vec<T>(buf, c, x);
+    scan.add(x, kVec, c2);
+  }
+  for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B) {
+    const float x = to_float(T{}, buf[e]);
+    scan.add(&x, 1, c2);
+  }
+  const float m = scan.m, d = scan.d;
+  const bool bad = scan.bad || d != d;
+  const int bad_block = __syncthreads_or(bad);
+  const float m_block = block_reduce(m, MaxF{}, max_scratch);
+  const double d_mine = d > 0.0f && m_block > -INFINITY && !bad ? double(d) * double(fast_exp2((m - m_block) * c2)) : 0.0;
+  const double d_block = block_reduce(d_mine, SumD{}, sum_scratch);
+  return {m_block, bad_block, d_block};
+}
+
+// This slice's gradient, the dense part coef * w * q, q = 2^((z - m) c2 -
+// log2 d), from shared memory, then its target entries over it; returns
+// this block's part of the row loss (every thread gets it).
+template <class T>
+__device__ __forceinline__ double slice_gradient(const LossJob& job, int64_t i, const typename T::Storage* buf,
+                                                 typename T::Storage* g, int64_t lo, int64_t hi, int64_t chunks,
+                                                 float m_row, double d_row, float c2, double t, double grad_coef,
+                                                 double* sum_scratch) {
+  using Storage = typename T::Storage;
+  const int64_t B = blockDim.x, n = hi - lo;
+  double part = 0.0;
+  const int32_t* ids = job.ids.data + i * job.ids.row_stride;
+  const float* w = job.weights.data + i * job.weights.row_stride;
+  double w_total = 0.0;
+  for (int64_t jj = threadIdx.x; jj < job.k; jj += B) w_total += w[jj * job.weights.col_stride];
+  w_total = block_reduce(w_total, SumD{}, sum_scratch);
+  const double log_d = log(d_row);
+  const float coef = static_cast<float>(grad_coef / t * w_total);
+  const float log2_d = static_cast<float>(log_d * 1.4426950408889634);
+  if (g) {
+    Storage* gs = g + lo;
+    const bool g_aligned = aligned16(gs);
+    for (int64_t c = threadIdx.x; c < chunks; c += B) {
+      float x[kVec];
+      load_vec<T>(buf, c, x);
+#pragma unroll
+      for (int q = 0; q < kVec; ++q) x[q] = coef * fast_exp2((x[q] - m_row) * c2 - log2_d);
+      store_chunk<T>(gs, c, g_aligned, x);
+    }
+    for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B)
+      store_one<T>(gs, e, coef * fast_exp2((to_float(T{}, buf[e]) - m_row) * c2 - log2_d));
+    __syncthreads();  // the dense writes first, then the target entries over them
+  }
+  // This slice's target ids: their loss terms and gradient entries.
+  for (int64_t jj = threadIdx.x; jj < job.k; jj += B) {
+    const int32_t id = ids[jj * job.ids.col_stride];
+    if (id < lo || id >= hi) continue;
+    const double v = w[jj * job.weights.col_stride];
+    const double log_q = (double(to_float(T{}, buf[id - lo])) - double(m_row)) / t - log_d;
+    if (v > 0.0) part += v * (log(v) - log_q);
+    if (g) store_one<T>(g, id, static_cast<float>(grad_coef / t * (w_total * exp(log_q) - v)));
+  }
+  return part;
+}
+
 template <class T>
 __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, LossScratch scratch, int64_t slice) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -79,7 +175,6 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
   const int64_t lo = rank * slice < V ? rank * slice : V;
   const int64_t hi = lo + slice < V ? lo + slice : V;
   const int64_t n = hi - lo, chunks = n / kVec;
-  const int64_t B = blockDim.x;
 
   for (int64_t i = blockIdx.x / C; i < job.logits.rows; i += gridDim.x / C) {
     const Storage* z = static_cast<const Storage*>(row_ptr<T>(job.logits, i));
@@ -87,45 +182,12 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
     const uint8_t status = scratch.status[i];
     if (status != kCounted) {  // the same for the whole cluster: no barrier needed
       if (g) zero_range<T>(g, lo, hi);
-      if (rank == 0 && threadIdx.x == 0) {
-        const double loss = status == kNoTarget ? 0.0 : NAN;
-        if (job.reduction == LossReduction::None) job.loss_rows.data[i * job.loss_rows.stride] = static_cast<float>(loss);
-        else scratch.row_loss[i] = loss;
-      }
+      if (rank == 0 && threadIdx.x == 0) store_row_loss(job, scratch, i, status == kNoTarget ? 0.0 : NAN);
       continue;
     }
-    // The slice into shared memory: 16-byte copies (cp.async) where the
-    // slice starts on a 16-byte boundary, element loads otherwise; the same
-    // values either way, so the results do not depend on alignment.
-    int64_t copied = 0;
-    if (aligned16(z + lo)) {
-      for (int64_t c = threadIdx.x; c < chunks; c += B)
-        issue_chunk<T>(reinterpret_cast<unsigned char*>(buf + c * kVec), z + lo, c);
-      cp_async_commit();
-      copied = chunks * kVec;
-    }
-    for (int64_t e = copied + threadIdx.x; e < n; e += B) buf[e] = z[lo + e];
-    cp_async_wait<0>();
-    __syncthreads();
-
-    // This slice's statistics (per thread, then the block's, rebased to its maximum).
-    SoftmaxScan scan;
-    for (int64_t c = threadIdx.x; c < chunks; c += B) {
-      float x[kVec];
-      load_vec<T>(buf, c, x);
-      scan.add(x, kVec, c2);
-    }
-    for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B) {
-      const float x = to_float(T{}, buf[e]);
-      scan.add(&x, 1, c2);
-    }
-    const float m = scan.m, d = scan.d;
-    const bool bad = scan.bad || d != d;
-    const int bad_block = __syncthreads_or(bad);
-    const float m_block = block_reduce(m, MaxF{}, max_scratch);
-    const double d_mine = d > 0.0f && m_block > -INFINITY && !bad ? double(d) * double(fast_exp2((m - m_block) * c2)) : 0.0;
-    const double d_block = block_reduce(d_mine, SumD{}, sum_scratch);
-    if (threadIdx.x == 0) shared.stats = {m_block, bad_block, d_block};
+    copy_slice<T>(buf, z, lo, n, chunks);
+    const SliceStats mine = slice_stats<T>(buf, n, chunks, c2, max_scratch, sum_scratch);
+    if (threadIdx.x == 0) shared.stats = mine;
     cluster.sync();
 
     // The row's statistics from every block's, in rank order.
@@ -147,38 +209,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
     if (fault) {
       if (g) zero_range<T>(g, lo, hi);
     } else {
-      const int32_t* ids = job.ids.data + i * job.ids.row_stride;
-      const float* w = job.weights.data + i * job.weights.row_stride;
-      double w_total = 0.0;
-      for (int64_t jj = threadIdx.x; jj < job.k; jj += B) w_total += w[jj * job.weights.col_stride];
-      w_total = block_reduce(w_total, SumD{}, sum_scratch);
-      // The dense part coef * w * q, q = 2^((z - m) c2 - log2 d), from shared memory.
-      const double log_d = log(d_row);
-      const float coef = static_cast<float>(grad_coef / t * w_total);
-      const float log2_d = static_cast<float>(log_d * 1.4426950408889634);
-      if (g) {
-        Storage* gs = g + lo;
-        const bool g_aligned = aligned16(gs);
-        for (int64_t c = threadIdx.x; c < chunks; c += B) {
-          float x[kVec];
-          load_vec<T>(buf, c, x);
-#pragma unroll
-          for (int q = 0; q < kVec; ++q) x[q] = coef * fast_exp2((x[q] - m_row) * c2 - log2_d);
-          store_chunk<T>(gs, c, g_aligned, x);
-        }
-        for (int64_t e = chunks * kVec + threadIdx.x; e < n; e += B)
-          store_one<T>(gs, e, coef * fast_exp2((to_float(T{}, buf[e]) - m_row) * c2 - log2_d));
-        __syncthreads();  // the dense writes first, then the target entries over them
-      }
-      // This slice's target ids: their loss terms and gradient entries.
-      for (int64_t jj = threadIdx.x; jj < job.k; jj += B) {
-        const int32_t id = ids[jj * job.ids.col_stride];
-        if (id < lo || id >= hi) continue;
-        const double v = w[jj * job.weights.col_stride];
-        const double log_q = (double(to_float(T{}, buf[id - lo])) - double(m_row)) / t - log_d;
-        if (v > 0.0) part += v * (log(v) - log_q);
-        if (g) store_one<T>(g, id, static_cast<float>(grad_coef / t * (w_total * exp(log_q) - v)));
-      }
+      part = slice_gradient<T>(job, i, buf, g, lo, hi, chunks, m_row, d_row, c2, t, grad_coef, sum_scratch);
     }
     part = block_reduce(part, SumD{}, sum_scratch);  // also: every read of buf precedes the next row's copies
     if (threadIdx.x == 0) shared.part = part;
@@ -187,8 +218,7 @@ __global__ void __launch_bounds__(kThreads, 2) loss_cluster_kernel(LossJob job, 
       double loss = 0.0;
       for (int r = 0; r < C; ++r) loss += *cluster.map_shared_rank(&shared.part, r);
       if (fault) loss = NAN;
-      if (job.reduction == LossReduction::None) job.loss_rows.data[i * job.loss_rows.stride] = static_cast<float>(loss);
-      else scratch.row_loss[i] = loss;
+      store_row_loss(job, scratch, i, loss);
     }
   }
   cluster.sync();  // no block leaves while another may still read its shared memory
