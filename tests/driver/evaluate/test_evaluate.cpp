@@ -1,4 +1,4 @@
-// Stage 3 (lr_evaluate) and the SFT baseline's pieces (lr_sft, the sequence
+// Stage 3 (lr_evaluate) and the SFT baseline's pieces (stages/sft_samples, the sequence
 // cross-entropy in lr_train): dataset loading (every bundled set, faults
 // naming file and line), prompts, the resumable results file, the evaluation
 // loop on a tiny random checkpoint (complete outputs; an interrupted and
@@ -24,12 +24,12 @@
 #include "config/experiment_config.h"
 #include "evaluate/datasets.h"
 #include "evaluate/evaluator.h"
-#include "evaluate/prompt_template.h"
 #include "evaluate/results_file.h"
-#include "evaluate/run_settings.h"
+#include "io/settings_file.h"
 #include "model/qwen2_model.h"
-#include "sample/prompt.h"
-#include "sft/sft_samples.h"
+#include "prompt/chat_prompt.h"
+#include "prompt/prompt_template.h"
+#include "stages/sft_samples.h"
 #include "support/process_scratch.h"
 #include "support/small_tokenizer.h"
 #include "tokenizer.h"

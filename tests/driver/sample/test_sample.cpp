@@ -21,7 +21,7 @@
 #include "model/generate.h"
 #include "model/qwen2_model.h"
 #include "sample/problems.h"
-#include "sample/prompt.h"
+#include "prompt/chat_prompt.h"
 #include "sample/sampler.h"
 #include "sample/supervision_store.h"
 #include "support/process_scratch.h"

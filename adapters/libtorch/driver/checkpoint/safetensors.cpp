@@ -2,6 +2,7 @@
 #include "safetensors.h"
 
 #include "json_util.h"
+#include "io/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -465,62 +466,6 @@ std::vector<std::string> Checkpoint::names() const {
 
 // ---------------------------------------------------------------- writer
 
-namespace {
-
-struct Chunk {
-  const void* data;
-  size_t size;
-};
-
-void write_chunks_atomically(const std::string& path, const std::vector<Chunk>& chunks) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw CheckpointError(path + ": cannot create " + tmp + ": " + errno_text(errno));
-  auto fail = [&](const std::string& what, int err) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw CheckpointError(path + ": " + what + " " + tmp + ": " + errno_text(err));
-  };
-  for (const Chunk& c : chunks) {
-    const char* p = static_cast<const char*>(c.data);
-    size_t left = c.size;
-    while (left > 0) {
-      const ssize_t w = ::write(fd, p, std::min<size_t>(left, size_t{1} << 30));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail("cannot write", errno);
-      }
-      p += w;
-      left -= static_cast<size_t>(w);
-    }
-  }
-  if (::fsync(fd) != 0) fail("cannot fsync", errno);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw CheckpointError(path + ": cannot close " + tmp + ": " + errno_text(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw CheckpointError(path + ": cannot rename " + tmp + " into place: " + errno_text(err));
-  }
-  // Make the rename durable too (best effort: some file systems refuse fsync on folders).
-  fs::path parent = fs::path(path).parent_path();
-  if (parent.empty()) parent = ".";
-  const int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
-}  // namespace
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  write_chunks_atomically(path, {{bytes.data(), bytes.size()}});
-}
-
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   std::vector<const TensorToWrite*> order;
@@ -536,7 +481,7 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
     header["__metadata__"] = std::move(m);
   }
   uint64_t offset = 0;
-  std::vector<Chunk> chunks;
+  std::vector<ByteChunk> chunks;
   chunks.reserve(order.size() + 2);
   for (size_t i = 0; i < order.size(); ++i) {
     const TensorToWrite& t = *order[i];
@@ -572,7 +517,11 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
     n >>= 8;
   }
   chunks.insert(chunks.begin(), {{len, sizeof len}, {text.data(), text.size()}});
-  write_chunks_atomically(path, chunks);
+  try {
+    write_chunks_atomically(path, chunks);
+  } catch (const AtomicWriteError& e) {
+    throw CheckpointError(e.what());
+  }
 }
 
 }  // namespace lr::driver

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "io/atomic_file.h"  // write_file_atomically, for the checkpoint writers
+
 namespace lr::driver {
 
 // Any fault in a checkpoint: the message names the file and, where one is
@@ -93,14 +95,12 @@ struct TensorToWrite {
   size_t nbytes;
 };
 
-// Writes atomically (a temporary file renamed into place), so a crash never
-// leaves a half-written file under the final name. Throws CheckpointError.
+// Writes atomically (io/atomic_file.h: a temporary file, fsync, renamed into
+// place), so a crash never leaves a half-written file under the final name.
+// Throws CheckpointError.
 // Layout: the header's JSON padded with spaces to a multiple of 8 bytes, then
 // the tensors' bytes in name order.
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-
-// Writes `bytes` to `path` the same way (temporary file, fsync, rename).
-void write_file_atomically(const std::string& path, const std::string& bytes);
 
 }  // namespace lr::driver

@@ -1,4 +1,4 @@
-// The verbs of the `lightreasoner` program; each file adds one subcommand.
+// The verbs of the `lightreasoner` program (main.cpp lists them); each file adds one subcommand.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -6,7 +6,7 @@
 namespace lr::driver::cli {
 
 // Exit codes: 0 success, 1 a failure while running (bad file, bad input
-// line), 2 a usage error (bad flag).
+// line, a stage stopped by Ctrl-C), 2 a usage error (bad flag).
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 

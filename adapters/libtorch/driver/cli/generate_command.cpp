@@ -8,13 +8,13 @@
 #include <stdexcept>
 
 #include "commands.h"
-#include "generate.h"
-#include "jsonl_input.h"
-#include "model_loading.h"
-#include "model_config.h"
-#include "progress.h"
-#include "qwen2_model.h"
-#include "tokenizer.h"
+#include "model/generate.h"
+#include "io/stdin_json_lines.h"
+#include "runtime/model_loading.h"
+#include "checkpoint/model_config.h"
+#include "runtime/progress.h"
+#include "model/qwen2_model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lr::driver::cli {
 

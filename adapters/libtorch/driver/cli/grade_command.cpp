@@ -11,7 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "grading.h"
+#include "grading/grading.h"
+#include "io/stdin_json_lines.h"
 
 namespace lr::driver::cli {
 
@@ -27,46 +28,40 @@ struct GradeLine {
   AnswerKind kind = AnswerKind::kAuto;
 };
 
-[[noreturn]] void bad_line(size_t number, const std::string& what) {
-  throw std::runtime_error("stdin line " + std::to_string(number) + ": " + what);
-}
-
 // A gold may be a JSON string or a number (SVAMP writes 145.0).
 std::string gold_text(const nlohmann::json& gold, size_t number) {
   if (gold.is_string()) return gold.get<std::string>();
   if (gold.is_number()) return gold.dump();
-  bad_line(number, "\"gold\" must be a string or a number, got " + std::string(gold.type_name()));
+  bad_stdin_line(number, "\"gold\" must be a string or a number, got " + std::string(gold.type_name()));
+}
+
+// One line: {"output": ..., "gold": ..., "kind": ... (optional)}.
+GradeLine grade_line(const nlohmann::json& value, size_t number, AnswerKind default_kind) {
+  if (!value.is_object())
+    bad_stdin_line(number, "expected a JSON object {\"output\": ..., \"gold\": ...}, got " +
+                               std::string(value.type_name()));
+  GradeLine item;
+  const auto output = value.find("output");
+  if (output == value.end()) bad_stdin_line(number, "no \"output\" field");
+  if (!output->is_string()) bad_stdin_line(number, "\"output\" must be a string, got " + std::string(output->type_name()));
+  item.output = output->get<std::string>();
+  const auto gold = value.find("gold");
+  if (gold == value.end()) bad_stdin_line(number, "no \"gold\" field");
+  item.gold = gold_text(*gold, number);
+  item.kind = default_kind;
+  if (const auto kind = value.find("kind"); kind != value.end()) {
+    const auto parsed = kind->is_string() ? parse_answer_kind(kind->get<std::string>()) : std::nullopt;
+    if (!parsed) bad_stdin_line(number, "\"kind\" must be one of auto, gsm8k, number, math, choice; got " + kind->dump());
+    item.kind = *parsed;
+  }
+  return item;
 }
 
 std::vector<GradeLine> read_grade_lines(std::istream& in, AnswerKind default_kind) {
   std::vector<GradeLine> lines;
-  std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    nlohmann::json value;
-    try {
-      value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      bad_line(number, std::string("not JSON (") + e.what() + ")");
-    }
-    if (!value.is_object()) bad_line(number, "expected a JSON object {\"output\": ..., \"gold\": ...}, got " +
-                                                 std::string(value.type_name()));
-    GradeLine item;
-    const auto output = value.find("output");
-    if (output == value.end()) bad_line(number, "no \"output\" field");
-    if (!output->is_string()) bad_line(number, "\"output\" must be a string, got " + std::string(output->type_name()));
-    item.output = output->get<std::string>();
-    const auto gold = value.find("gold");
-    if (gold == value.end()) bad_line(number, "no \"gold\" field");
-    item.gold = gold_text(*gold, number);
-    item.kind = default_kind;
-    if (const auto kind = value.find("kind"); kind != value.end()) {
-      const auto parsed = kind->is_string() ? parse_answer_kind(kind->get<std::string>()) : std::nullopt;
-      if (!parsed) bad_line(number, "\"kind\" must be one of auto, gsm8k, number, math, choice; got " + kind->dump());
-      item.kind = *parsed;
-    }
-    lines.push_back(std::move(item));
-  }
+  for_each_json_line(in, [&](const nlohmann::json& value, size_t number) {
+    lines.push_back(grade_line(value, number, default_kind));
+  });
   return lines;
 }
 
@@ -78,7 +73,7 @@ void run_grade(const GradeArgs& args) {
     try {
       graded.push_back(grade_output(lines[i].output, lines[i].gold, lines[i].kind));
     } catch (const std::invalid_argument& e) {
-      bad_line(i + 1, e.what());
+      bad_stdin_line(i + 1, e.what());
     }
   }
   std::string out;

@@ -1,4 +1,11 @@
-// lightreasoner: the reference driver. Verbs: tokenize, generate, make-tiny-model, grade.
+// lightreasoner: the reference driver. One verb per file in this folder:
+//   tokenize         text -> Qwen2 token ids (stdin JSON strings)
+//   generate         continue prompts with a checkpoint
+//   make-tiny-model  write a random Qwen2 checkpoint (the tests' fixture)
+//   grade            extract and grade answers (stdin JSON objects)
+//   sample, train, eval, sft, run, report
+//                    the experiment's stages from a TOML config (config_verb.h;
+//                    the stages themselves are in ../stages/, the report in ../report/)
 #include <exception>
 #include <iostream>
 #include <string>

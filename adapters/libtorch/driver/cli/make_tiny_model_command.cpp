@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "commands.h"
-#include "tiny_model.h"
+#include "checkpoint/tiny_model.h"
 
 namespace lr::driver::cli {
 

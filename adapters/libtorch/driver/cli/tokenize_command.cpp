@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "jsonl_input.h"
-#include "tokenizer.h"
+#include "io/stdin_json_lines.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lr::driver::cli {
 

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "gold_answers.h"
-#include "multiple_choice.h"
+#include "grading/gold_answers.h"
+#include "grading/multiple_choice.h"
 
 namespace lr::driver {
 

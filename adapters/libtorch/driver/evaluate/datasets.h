@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "config/experiment_config.h"
-#include "grading.h"
+#include "grading/grading.h"
 
 namespace lr::driver {
 

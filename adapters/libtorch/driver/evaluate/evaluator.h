@@ -1,5 +1,5 @@
 // The evaluation loop: greedy generation over a dataset's problems in fixed
-// batches, answer extraction and grading through lr_eval (grade_output), and
+// batches, answer extraction and grading through lr_grading (grade_output), and
 // one result line per problem appended to a ResultsFile as each batch ends.
 //
 // Batches are fixed by the problems' positions (problems [b*B, (b+1)*B)), so a
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "config/defaults.h"
 #include "evaluate/datasets.h"
 #include "evaluate/results_file.h"
 #include "model/qwen2_model.h"
@@ -26,8 +27,8 @@ namespace lr::driver {
 struct EvalOptions {
   // The full prompt text of a question (e.g. cot_prompt / plain_prompt).
   std::function<std::string(const std::string& question)> prompt;
-  int64_t max_new_tokens = 2048;
-  int64_t batch_size = 16;
+  int64_t max_new_tokens = defaults::eval::max_new_tokens;  // the config's [eval] (config/defaults.h)
+  int64_t batch_size = defaults::eval::batch_size;
   std::vector<int64_t> stop_ids;  // a row ends at the first one (kept in output_ids, not in the text)
   // A row also ends when its text contains one of these; the text is cut
   // before the first (output_ids keep every generated id).

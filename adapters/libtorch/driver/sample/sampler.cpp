@@ -13,7 +13,8 @@
 #include "lightreasoner/torch.h"
 #include "model/generate.h"
 #include "model/sampling.h"
-#include "prompt.h"
+#include "io/json_files.h"
+#include "prompt/chat_prompt.h"
 #include "supervision_store.h"
 
 namespace lr::driver {
@@ -31,17 +32,6 @@ void check_options(const SampleOptions& o) {
   if (!std::isfinite(o.kl_threshold)) throw std::invalid_argument("sample: kl_threshold must be finite");
   if (!o.greedy && !(o.temperature > 0.0)) throw std::invalid_argument("sample: temperature must be > 0");
   if (!o.greedy && !(o.top_p >= 0.0 && o.top_p <= 1.0)) throw std::invalid_argument("sample: top_p must be in [0, 1]");
-}
-
-void write_json_atomically(const std::string& path, const json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(tmp + ": cannot write");
-    out << j.dump(2) << '\n';
-    if (!out) throw std::runtime_error(tmp + ": write failed");
-  }
-  fs::rename(tmp, path);
 }
 
 }  // namespace

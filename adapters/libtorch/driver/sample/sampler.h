@@ -1,8 +1,8 @@
-// Stage 1 of LightReasoner: sampling (METHOD.md "Stage 1: sampling").
+// Stage 1 of LightReasoner: sampling (adapters/libtorch/driver/METHOD.md, "Stage 1: sampling").
 //
 // The problems are cut into fixed batches of batch_size by their position in
 // the list. For each batch with a problem not yet done:
-//   1. the ChatML CoT prompt (prompt.h) of each problem, encoded once;
+//   1. the ChatML CoT prompt (prompt/chat_prompt.h) of each problem, encoded once;
 //   2. batched expert rollouts (generate(): greedy or sampled, at most
 //      max_new_tokens, stop ids kept). A rollout is cut right after a
 //      generated id outside the shared vocabulary (not a real token, or one
@@ -46,8 +46,8 @@ struct SampleOptions {
   float kl_threshold = 0.4f;  // kappa
   float beta = 0.2f;
   int64_t k = 8;              // target slots; a larger support is truncated (and counted)
-  std::string system_prompt;  // "" leaves the system turn out (see prompt.h; kDefaultSystemPrompt)
-  std::string prompt_template;  // "" = the ChatML prompt of prompt.h; else {system} / {question} filled in
+  std::string system_prompt;  // "" leaves the system turn out (see prompt/chat_prompt.h; kDefaultSystemPrompt)
+  std::string prompt_template;  // "" = the ChatML prompt of chat_prompt.h; else {system} / {question} filled in
   std::vector<int64_t> stop_ids;
   // Stop after this many problems have been written by this call (< 0: no
   // limit). For tests and for cutting a long run into pieces; resume goes on.

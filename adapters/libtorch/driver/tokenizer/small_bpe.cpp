@@ -8,13 +8,13 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <unordered_map>
 
+#include "io/atomic_file.h"
 #include "tokenizer.h"
 #include "unicode.h"
 
@@ -78,17 +78,6 @@ std::map<std::string, int64_t> piece_counts(const std::vector<std::string>& text
     if (emitted < text.size()) ++counts[text.substr(emitted)];
   }
   return counts;
-}
-
-void write_atomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw TokenizerError(tmp.string() + ": cannot write");
-  }
-  std::filesystem::rename(tmp, path);
 }
 
 }  // namespace
@@ -219,8 +208,8 @@ std::string small_bpe_tokenizer_config_json() {
 void write_small_bpe_tokenizer(const std::string& dir, const std::vector<std::string>& texts, int32_t vocab_size) {
   const std::string tokenizer = small_bpe_tokenizer_json(texts, vocab_size);
   std::filesystem::create_directories(dir);
-  write_atomically(std::filesystem::path(dir) / "tokenizer_config.json", small_bpe_tokenizer_config_json());
-  write_atomically(std::filesystem::path(dir) / "tokenizer.json", tokenizer);
+  write_file_atomically((std::filesystem::path(dir) / "tokenizer_config.json").string(), small_bpe_tokenizer_config_json());
+  write_file_atomically((std::filesystem::path(dir) / "tokenizer.json").string(), tokenizer);
 }
 
 }  // namespace lr::driver

@@ -1,0 +1,26 @@
+#include "io/json_files.h"
+
+#include <filesystem>
+
+#include "io/atomic_file.h"
+
+namespace lr::driver {
+
+std::vector<nlohmann::json> read_json_objects(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void write_json_atomically(const std::string& path, const nlohmann::ordered_json& value) {
+  const std::filesystem::path p(path);
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  write_file_atomically(path, value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+}  // namespace lr::driver

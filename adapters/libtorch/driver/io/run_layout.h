@@ -1,0 +1,71 @@
+// Every file and folder of a run folder (run.out_dir), named once. The stages
+// write them, `run` checks them, the report reads them.
+//
+//   config.toml                  the effective configuration (sample)
+//   supervision.jsonl            stage 1's records (sample/FORMAT.md)
+//   supervision.stats.json       its statistics
+//   train/                       the trainer's checkpoint, inputs.json, complete.json
+//   adapter/                     the LightReasoner LoRA adapter (PEFT)
+//   train_metrics.jsonl          one line per update
+//   eval/<model>/<dataset>.jsonl one line per problem; summary.json, settings.json beside
+//   sft/                         trajectories.jsonl, train/, train_metrics.jsonl,
+//                                adapter/, summary.json, settings.json
+//   stage_seconds.json           wall time per stage, summed over calls
+//   models/                      the tiny models' fallback tokenizer (models.make_tiny)
+//   logs/<verb>.log              each verb's stderr
+//   report.md, plots/            the report and its plots
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace lr::driver {
+
+class RunLayout {
+ public:
+  using path = std::filesystem::path;
+  explicit RunLayout(path root) : root_(std::move(root)) {}
+
+  const path& root() const { return root_; }
+  path config() const { return root_ / "config.toml"; }
+  path supervision() const { return root_ / "supervision.jsonl"; }
+  path supervision_stats() const { return root_ / "supervision.stats.json"; }
+  path train_dir() const { return root_ / "train"; }
+  path train_inputs() const { return train_dir() / "inputs.json"; }
+  path train_complete() const { return train_dir() / "complete.json"; }
+  path adapter() const { return root_ / "adapter"; }
+  path train_metrics() const { return root_ / "train_metrics.jsonl"; }
+
+  path eval_dir(const std::string& model) const { return root_ / "eval" / model; }
+  path eval_results(const std::string& model, const std::string& dataset) const {
+    return eval_dir(model) / (dataset + ".jsonl");
+  }
+  path eval_summary(const std::string& model) const { return eval_dir(model) / kSummary; }
+
+  path sft_dir() const { return root_ / "sft"; }
+  path sft_trajectories() const { return sft_dir() / "trajectories.jsonl"; }
+  path sft_train_dir() const { return sft_dir() / "train"; }
+  path sft_metrics() const { return sft_dir() / "train_metrics.jsonl"; }
+  path sft_adapter() const { return sft_dir() / "adapter"; }
+  path sft_summary() const { return sft_dir() / kSummary; }
+
+  path stage_seconds() const { return root_ / "stage_seconds.json"; }
+  path tiny_tokenizer() const { return root_ / "models" / "tiny-tokenizer"; }
+  path logs_dir() const { return root_ / "logs"; }
+  path log(const std::string& verb) const { return logs_dir() / (verb + ".log"); }
+  path report() const { return root_ / "report.md"; }
+  path plots_dir() const { return root_ / "plots"; }
+
+  // The files of a PEFT adapter folder (adapter/, sft/adapter/).
+  static constexpr const char* kAdapterConfig = "adapter_config.json";
+  static constexpr const char* kAdapterWeights = "adapter_model.safetensors";
+  static bool has_adapter(const path& dir) {
+    return std::filesystem::exists(dir / kAdapterConfig) && std::filesystem::exists(dir / kAdapterWeights);
+  }
+
+ private:
+  static constexpr const char* kSummary = "summary.json";
+  path root_;
+};
+
+}  // namespace lr::driver

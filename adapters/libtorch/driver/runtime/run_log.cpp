@@ -1,0 +1,96 @@
+#include "runtime/run_log.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+
+namespace lr::driver {
+namespace {
+
+std::string clock_text() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+void write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;  // the terminal went away: keep logging to the file
+    p += w;
+    n -= size_t(w);
+  }
+}
+
+}  // namespace
+
+RunLog::RunLog(const std::string& out_dir, const std::string& verb) {
+  const std::filesystem::path dir = std::filesystem::path(out_dir) / "logs";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  path_ = (dir / (verb + ".log")).string();
+  file_ = std::fopen(path_.c_str(), "a");
+  if (!file_) throw std::runtime_error("cannot open the log " + path_ + ": " + std::strerror(errno));
+  std::fprintf(file_, "== %s lightreasoner %s\n", clock_text().c_str(), verb.c_str());
+  std::fflush(file_);
+
+  int fds[2];
+  std::cerr.flush();
+  std::fflush(stderr);
+  if (::pipe(fds) != 0) {
+    std::fclose(file_);
+    throw std::runtime_error(std::string("cannot make the log's pipe: ") + std::strerror(errno));
+  }
+  saved_stderr_ = ::dup(STDERR_FILENO);
+  ::dup2(fds[1], STDERR_FILENO);
+  ::close(fds[1]);
+  pipe_read_ = fds[0];
+  copier_ = std::thread([this] { copy_loop(); });
+}
+
+RunLog::~RunLog() {
+  std::cerr.flush();
+  std::fflush(stderr);
+  ::dup2(saved_stderr_, STDERR_FILENO);  // the pipe's last writer closes: the copier sees EOF
+  copier_.join();
+  ::close(saved_stderr_);
+  ::close(pipe_read_);
+  std::fclose(file_);
+}
+
+void RunLog::copy_loop() {
+  std::string line;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(pipe_read_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    write_all(saved_stderr_, buf, size_t(n));
+    for (ssize_t i = 0; i < n; ++i) {
+      const char ch = buf[i];
+      if (ch == '\r') {
+        line.clear();  // a progress redraw: only its final state reaches the file
+      } else if (ch == '\n') {
+        std::fprintf(file_, "%s %s\n", clock_text().c_str(), line.c_str());
+        line.clear();
+      } else {
+        line += ch;
+      }
+    }
+    std::fflush(file_);
+  }
+  if (!line.empty()) std::fprintf(file_, "%s %s\n", clock_text().c_str(), line.c_str());
+  std::fflush(file_);
+}
+
+}  // namespace lr::driver

@@ -1,0 +1,34 @@
+// The log of a verb in the run folder: while a RunLog is alive, everything
+// the process writes to stderr (stage lines, warnings, progress) still
+// reaches the terminal and is also appended to RUN/logs/<verb>.log, one
+// timestamped line each. Progress-bar redraws (text ended by '\r') are left
+// out of the file; the bar's final line is kept.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+namespace lr::driver {
+
+class RunLog {
+ public:
+  // Throws std::runtime_error naming the file when it cannot be opened.
+  RunLog(const std::string& out_dir, const std::string& verb);
+  ~RunLog();
+  RunLog(const RunLog&) = delete;
+  RunLog& operator=(const RunLog&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  void copy_loop();
+
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  int saved_stderr_ = -1;
+  int pipe_read_ = -1;
+  std::thread copier_;
+};
+
+}  // namespace lr::driver

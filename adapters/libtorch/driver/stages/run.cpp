@@ -1,0 +1,111 @@
+// `lightreasoner run`: the whole experiment. (The tiny models when
+// models.make_tiny) -> sample -> train -> eval (base and LightReasoner) -> sft
+// and its eval when [sft].enabled -> report. A stage whose outputs are
+// complete for the current settings is skipped ("skipped: complete"), so
+// rerunning the same command after a Ctrl-C, a kill or a crash goes on where
+// it stopped.
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <stdexcept>
+
+#include "report/report.h"
+#include "runtime/interrupt.h"
+#include "stages/stage.h"
+
+namespace lr::driver {
+
+namespace {
+
+// std::cout into std::cerr's buffer until restore() or the end of the scope.
+class CoutToCerr {
+ public:
+  CoutToCerr() : saved_(std::cout.rdbuf(std::cerr.rdbuf())) {}
+  ~CoutToCerr() { restore(); }
+  CoutToCerr(const CoutToCerr&) = delete;
+  CoutToCerr& operator=(const CoutToCerr&) = delete;
+  void restore() {
+    if (saved_) std::cout.rdbuf(saved_);
+    saved_ = nullptr;
+  }
+
+ private:
+  std::streambuf* saved_;
+};
+
+struct Stage {
+  std::string name;
+  std::function<bool()> complete;
+  std::function<int()> run;
+};
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s < 120 ? "%.1f s" : "%.1f min", s < 120 ? s : s / 60);
+  return buf;
+}
+
+std::vector<Stage> stages_of(const ExperimentConfig& c) {
+  StageOptions all;
+  all.models = "all";
+  std::vector<Stage> stages = {
+      {"sample", [&c] { return sample_stage_complete(c); }, [&c] { return run_sample_stage(c); }},
+      {"train", [&c] { return train_stage_complete(c); }, [&c] { return run_train_stage(c); }},
+      {"eval", [&c, all] { return eval_stage_complete(c, all); }, [&c, all] { return run_eval_stage(c, all); }},
+  };
+  if (c.sft.enabled) {
+    stages.push_back({"sft", [&c] { return sft_stage_complete(c); }, [&c] { return run_sft_stage(c); }});
+    // The SFT model's evaluation (base and LightReasoner are complete by now).
+    stages.push_back({"eval (sft)", [&c, all] { return eval_stage_complete(c, all); },
+                      [&c, all] { return run_eval_stage(c, all); }});
+  }
+  return stages;
+}
+
+// Each stage not yet complete, in order; throws "interrupted" after a Ctrl-C.
+void run_stages(const std::vector<Stage>& stages, size_t steps) {
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const Stage& s = stages[i];
+    const std::string tag = "run: [" + std::to_string(i + 1) + "/" + std::to_string(steps) + "] " + s.name;
+    if (InterruptScope::requested()) {
+      std::cerr << "run: interrupted before " << s.name << "; the same command resumes\n";
+      throw std::runtime_error("interrupted");
+    }
+    if (s.complete()) {
+      std::cerr << tag << ": skipped: complete\n";
+      continue;
+    }
+    std::cerr << tag << "\n";
+    if (s.run() == kExitInterrupted || InterruptScope::requested()) {
+      std::cerr << "run: interrupted in " << s.name << "; the same command resumes\n";
+      throw std::runtime_error("interrupted");
+    }
+  }
+}
+
+}  // namespace
+
+std::string run_experiment(const ExperimentConfig& c) {
+  // The stages print their outputs' paths on stdout; under `run` those go to
+  // stderr with the rest of the log, and stdout is the report's path alone.
+  CoutToCerr redirect;
+  InterruptScope interrupt;  // outermost: Ctrl-C between stages stops before the next one
+  const auto t0 = std::chrono::steady_clock::now();
+  std::cerr << "run: " << c.source << " -> " << c.run.out_dir << "\n";
+  if (c.models.make_tiny) {
+    std::cerr << "run: models.make_tiny: random tiny models (a smoke run: its accuracies mean nothing)\n";
+    ensure_tiny_models(c);
+  }
+  const std::vector<Stage> stages = stages_of(c);
+  const size_t steps = stages.size() + 1;
+  run_stages(stages, steps);
+  std::cerr << "run: [" << steps << "/" << steps << "] report\n";
+  const std::string report = write_report(c);
+  redirect.restore();
+  std::cerr << "run: done in " << seconds_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count())
+            << "; the report is " << report << "\n";
+  return report;
+}
+
+}  // namespace lr::driver

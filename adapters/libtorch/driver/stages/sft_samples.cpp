@@ -1,0 +1,41 @@
+#include "stages/sft_samples.h"
+
+#include <algorithm>
+#include <string>
+
+namespace lr::driver {
+
+SftSamples sft_samples(const ResultsFile& trajectories, const std::vector<EvalProblem>& problems,
+                       int64_t max_seq_len) {
+  SftSamples out;
+  for (const EvalProblem& p : problems) {
+    const auto it = trajectories.records().find(p.id);
+    if (it == trajectories.records().end()) continue;
+    ++out.trajectories;
+    const ResultLine& r = it->second;
+    if (!r.value("correct", false)) continue;
+    ++out.correct;
+    if (!r.contains("prompt_ids") || !r.contains("output_ids") || !r["prompt_ids"].is_array() ||
+        !r["output_ids"].is_array())
+      throw ResultsFileError(trajectories.path() + ": problem " + std::to_string(p.id) +
+                             " has no prompt_ids / output_ids (a file written without record_ids?)");
+    SequenceSample s;
+    s.ids = r["prompt_ids"].get<std::vector<int64_t>>();
+    s.loss_start = static_cast<int64_t>(s.ids.size());
+    const std::vector<int64_t> output = r["output_ids"].get<std::vector<int64_t>>();
+    if (output.empty() || s.loss_start < 1) continue;  // nothing to learn from
+    if (s.loss_start >= max_seq_len) {
+      ++out.dropped_long_prompt;
+      continue;
+    }
+    const size_t room = static_cast<size_t>(max_seq_len - s.loss_start);
+    if (output.size() > room) ++out.truncated;
+    s.ids.insert(s.ids.end(), output.begin(), output.begin() + static_cast<std::ptrdiff_t>(std::min(room, output.size())));
+    out.tuned_tokens += target_tokens(s);
+    out.samples.push_back(std::move(s));
+  }
+  out.kept = static_cast<int64_t>(out.samples.size());
+  return out;
+}
+
+}  // namespace lr::driver

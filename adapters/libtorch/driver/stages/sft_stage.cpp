@@ -1,0 +1,249 @@
+// The rejection-sampling SFT baseline as a function
+// (adapters/libtorch/driver/METHOD.md, "Baseline to compare against"): one greedy trajectory per training problem under the CoT
+// prompt, the ones graded correct kept, LoRA ([lora] settings) trained with
+// cross-entropy on every trajectory token, the adapter exported in PEFT's format.
+//
+//   RUN/sft/trajectories.jsonl  one line per problem (evaluate/results_file.h, with
+//                               prompt_ids / output_ids); resumable
+//   RUN/sft/train/              the trainer's checkpoint (resume continues the schedule)
+//   RUN/sft/train_metrics.jsonl one line per update: update, loss, lr, seconds
+//   RUN/sft/adapter/            the PEFT adapter (only when a trajectory was kept)
+//   RUN/sft/summary.json        problems, kept trajectories, tuned tokens, seconds
+//   RUN/sft/settings.json       what it was made with; a resume with other settings is refused
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+
+#include "evaluate/evaluator.h"
+#include "io/json_files.h"
+#include "io/run_layout.h"
+#include "io/settings_file.h"
+#include "model/qwen2_model.h"
+#include "prompt/prompt_template.h"
+#include "runtime/interrupt.h"
+#include "runtime/model_loading.h"
+#include "runtime/progress.h"
+#include "stages/eval_progress.h"
+#include "stages/sft_samples.h"
+#include "stages/stage.h"
+#include "stages/train_metrics.h"
+#include "stages/train_options.h"
+#include "stages/training_problems.h"
+#include "train/lora.h"
+#include "train/peft_export.h"
+#include "train/sequence_objective.h"
+#include "train/trainer.h"
+
+namespace lr::driver {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+json sft_settings(const ExperimentConfig& c, const std::vector<int64_t>& stop_ids) {
+  return {{"expert", c.models.expert},
+          {"train_file", c.data.train_file},
+          {"question_field", c.data.question_field},
+          {"answer_field", c.data.answer_field},
+          {"shuffle", c.data.shuffle},
+          {"seed", c.run.seed},
+          {"template", c.prompt.templ},
+          {"system", c.prompt.system},
+          {"max_new_tokens", c.sft.max_new_tokens},
+          {"stop_ids", stop_ids},
+          {"dtype", c.run.dtype},
+          {"lora", {{"r", c.lora.r}, {"alpha", c.lora.alpha}, {"dropout", c.lora.dropout},
+                    {"target_modules", c.lora.target_modules}}},
+          {"train", {{"lr", c.sft.lr}, {"batch_size", c.sft.batch_size}, {"grad_accum", c.sft.grad_accum},
+                     {"epochs", c.sft.epochs}, {"updates", c.sft.updates}, {"max_seq_len", c.sft.max_seq_len}}}};
+}
+
+int64_t sft_updates(const ExperimentConfig& c, int64_t kept) {
+  if (c.sft.updates > 0) return c.sft.updates;
+  const double per_update = static_cast<double>(c.sft.batch_size * c.sft.grad_accum);
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(static_cast<double>(c.sft.epochs * kept) / per_update)));
+}
+
+void check_runnable(const ExperimentConfig& c) {
+  if (c.train.schedule != "linear")
+    throw std::runtime_error(c.source + ": train.schedule = \"" + c.train.schedule +
+                             "\" is not supported by `sft` yet (linear only)");
+  if (!fs::exists(fs::path(c.models.expert) / "config.json"))
+    throw std::runtime_error(c.models.expert + (c.models.make_tiny
+                                                    ? ": the tiny models are not written yet (models.make_tiny); "
+                                                      "`lightreasoner run` writes them"
+                                                    : ": no config.json in models.expert"));
+}
+
+// RUN/sft/settings.json: refuses a folder made with other settings.
+void record_settings(const fs::path& dir, const json& settings) {
+  if (const std::optional<json> then = read_settings(dir.string()))
+    if (auto d = settings_difference(*then, settings))
+      throw std::runtime_error((dir / "settings.json").string() + ": the SFT baseline was made with other settings (" +
+                               *d + "); delete " + dir.string() + " to run it again, or set run.out_dir");
+  write_settings(dir.string(), settings);
+}
+
+// 1. Trajectories: the evaluation loop on the training problems, ids recorded.
+DatasetScore roll_out(const ExperimentConfig& c, const Qwen2Model& model, const Tokenizer& tokenizer,
+                      const std::vector<EvalProblem>& problems, const std::vector<int64_t>& stop_ids) {
+  EvalOptions eo;
+  eo.prompt = [&c](const std::string& q) { return cot_prompt(c.prompt, q); };
+  eo.max_new_tokens = c.sft.max_new_tokens;
+  eo.batch_size = c.eval.batch_size;
+  eo.stop_ids = stop_ids;
+  eo.record_ids = true;
+  eo.stop = &InterruptScope::flag();
+  std::optional<Progress> progress;
+  show_progress(eo, progress, "sft rollouts");
+  const DatasetScore rollouts =
+      evaluate_dataset(model, tokenizer, problems, eo, RunLayout(c.run.out_dir).sft_trajectories().string());
+  if (progress && !InterruptScope::requested()) progress->finish();
+  return rollouts;
+}
+
+ordered_json rejection_summary(const SftSamples& data, const DatasetScore& rollouts, size_t problems) {
+  ordered_json summary;
+  summary["problems"] = static_cast<int64_t>(problems);
+  summary["trajectories"] = data.trajectories;
+  summary["correct"] = data.correct;
+  summary["kept"] = data.kept;
+  summary["kept_fraction"] = data.trajectories ? static_cast<double>(data.kept) / data.trajectories : 0.0;
+  summary["tuned_tokens"] = data.tuned_tokens;
+  summary["truncated"] = data.truncated;
+  summary["dropped_long_prompt"] = data.dropped_long_prompt;
+  summary["rollout_tokens"] = rollouts.generated_tokens;
+  summary["rollout_seconds"] = rollouts.seconds;
+  return summary;
+}
+
+// No trajectory kept: the stage is finished, with no adapter.
+int finish_without_adapter(const RunLayout& run, ordered_json summary, const DatasetScore& rollouts) {
+  summary["updates"] = 0;
+  summary["train_seconds"] = 0.0;
+  summary["seconds"] = rollouts.seconds;
+  summary["adapter"] = nullptr;
+  summary["note"] = "no trajectory was graded correct: nothing to fine-tune, no adapter";
+  summary["complete"] = true;
+  write_json_atomically(run.sft_summary().string(), summary);
+  std::cerr << "sft: no trajectory was graded correct, so there is nothing to fine-tune and no SFT adapter; "
+               "eval will skip the sft model (summary in " << run.sft_summary().string() << ")\n";
+  std::cout << run.sft_summary().string() << "\n";
+  return 0;
+}
+
+TrainOptions sft_train_options(const ExperimentConfig& c, int64_t kept) {
+  TrainOptions opts = shared_train_options(c);
+  opts.learning_rate = c.sft.lr;
+  opts.batch_size = c.sft.batch_size;
+  opts.grad_accum = c.sft.grad_accum;
+  opts.total_updates = sft_updates(c, kept);
+  opts.warmup_updates = std::min(c.train.warmup_steps, opts.total_updates);
+  opts.checkpoint_dir = RunLayout(c.run.out_dir).sft_train_dir().string();
+  opts.stop = &InterruptScope::flag();
+  return opts;
+}
+
+// 3. Cross-entropy on the kept trajectories' tokens, to the end or to a
+// Ctrl-C, one metrics line per update. Returns the training seconds of every
+// update done (earlier calls' included).
+double train_on(Trainer& trainer, Qwen2Model& model, const TrainOptions& opts, const SftSamples& data,
+                const RunLayout& run) {
+  if (Trainer::has_checkpoint(opts.checkpoint_dir)) {
+    trainer.load_checkpoint(opts.checkpoint_dir);
+    if (trainer.updates_done() < opts.total_updates)
+      std::cerr << "sft: resuming after update " << trainer.updates_done() << " of " << opts.total_updates << "\n";
+  }
+  double train_seconds = keep_metrics_through(run.sft_metrics().string(), trainer.updates_done());
+  std::ofstream metrics(run.sft_metrics(), std::ios::app);
+  std::optional<Progress> progress;
+  if (trainer.updates_done() < opts.total_updates)
+    progress.emplace("sft train", opts.total_updates - trainer.updates_done(), "updates");
+  const int64_t start_update = trainer.updates_done();
+  auto t_last = std::chrono::steady_clock::now();
+  const auto on_update = [&](int64_t done, int64_t, double loss) {
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - t_last).count();
+    t_last = now;
+    train_seconds += secs;
+    metrics << json{{"update", done}, {"loss", loss}, {"lr", trainer.learning_rate_at(done - 1)}, {"seconds", secs}}.dump()
+            << "\n" << std::flush;
+    if (progress) progress->update(done - start_update);
+  };
+  const auto batch_loss = [&](const std::vector<int64_t>& indices) {
+    std::vector<SequenceSample> batch;
+    for (int64_t i : indices) batch.push_back(data.samples[static_cast<size_t>(i)]);
+    return sequence_ce_loss(model, batch);
+  };
+  trainer.train_with(data.kept, batch_loss, 0, on_update);
+  if (progress && trainer.updates_done() >= opts.total_updates) progress->finish();
+  return train_seconds;
+}
+
+}  // namespace
+
+int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
+  check_runnable(c);
+  const RunLayout run(c.run.out_dir);
+  const std::vector<EvalProblem> problems = sft_problems(c);
+  const Tokenizer tokenizer = tokenizer_in(c.models.expert);
+  Qwen2Model model = Qwen2Model::load(c.models.expert, device_from(c.run.device, "run.device"), dtype_from(c.run.dtype));
+  const std::vector<int64_t> stop_ids =
+      c.sample.stop_ids.empty() ? chat_stop_ids_for(c.models.expert, model.config(), tokenizer) : c.sample.stop_ids;
+  record_settings(run.sft_dir(), sft_settings(c, stop_ids));
+
+  InterruptScope interrupt;
+  const DatasetScore rollouts = roll_out(c, model, tokenizer, problems, stop_ids);
+  if (InterruptScope::requested()) {
+    std::cerr << "\nsft: interrupted during the rollouts; " << rollouts.n << " of " << problems.size()
+              << " trajectories are in " << run.sft_trajectories().string() << " (run the same command to resume)\n";
+    return kExitInterrupted;
+  }
+  // 2. Rejection: the correct trajectories, exact ids.
+  const SftSamples data = sft_samples(ResultsFile(run.sft_trajectories().string()), problems, c.sft.max_seq_len);
+  ordered_json summary = rejection_summary(data, rollouts, problems.size());
+  std::cerr << "sft: " << data.correct << " of " << data.trajectories << " trajectories correct, " << data.kept
+            << " kept (" << data.tuned_tokens << " tokens to tune)\n";
+  if (data.kept == 0) return finish_without_adapter(run, summary, rollouts);
+
+  const LoraConfig lora = lora_config(c);
+  std::vector<torch::Tensor> params = attach_lora(model, lora);
+  // LoRA dropout draws from the global generators: seeded so a fresh run is
+  // reproducible (a resumed one restores their state from the checkpoint).
+  torch::manual_seed(uint64_t(c.run.seed));
+  const TrainOptions opts = sft_train_options(c, data.kept);
+  Trainer trainer(model, params, opts);
+  const double train_seconds = train_on(trainer, model, opts, data, run);
+  if (InterruptScope::requested() && trainer.updates_done() < opts.total_updates) {
+    std::cerr << "\nsft: interrupted after update " << trainer.updates_done() << "; checkpoint in "
+              << opts.checkpoint_dir << " (run the same command to resume)\n";
+    return kExitInterrupted;
+  }
+  trainer.save_checkpoint(opts.checkpoint_dir);
+  save_peft_adapter(run.sft_adapter().string(), model, lora, c.models.expert);
+  summary["updates"] = trainer.updates_done();
+  summary["train_seconds"] = train_seconds;
+  summary["seconds"] = rollouts.seconds + train_seconds;
+  summary["adapter"] = run.sft_adapter().string();
+  summary["complete"] = true;
+  write_json_atomically(run.sft_summary().string(), summary);
+  std::cerr << "sft: " << trainer.updates_done() << " updates on " << data.kept << " trajectories; PEFT adapter in "
+            << run.sft_adapter().string() << "\n";
+  std::cout << run.sft_adapter().string() << "\n";
+  return 0;
+}
+
+bool sft_stage_complete(const ExperimentConfig& c) {
+  const std::optional<json> s = read_json_file(RunLayout(c.run.out_dir).sft_summary().string());
+  return s && s->is_object() && s->value("complete", false);
+}
+
+}  // namespace lr::driver
