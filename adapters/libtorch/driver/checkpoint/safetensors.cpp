@@ -240,12 +240,14 @@ std::string source_path(const TensorView& view) { return view.owner ? view.owner
 
 // ---------------------------------------------------------------- reader
 
-SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  constexpr uint64_t kMaxHeader = 100'000'000;
-  auto mapping = std::make_shared<const MappedFile>(path);
-  const unsigned char* base = mapping->data();
-  const size_t size = mapping->size();
+namespace {
 
+// The header's JSON object; header_length is set to its size in bytes.
+json read_header(const MappedFile& mapping, uint64_t& header_length) {
+  constexpr uint64_t kMaxHeader = 100'000'000;
+  const std::string& path = mapping.path();
+  const unsigned char* base = mapping.data();
+  const size_t size = mapping.size();
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | base[i];
   if (n > kMaxHeader)
@@ -259,81 +261,83 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     throw CheckpointError(path + ": header is not valid UTF-8 (byte " + std::to_string(bad) + " of the header)");
   if (text.empty() || text[0] != '{')
     throw CheckpointError(path + ": header must be a JSON object starting with '{'");
-  const json header = parse_json_strict(text, path, "header");
+  json header = parse_json_strict(text, path, "header");
   if (!header.is_object()) throw CheckpointError(path + ": header is not a JSON object");
+  header_length = n;
+  return header;
+}
 
-  const uint64_t data_size = size - 8 - n;
-  const unsigned char* data = base + 8 + n;
-
-  SafetensorsFile file;
-  file.path_ = path;
-  struct Span {
-    uint64_t begin, end;
-    size_t index;
-  };
-  std::vector<Span> spans;
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    const json& entry = it.value();
-    if (name == "__metadata__") {
-      if (!entry.is_object()) throw CheckpointError(path + ": __metadata__ is not a JSON object");
-      for (auto m = entry.begin(); m != entry.end(); ++m) {
-        if (!m.value().is_string())
-          throw CheckpointError(path + ": __metadata__ entry '" + m.key() + "' is not a string");
-        file.metadata_[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    const std::string where = path + ": tensor '" + name + "'";
-    if (!entry.is_object()) throw CheckpointError(where + ": entry is not a JSON object");
-    const auto dt = entry.find("dtype");
-    if (dt == entry.end() || !dt->is_string()) throw CheckpointError(where + ": missing or non-string dtype");
-    const DtypeInfo* info = dtype_by_name(dt->get<std::string>());
-    if (!info) throw CheckpointError(where + ": unsupported dtype '" + dt->get<std::string>() + "'");
-    const auto sh = entry.find("shape");
-    if (sh == entry.end() || !sh->is_array()) throw CheckpointError(where + ": missing or non-array shape");
-    TensorView view;
-    view.name = name;
-    view.dtype = info->dtype;
-    for (const json& d : *sh) {
-      uint64_t v = 0;
-      if (!as_nonnegative(d, v) || v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-        throw CheckpointError(where + ": shape " + sh->dump() + " has an entry that is not a non-negative integer");
-      view.shape.push_back(static_cast<int64_t>(v));
-    }
-    const auto off = entry.find("data_offsets");
-    if (off == entry.end() || !off->is_array() || off->size() != 2)
-      throw CheckpointError(where + ": data_offsets must be an array [begin, end]");
-    uint64_t begin = 0, end = 0;
-    if (!as_nonnegative((*off)[0], begin) || !as_nonnegative((*off)[1], end))
-      throw CheckpointError(where + ": data_offsets " + off->dump() + " are not non-negative integers");
-    if (begin > end) throw CheckpointError(where + ": data_offsets " + off->dump() + " end before they begin");
-    if (end > data_size)
-      throw CheckpointError(where + ": data_offsets " + off->dump() + " run past the end of the data section (" +
-                            std::to_string(data_size) + " bytes); truncated file?");
-    uint64_t expected = 0;
-    if (!byte_length(view.shape, info->size, expected))
-      throw CheckpointError(where + ": shape " + shape_text(view.shape) + " overflows");
-    if (expected != end - begin)
-      throw CheckpointError(where + ": " + std::to_string(end - begin) + " bytes in data_offsets but shape " +
-                            shape_text(view.shape) + " of " + info->name + " needs " + std::to_string(expected));
-    view.data = data + begin;
-    view.nbytes = static_cast<size_t>(end - begin);
-    view.owner = mapping;
-    spans.push_back({begin, end, file.tensors_.size()});
-    file.index_[name] = file.tensors_.size();
-    file.tensors_.push_back(std::move(view));
+std::map<std::string, std::string> read_metadata(const json& entry, const std::string& path) {
+  if (!entry.is_object()) throw CheckpointError(path + ": __metadata__ is not a JSON object");
+  std::map<std::string, std::string> out;
+  for (auto m = entry.begin(); m != entry.end(); ++m) {
+    if (!m.value().is_string())
+      throw CheckpointError(path + ": __metadata__ entry '" + m.key() + "' is not a string");
+    out[m.key()] = m.value().get<std::string>();
   }
+  return out;
+}
 
-  // The tensors must tile the data section exactly: sorted by offset, each
-  // begins where the previous ended, and the last ends at the end of the file.
+// A tensor's byte range in the data section.
+struct Span {
+  uint64_t begin, end;
+  size_t index;
+};
+
+// dtype and shape of a header entry (the view's data is set by the caller).
+TensorView view_of(const std::string& name, const json& entry, const std::string& where) {
+  if (!entry.is_object()) throw CheckpointError(where + ": entry is not a JSON object");
+  const auto dt = entry.find("dtype");
+  if (dt == entry.end() || !dt->is_string()) throw CheckpointError(where + ": missing or non-string dtype");
+  const DtypeInfo* info = dtype_by_name(dt->get<std::string>());
+  if (!info) throw CheckpointError(where + ": unsupported dtype '" + dt->get<std::string>() + "'");
+  const auto sh = entry.find("shape");
+  if (sh == entry.end() || !sh->is_array()) throw CheckpointError(where + ": missing or non-array shape");
+  TensorView view;
+  view.name = name;
+  view.dtype = info->dtype;
+  for (const json& d : *sh) {
+    uint64_t v = 0;
+    if (!as_nonnegative(d, v) || v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      throw CheckpointError(where + ": shape " + sh->dump() + " has an entry that is not a non-negative integer");
+    view.shape.push_back(static_cast<int64_t>(v));
+  }
+  return view;
+}
+
+// The entry's data_offsets, checked against the data section and the view's dtype and shape.
+Span span_of(const json& entry, const TensorView& view, uint64_t data_size, const std::string& where) {
+  const auto off = entry.find("data_offsets");
+  if (off == entry.end() || !off->is_array() || off->size() != 2)
+    throw CheckpointError(where + ": data_offsets must be an array [begin, end]");
+  uint64_t begin = 0, end = 0;
+  if (!as_nonnegative((*off)[0], begin) || !as_nonnegative((*off)[1], end))
+    throw CheckpointError(where + ": data_offsets " + off->dump() + " are not non-negative integers");
+  if (begin > end) throw CheckpointError(where + ": data_offsets " + off->dump() + " end before they begin");
+  if (end > data_size)
+    throw CheckpointError(where + ": data_offsets " + off->dump() + " run past the end of the data section (" +
+                          std::to_string(data_size) + " bytes); truncated file?");
+  uint64_t expected = 0;
+  if (!byte_length(view.shape, st_dtype_size(view.dtype), expected))
+    throw CheckpointError(where + ": shape " + shape_text(view.shape) + " overflows");
+  if (expected != end - begin)
+    throw CheckpointError(where + ": " + std::to_string(end - begin) + " bytes in data_offsets but shape " +
+                          shape_text(view.shape) + " of " + st_dtype_name(view.dtype) + " needs " +
+                          std::to_string(expected));
+  return {begin, end, 0};
+}
+
+// The tensors must tile the data section exactly: sorted by offset, each
+// begins where the previous ended, and the last ends at the end of the file.
+void check_tiling(std::vector<Span> spans, const std::vector<TensorView>& tensors, uint64_t data_size,
+                  const std::string& path) {
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
   uint64_t pos = 0;
   const std::string* prev = nullptr;
   for (const Span& s : spans) {
-    const std::string& name = file.tensors_[s.index].name;
+    const std::string& name = tensors[s.index].name;
     if (s.begin < pos)
       throw CheckpointError(path + ": tensor '" + name + "' overlaps tensor '" + *prev + "' (its data begins at " +
                             std::to_string(s.begin) + ", before " + std::to_string(pos) + ")");
@@ -346,6 +350,38 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   if (pos != data_size)
     throw CheckpointError(path + ": " + std::to_string(data_size - pos) +
                           " bytes after the last tensor are not covered by the header");
+}
+
+}  // namespace
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) {
+  auto mapping = std::make_shared<const MappedFile>(path);
+  uint64_t n = 0;
+  const json header = read_header(*mapping, n);
+  const uint64_t data_size = mapping->size() - 8 - n;
+  const unsigned char* data = mapping->data() + 8 + n;
+
+  SafetensorsFile file;
+  file.path_ = path;
+  std::vector<Span> spans;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    if (name == "__metadata__") {
+      file.metadata_ = read_metadata(it.value(), path);
+      continue;
+    }
+    const std::string where = path + ": tensor '" + name + "'";
+    TensorView view = view_of(name, it.value(), where);
+    Span span = span_of(it.value(), view, data_size, where);
+    span.index = file.tensors_.size();
+    view.data = data + span.begin;
+    view.nbytes = static_cast<size_t>(span.end - span.begin);
+    view.owner = mapping;
+    spans.push_back(span);
+    file.index_[name] = file.tensors_.size();
+    file.tensors_.push_back(std::move(view));
+  }
+  check_tiling(std::move(spans), file.tensors_, data_size, path);
   return file;
 }
 

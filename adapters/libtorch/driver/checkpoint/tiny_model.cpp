@@ -185,66 +185,72 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> qwen2_parameter_shapes
 
 Qwen2Config tiny_qwen2_config(const TinyModelOptions& options) { return resolve(options).config; }
 
-void write_tiny_qwen2(const TinyModelOptions& o) {
-  if (o.out_dir.empty()) throw CheckpointError("make-tiny-model: no output folder given");
-  const Resolved r = resolve(o);
-  const fs::path dir(o.out_dir);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (!fs::is_directory(dir, ec))
-    refuse(o, "cannot create the folder" + (ec ? ": " + ec.message() : std::string()));
+namespace {
 
-  // Random weights, drawn in float32 in module order, then cast.
+using Params = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// Random weights, drawn in float32 in module order, then cast.
+Params random_parameters(const Resolved& r, const TinyModelOptions& o) {
   const auto shapes = qwen2_parameter_shapes(r.config);
   torch::manual_seed(o.seed);
-  std::vector<std::pair<std::string, torch::Tensor>> params;
+  Params params;
   params.reserve(shapes.size());
-  {
-    torch::NoGradGuard no_grad;
-    for (const auto& [name, shape] : shapes) {
-      torch::Tensor t = torch::randn(shape, torch::kFloat32);
-      const bool is_norm = name.size() > 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0;
-      t = is_norm ? 1.0 + 0.1 * t : o.init_std * t;
-      params.emplace_back(name, t.to(o.dtype).contiguous());
-    }
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, shape] : shapes) {
+    torch::Tensor t = torch::randn(shape, torch::kFloat32);
+    const bool is_norm = name.size() > 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0;
+    t = is_norm ? 1.0 + 0.1 * t : o.init_std * t;
+    params.emplace_back(name, t.to(o.dtype).contiguous());
   }
+  return params;
+}
 
-  const std::map<std::string, std::string> meta{{"format", "pt"}};
-  const int n_shards = o.shards;
-  if (static_cast<size_t>(n_shards) > params.size())
-    refuse(o, std::to_string(n_shards) + " shards for " + std::to_string(params.size()) + " tensors");
+// n_shards files of consecutive tensors, balanced by bytes, every shard
+// non-empty, and their index. Returns the names written.
+std::set<std::string> write_shards(const fs::path& dir, const Params& params, int n_shards,
+                                   const std::map<std::string, std::string>& meta) {
+  uint64_t total = 0;
+  for (const auto& p : params) total += static_cast<uint64_t>(p.second.numel()) * p.second.element_size();
+  std::vector<std::map<std::string, torch::Tensor>> shards(static_cast<size_t>(n_shards));
+  json weight_map = json::object();
+  size_t k = 0;
+  uint64_t cum = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (i > 0 && k + 1 < shards.size()) {
+      const size_t tensors_left = params.size() - i, shards_left = shards.size() - 1 - k;
+      if (tensors_left == shards_left || cum * shards.size() >= (k + 1) * total) ++k;
+    }
+    shards[k].insert(params[i]);
+    weight_map[params[i].first] = shard_name(static_cast<int>(k + 1), n_shards);
+    cum += static_cast<uint64_t>(params[i].second.numel()) * params[i].second.element_size();
+  }
   std::set<std::string> written;
-  if (n_shards == 1) {
-    std::map<std::string, torch::Tensor> all(params.begin(), params.end());
-    save_tensors((dir / "model.safetensors").string(), all, meta);
+  for (size_t s = 0; s < shards.size(); ++s) {
+    const std::string name = shard_name(static_cast<int>(s + 1), n_shards);
+    save_tensors((dir / name).string(), shards[s], meta);
+    written.insert(name);
+  }
+  const json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  write_file_atomically((dir / "model.safetensors.index.json").string(), index.dump(2) + "\n");
+  written.insert("model.safetensors.index.json");
+  return written;
+}
+
+// The weights in one file or o.shards; weight files of an earlier layout,
+// which would shadow or confuse the new one, are removed.
+void write_weights(const fs::path& dir, const Params& params, const TinyModelOptions& o) {
+  const std::map<std::string, std::string> meta{{"format", "pt"}};
+  if (static_cast<size_t>(o.shards) > params.size())
+    refuse(o, std::to_string(o.shards) + " shards for " + std::to_string(params.size()) + " tensors");
+  std::set<std::string> written;
+  if (o.shards == 1) {
+    save_tensors((dir / "model.safetensors").string(), std::map<std::string, torch::Tensor>(params.begin(), params.end()),
+                 meta);
     written.insert("model.safetensors");
   } else {
-    // Consecutive tensors, balanced by bytes, every shard non-empty.
-    uint64_t total = 0;
-    for (const auto& p : params) total += static_cast<uint64_t>(p.second.numel()) * p.second.element_size();
-    std::vector<std::map<std::string, torch::Tensor>> shards(static_cast<size_t>(n_shards));
-    json weight_map = json::object();
-    size_t k = 0;
-    uint64_t cum = 0;
-    for (size_t i = 0; i < params.size(); ++i) {
-      if (i > 0 && k + 1 < shards.size()) {
-        const size_t tensors_left = params.size() - i, shards_left = shards.size() - 1 - k;
-        if (tensors_left == shards_left || cum * shards.size() >= (k + 1) * total) ++k;
-      }
-      shards[k].insert(params[i]);
-      weight_map[params[i].first] = shard_name(static_cast<int>(k + 1), n_shards);
-      cum += static_cast<uint64_t>(params[i].second.numel()) * params[i].second.element_size();
-    }
-    for (size_t s = 0; s < shards.size(); ++s) {
-      const std::string name = shard_name(static_cast<int>(s + 1), n_shards);
-      save_tensors((dir / name).string(), shards[s], meta);
-      written.insert(name);
-    }
-    const json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-    write_file_atomically((dir / "model.safetensors.index.json").string(), index.dump(2) + "\n");
-    written.insert("model.safetensors.index.json");
+    written = write_shards(dir, params, o.shards, meta);
   }
-  // Weight files of an earlier layout would shadow or confuse the new one.
+  std::error_code ec;
   std::vector<fs::path> stale;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
@@ -253,7 +259,10 @@ void write_tiny_qwen2(const TinyModelOptions& o) {
       stale.push_back(e.path());
   }
   for (const fs::path& p : stale) fs::remove(p, ec);
+}
 
+// config.json, generation_config.json, and the tokenizer's files when one was given.
+void write_configs(const fs::path& dir, const Resolved& r) {
   write_file_atomically((dir / "config.json").string(), r.config.to_json());
   json gen = json::object();
   if (r.config.bos_token_id) gen["bos_token_id"] = *r.config.bos_token_id;
@@ -261,14 +270,27 @@ void write_tiny_qwen2(const TinyModelOptions& o) {
   if (r.pad) gen["pad_token_id"] = *r.pad;
   gen["do_sample"] = false;
   write_file_atomically((dir / "generation_config.json").string(), gen.dump(2) + "\n");
+  if (!r.tokenizer) return;
+  const fs::path src(r.tokenizer->json_path);
+  copy_file_atomically(src.string(), dir / "tokenizer.json");
+  const fs::path cfg = src.parent_path().empty() ? fs::path("tokenizer_config.json")
+                                                 : src.parent_path() / "tokenizer_config.json";
+  std::error_code ec;
+  if (fs::is_regular_file(cfg, ec)) copy_file_atomically(cfg.string(), dir / "tokenizer_config.json");
+}
 
-  if (r.tokenizer) {
-    const fs::path src(r.tokenizer->json_path);
-    copy_file_atomically(src.string(), dir / "tokenizer.json");
-    const fs::path cfg = src.parent_path().empty() ? fs::path("tokenizer_config.json")
-                                                   : src.parent_path() / "tokenizer_config.json";
-    if (fs::is_regular_file(cfg, ec)) copy_file_atomically(cfg.string(), dir / "tokenizer_config.json");
-  }
+}  // namespace
+
+void write_tiny_qwen2(const TinyModelOptions& o) {
+  if (o.out_dir.empty()) throw CheckpointError("make-tiny-model: no output folder given");
+  const Resolved r = resolve(o);
+  const fs::path dir(o.out_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!fs::is_directory(dir, ec))
+    refuse(o, "cannot create the folder" + (ec ? ": " + ec.message() : std::string()));
+  write_weights(dir, random_parameters(r, o), o);
+  write_configs(dir, r);
 }
 
 }  // namespace lr::driver

@@ -35,6 +35,90 @@ DatasetScore score_results(const ResultsFile& file, const std::vector<EvalProble
   return s;
 }
 
+namespace {
+
+// Greedy decoding with the options' stop ids and, when there are stop
+// strings, a check of the newest tokens' text.
+GenerateOptions generate_options(const Tokenizer& tokenizer, const EvalOptions& options) {
+  GenerateOptions g;
+  g.max_new_tokens = options.max_new_tokens;
+  g.greedy = true;
+  g.stop_ids = options.stop_ids;
+  g.batch_size = options.batch_size;
+  if (options.stop_strings.empty()) return g;
+  // Each token is at least one byte: the last (longest stop string) + 1
+  // tokens hold any stop string the newest token completed.
+  size_t window = 1;
+  for (const std::string& s : options.stop_strings) window = std::max(window, s.size() + 1);
+  g.stop_when = [&tokenizer, &options, window](size_t, const std::vector<int64_t>& generated) {
+    const size_t n = std::min(window, generated.size());
+    const std::vector<int32_t> tail(generated.end() - static_cast<std::ptrdiff_t>(n), generated.end());
+    const std::string text = tokenizer.decode(tail);
+    for (const std::string& s : options.stop_strings)
+      if (text.find(s) != std::string::npos) return true;
+    return false;
+  };
+  return g;
+}
+
+// One problem's result line: the output's text (without its stop id, cut
+// before a stop string), its extracted answer and grade.
+ResultLine result_line(const EvalProblem& p, const std::vector<int64_t>& prompt, const std::vector<int64_t>& out,
+                       double seconds, const Tokenizer& tokenizer, const EvalOptions& options) {
+  const bool stop_id = !out.empty() && std::find(options.stop_ids.begin(), options.stop_ids.end(), out.back()) !=
+                                           options.stop_ids.end();
+  const std::vector<int32_t> text_ids(out.begin(), out.end() - (stop_id ? 1 : 0));
+  std::string text = tokenizer.decode(text_ids, /*skip_special_tokens=*/true);
+  bool stop_string = false;
+  size_t cut = std::string::npos;
+  for (const std::string& s : options.stop_strings) cut = std::min(cut, text.find(s));
+  if (cut != std::string::npos) {
+    text.resize(cut);
+    stop_string = true;
+  }
+  const GradedAnswer graded = grade_output(text, p.gold, p.kind);
+  ResultLine line;
+  line["id"] = p.id;
+  line["question"] = p.question;
+  line["gold"] = graded.gold;
+  line["output"] = text;
+  line["pred"] = graded.pred;
+  line["correct"] = graded.correct;
+  line["tokens"] = static_cast<int64_t>(out.size());
+  line["stopped"] = stop_id || stop_string;
+  line["seconds"] = seconds;
+  if (options.record_ids) {
+    line["prompt_ids"] = prompt;
+    line["output_ids"] = out;
+  }
+  return line;
+}
+
+// The result lines of problems [start, end) not yet in the file.
+std::vector<ResultLine> evaluate_batch(const Qwen2Model& model, const Tokenizer& tokenizer,
+                                       const std::vector<EvalProblem>& problems, int64_t start, int64_t end,
+                                       const EvalOptions& options, const GenerateOptions& g, const ResultsFile& file) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t i = start; i < end; ++i) {
+    const std::vector<int32_t> ids = tokenizer.encode(options.prompt(problems[static_cast<size_t>(i)].question));
+    prompts.emplace_back(ids.begin(), ids.end());
+  }
+  const std::vector<std::vector<int64_t>> outputs = generate(model, prompts, g);
+  const double per_problem =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(end - start);
+  std::vector<ResultLine> lines;
+  for (int64_t i = start; i < end; ++i) {
+    const EvalProblem& p = problems[static_cast<size_t>(i)];
+    if (file.has(p.id)) continue;
+    const size_t row = static_cast<size_t>(i - start);
+    lines.push_back(result_line(p, prompts[row], outputs[row], per_problem, tokenizer, options));
+  }
+  return lines;
+}
+
+}  // namespace
+
 DatasetScore evaluate_dataset(const Qwen2Model& model, const Tokenizer& tokenizer,
                               const std::vector<EvalProblem>& problems, const EvalOptions& options,
                               const std::string& results_path) {
@@ -48,76 +132,14 @@ DatasetScore evaluate_dataset(const Qwen2Model& model, const Tokenizer& tokenize
   const int64_t done_before = done;
   if (options.progress) options.progress(done, total);
 
-  GenerateOptions g;
-  g.max_new_tokens = options.max_new_tokens;
-  g.greedy = true;
-  g.stop_ids = options.stop_ids;
-  g.batch_size = options.batch_size;
-  if (!options.stop_strings.empty()) {
-    // Each token is at least one byte: the last (longest stop string) + 1
-    // tokens hold any stop string the newest token completed.
-    size_t window = 1;
-    for (const std::string& s : options.stop_strings) window = std::max(window, s.size() + 1);
-    g.stop_when = [&tokenizer, &options, window](size_t, const std::vector<int64_t>& generated) {
-      const size_t n = std::min(window, generated.size());
-      const std::vector<int32_t> tail(generated.end() - static_cast<std::ptrdiff_t>(n), generated.end());
-      const std::string text = tokenizer.decode(tail);
-      for (const std::string& s : options.stop_strings)
-        if (text.find(s) != std::string::npos) return true;
-      return false;
-    };
-  }
+  const GenerateOptions g = generate_options(tokenizer, options);
   for (int64_t start = 0; start < total; start += options.batch_size) {
     if (options.stop && options.stop->load()) break;
     const int64_t end = std::min(total, start + options.batch_size);
     bool missing = false;
     for (int64_t i = start; i < end && !missing; ++i) missing = !file.has(problems[static_cast<size_t>(i)].id);
     if (!missing) continue;
-
-    const auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::vector<int64_t>> prompts;
-    for (int64_t i = start; i < end; ++i) {
-      const std::vector<int32_t> ids = tokenizer.encode(options.prompt(problems[static_cast<size_t>(i)].question));
-      prompts.emplace_back(ids.begin(), ids.end());
-    }
-    const std::vector<std::vector<int64_t>> outputs = generate(model, prompts, g);
-    const double per_problem =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(end - start);
-
-    std::vector<ResultLine> lines;
-    for (int64_t i = start; i < end; ++i) {
-      const EvalProblem& p = problems[static_cast<size_t>(i)];
-      if (file.has(p.id)) continue;
-      const std::vector<int64_t>& out = outputs[static_cast<size_t>(i - start)];
-      const bool stop_id = !out.empty() && std::find(options.stop_ids.begin(), options.stop_ids.end(), out.back()) !=
-                                               options.stop_ids.end();
-      const std::vector<int32_t> text_ids(out.begin(), out.end() - (stop_id ? 1 : 0));
-      std::string text = tokenizer.decode(text_ids, /*skip_special_tokens=*/true);
-      bool stop_string = false;
-      size_t cut = std::string::npos;
-      for (const std::string& s : options.stop_strings) cut = std::min(cut, text.find(s));
-      if (cut != std::string::npos) {
-        text.resize(cut);
-        stop_string = true;
-      }
-      const bool stopped = stop_id || stop_string;
-      const GradedAnswer graded = grade_output(text, p.gold, p.kind);
-      ResultLine line;
-      line["id"] = p.id;
-      line["question"] = p.question;
-      line["gold"] = graded.gold;
-      line["output"] = text;
-      line["pred"] = graded.pred;
-      line["correct"] = graded.correct;
-      line["tokens"] = static_cast<int64_t>(out.size());
-      line["stopped"] = stopped;
-      line["seconds"] = per_problem;
-      if (options.record_ids) {
-        line["prompt_ids"] = prompts[static_cast<size_t>(i - start)];
-        line["output_ids"] = out;
-      }
-      lines.push_back(std::move(line));
-    }
+    const std::vector<ResultLine> lines = evaluate_batch(model, tokenizer, problems, start, end, options, g, file);
     file.append(lines);
     done += static_cast<int64_t>(lines.size());
     if (options.progress) options.progress(done, total);

@@ -122,194 +122,255 @@ SampleStats supervision_stats(const std::string& out_path, int64_t k) {
   return s;
 }
 
+namespace {
+
+struct Vocab {
+  int64_t expert = 0, amateur = 0, tokenizer = 0;
+  int64_t shared = 0;      // min of the three: the ids that are real tokens of both models
+  int64_t embeddable = 0;  // ids both models can take as input
+};
+
+Vocab vocab_of(const Qwen2Model& expert, const Qwen2Model& amateur, const Tokenizer& tokenizer) {
+  Vocab v;
+  v.expert = expert.config().vocab_size;
+  v.amateur = amateur.config().vocab_size;
+  v.tokenizer = tokenizer.vocab_size();
+  v.shared = std::min({v.expert, v.amateur, v.tokenizer});
+  v.embeddable = std::min(v.expert, v.amateur);
+  if (v.shared < 1) throw std::invalid_argument("sample: no shared vocabulary");
+  return v;
+}
+
+void check_unique_ids(const std::vector<Problem>& problems) {
+  std::set<int64_t> ids;
+  for (const Problem& p : problems)
+    if (!ids.insert(p.id).second) throw std::invalid_argument("sample: problem id " + std::to_string(p.id) + " twice");
+}
+
+// 1. The prompt ids of problems [b0, b1), each encoded once.
+std::vector<std::vector<int64_t>> encode_prompts(const Tokenizer& tokenizer, const std::vector<Problem>& problems,
+                                                 int64_t b0, int64_t b1, const SampleOptions& o, int64_t embeddable) {
+  std::vector<std::vector<int64_t>> prompts;
+  prompts.reserve(static_cast<size_t>(b1 - b0));
+  for (int64_t i = b0; i < b1; ++i) {
+    const Problem& p = problems[static_cast<size_t>(i)];
+    const std::vector<int32_t> ids =
+        tokenizer.encode(o.prompt_template.empty() ? render_chat_prompt(o.system_prompt, p.question)
+                                                   : render_prompt(o.prompt_template, o.system_prompt, p.question));
+    std::vector<int64_t> v(ids.begin(), ids.end());
+    for (int64_t id : v)
+      if (id < 0 || id >= embeddable)
+        throw std::invalid_argument("sample: problem " + std::to_string(p.id) + ": prompt id " + std::to_string(id) +
+                                    " outside a model's vocabulary (" + std::to_string(embeddable) + ")");
+    prompts.push_back(std::move(v));
+  }
+  return prompts;
+}
+
+// A batch's rollouts: prompt ids + generated ids, row by row.
+struct Rollouts {
+  std::vector<std::vector<int64_t>> prompts, ids;
+  std::vector<int64_t> generated;  // generated ids per row
+  std::vector<bool> cut;           // cut at an id outside the shared vocabulary
+  int64_t max_input = 1, max_generated = 0;
+  int64_t first_position(int64_t r) const { return static_cast<int64_t>(prompts[static_cast<size_t>(r)].size()) - 1; }
+};
+
+// 2. Expert rollouts; a rollout is cut right after a generated id outside the
+// shared vocabulary (kept as the last target, never as input).
+Rollouts roll_out(const Qwen2Model& expert, std::vector<std::vector<int64_t>> prompts, const SampleOptions& o,
+                  int64_t batch, int64_t shared) {
+  const int64_t nb = static_cast<int64_t>(prompts.size());
+  GenerateOptions g;
+  g.max_new_tokens = o.max_new_tokens;
+  g.greedy = o.greedy;
+  g.temperature = o.temperature;
+  g.top_p = o.top_p;
+  g.seed = splitmix64(o.seed ^ splitmix64(static_cast<uint64_t>(batch)));
+  g.stop_ids = o.stop_ids;
+  g.batch_size = nb;
+  std::vector<std::vector<int64_t>> gens = generate(expert, prompts, g);
+  Rollouts out;
+  out.ids.resize(static_cast<size_t>(nb));
+  out.generated.resize(static_cast<size_t>(nb));
+  out.cut.assign(static_cast<size_t>(nb), false);
+  for (size_t r = 0; r < size_t(nb); ++r) {
+    auto& gen = gens[r];
+    for (size_t j = 0; j < gen.size(); ++j)
+      if (gen[j] < 0 || gen[j] >= shared) {
+        gen.resize(j + 1);
+        out.cut[r] = true;
+        break;
+      }
+    out.ids[r] = prompts[r];
+    out.ids[r].insert(out.ids[r].end(), gen.begin(), gen.end());
+    out.generated[r] = static_cast<int64_t>(gen.size());
+    out.max_input = std::max<int64_t>(out.max_input, static_cast<int64_t>(out.ids[r].size()) - 1);
+    out.max_generated = std::max<int64_t>(out.max_generated, static_cast<int64_t>(gen.size()));
+  }
+  out.prompts = std::move(prompts);
+  return out;
+}
+
+// Selection and targets of every generated position, on the CPU: row
+// r * positions + j is position j of rollout r.
+struct ScoredRows {
+  at::Tensor kl, keep, ids, weights, support;
+  int64_t positions = 1;
+};
+
+// 3-5. One teacher-forced forward of each model over rollout[0 .. len-2]
+// (the last id is only ever a target), selection and targets in one call.
+ScoredRows score(const Qwen2Model& expert, const Qwen2Model& amateur, const Rollouts& ro, const Vocab& v,
+                 const SampleOptions& o) {
+  ScoredRows out;
+  out.positions = std::max<int64_t>(ro.max_generated, 1);
+  if (ro.max_generated == 0) return out;
+  const int64_t nb = static_cast<int64_t>(ro.ids.size()), P = out.positions;
+  at::Tensor ids = torch::zeros({nb, ro.max_input}, torch::kInt64);
+  at::Tensor mask = torch::zeros({nb, ro.max_input}, torch::kInt64);
+  at::Tensor pos = torch::zeros({nb, P}, torch::kInt64);
+  auto ia = ids.accessor<int64_t, 2>();
+  auto ma = mask.accessor<int64_t, 2>();
+  auto pa = pos.accessor<int64_t, 2>();
+  for (int64_t r = 0; r < nb; ++r) {
+    const auto& row = ro.ids[static_cast<size_t>(r)];
+    const int64_t len = static_cast<int64_t>(row.size()) - 1;
+    for (int64_t t = 0; t < len; ++t) {
+      ia[r][t] = row[static_cast<size_t>(t)];
+      ma[r][t] = 1;
+    }
+    const int64_t n = ro.generated[static_cast<size_t>(r)];
+    for (int64_t j = 0; j < P; ++j) pa[r][j] = n > 0 ? ro.first_position(r) + std::min(j, n - 1) : 0;
+  }
+  at::Tensor le = expert.logits_at(ids, mask, pos);
+  at::Tensor la = amateur.logits_at(ids, mask, pos).to(le.device());
+  le = le.reshape({nb * P, v.expert}).narrow(1, 0, v.shared);
+  la = la.reshape({nb * P, v.amateur}).narrow(1, 0, v.shared);
+  lr::torch_adapter::SelectOptions sel;
+  sel.kl_threshold = o.kl_threshold;
+  sel.shared_vocab = v.shared;
+  lr::torch_adapter::TargetOptions tgt;
+  tgt.k = o.k;
+  tgt.beta = o.beta;
+  tgt.shared_vocab = v.shared;
+  lr::torch_adapter::FusedResult res = lr::torch_adapter::select_and_build(le, la, sel, tgt);
+  out.kl = res.kl.to(torch::kCPU).contiguous();
+  out.keep = res.keep.to(torch::kCPU).contiguous();
+  out.ids = res.ids.to(torch::kCPU).contiguous();
+  out.weights = res.weights.to(torch::kCPU).contiguous();
+  out.support = res.support_size.to(torch::kCPU).contiguous();
+  return out;
+}
+
+// 6. The kept records of rollout r (problem p) and its done marker.
+ProblemDone problem_records(const Problem& p, const Rollouts& ro, int64_t r, const ScoredRows& rows,
+                            std::vector<SupervisionRecord>& recs) {
+  const int64_t n = ro.generated[static_cast<size_t>(r)];
+  ProblemDone d;
+  d.problem = p.id;
+  d.generated = n;
+  d.positions = n;
+  d.cut_at_unshared = ro.cut[static_cast<size_t>(r)];
+  if (n == 0) return d;
+  const float* klp = rows.kl.data_ptr<float>();
+  const bool* kp = rows.keep.data_ptr<bool>();
+  const int32_t* idp = rows.ids.data_ptr<int32_t>();
+  const float* wp = rows.weights.data_ptr<float>();
+  const int32_t* sp = rows.support.data_ptr<int32_t>();
+  const int64_t K = rows.ids.size(1);
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t row = r * rows.positions + j;
+    const float x = klp[row];
+    if (!std::isfinite(x)) {  // a data fault (NaN), or an overflow JSON cannot hold
+      ++d.kl_faults;
+      continue;
+    }
+    ++d.kl_histogram[kl_bin(x)];
+    if (!kp[row]) continue;
+    SupervisionRecord rec;
+    rec.problem = p.id;
+    rec.rollout = ro.ids[static_cast<size_t>(r)];
+    rec.position = ro.first_position(r) + j;
+    rec.kl = x;
+    rec.support_size = sp[row];
+    for (int64_t s = 0; s < K && idp[row * K + s] >= 0; ++s) {
+      rec.target_ids.push_back(idp[row * K + s]);
+      rec.target_weights.push_back(wp[row * K + s]);
+    }
+    recs.push_back(std::move(rec));
+  }
+  d.records = static_cast<int64_t>(recs.size());
+  return d;
+}
+
+// Where a call stands: problems done (before and by it), and its limit.
+struct CallCount {
+  int64_t already = 0, done = 0, this_call = 0, limit = -1;
+  bool limit_reached() const { return limit >= 0 && this_call >= limit; }
+};
+
+bool batch_has_work(const SupervisionStore& store, const std::vector<Problem>& problems, int64_t b0, int64_t b1) {
+  for (int64_t i = b0; i < b1; ++i)
+    if (!store.is_done(problems[static_cast<size_t>(i)].id)) return true;
+  return false;
+}
+
+// One batch [b0, b1): rollouts, scores, and the records of its problems not yet done.
+void sample_batch(const Qwen2Model& expert, const Qwen2Model& amateur, const Tokenizer& tokenizer,
+                  const std::vector<Problem>& problems, int64_t b0, int64_t b1, int64_t batch, const Vocab& v,
+                  const SampleOptions& o, SupervisionStore& store, CallCount& count) {
+  const Rollouts ro =
+      roll_out(expert, encode_prompts(tokenizer, problems, b0, b1, o, v.embeddable), o, batch, v.shared);
+  const ScoredRows rows = score(expert, amateur, ro, v, o);
+  for (int64_t r = 0; r < b1 - b0 && !count.limit_reached(); ++r) {
+    const Problem& p = problems[static_cast<size_t>(b0 + r)];
+    if (store.is_done(p.id)) continue;
+    std::vector<SupervisionRecord> recs;
+    const ProblemDone d = problem_records(p, ro, r, rows, recs);
+    store.append_problem(recs, d);
+    ++count.this_call;
+    ++count.done;
+  }
+}
+
+}  // namespace
+
 SampleStats run_sampling(const Qwen2Model& expert, const Qwen2Model& amateur, const Tokenizer& tokenizer,
                          const std::vector<Problem>& problems, const SampleOptions& options,
                          const std::string& out_path, const SampleProgress& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   check_options(options);
-  {
-    std::set<int64_t> ids;
-    for (const Problem& p : problems)
-      if (!ids.insert(p.id).second) throw std::invalid_argument("sample: problem id " + std::to_string(p.id) + " twice");
-  }
-  const int64_t ve = expert.config().vocab_size;
-  const int64_t va = amateur.config().vocab_size;
-  const int64_t vt = tokenizer.vocab_size();
-  const int64_t shared = std::min({ve, va, vt});
-  const int64_t embeddable = std::min(ve, va);
-  if (shared < 1) throw std::invalid_argument("sample: no shared vocabulary");
-
-  SupervisionStore store = SupervisionStore::open(out_path, sample_settings(options, ve, va, vt));
+  check_unique_ids(problems);
+  const Vocab v = vocab_of(expert, amateur, tokenizer);
+  SupervisionStore store = SupervisionStore::open(out_path, sample_settings(options, v.expert, v.amateur, v.tokenizer));
 
   const int64_t total = static_cast<int64_t>(problems.size());
-  int64_t already = 0;
-  for (const Problem& p : problems) already += store.is_done(p.id) ? 1 : 0;
-  int64_t done_count = already;
-  int64_t this_call = 0;
-  const bool limited = options.max_problems_this_call >= 0;
-  auto limit_reached = [&] { return limited && this_call >= options.max_problems_this_call; };
-
-  lr::torch_adapter::SelectOptions sel;
-  sel.kl_threshold = options.kl_threshold;
-  sel.shared_vocab = shared;
-  lr::torch_adapter::TargetOptions tgt;
-  tgt.k = options.k;
-  tgt.beta = options.beta;
-  tgt.shared_vocab = shared;
+  CallCount count;
+  for (const Problem& p : problems) count.already += store.is_done(p.id) ? 1 : 0;
+  count.done = count.already;
+  count.limit = options.max_problems_this_call;
 
   torch::NoGradGuard no_grad;
   const int64_t bs = options.batch_size;
-  for (int64_t b0 = 0, batch = 0; b0 < total && !limit_reached(); b0 += bs, ++batch) {
+  for (int64_t b0 = 0, batch = 0; b0 < total && !count.limit_reached(); b0 += bs, ++batch) {
     const int64_t b1 = std::min(total, b0 + bs);
-    bool any = false;
-    for (int64_t i = b0; i < b1; ++i) any = any || !store.is_done(problems[static_cast<size_t>(i)].id);
-    if (!any) continue;
-    const int64_t nb = b1 - b0;
-
-    // 1. prompts
-    std::vector<std::vector<int64_t>> prompts;
-    prompts.reserve(static_cast<size_t>(nb));
-    for (int64_t i = b0; i < b1; ++i) {
-      const Problem& p = problems[static_cast<size_t>(i)];
-      const std::vector<int32_t> ids =
-          tokenizer.encode(options.prompt_template.empty()
-                               ? render_chat_prompt(options.system_prompt, p.question)
-                               : render_prompt(options.prompt_template, options.system_prompt, p.question));
-      std::vector<int64_t> v(ids.begin(), ids.end());
-      for (int64_t id : v)
-        if (id < 0 || id >= embeddable)
-          throw std::invalid_argument("sample: problem " + std::to_string(p.id) + ": prompt id " + std::to_string(id) +
-                                      " outside a model's vocabulary (" + std::to_string(embeddable) + ")");
-      prompts.push_back(std::move(v));
-    }
-
-    // 2. expert rollouts
-    GenerateOptions g;
-    g.max_new_tokens = options.max_new_tokens;
-    g.greedy = options.greedy;
-    g.temperature = options.temperature;
-    g.top_p = options.top_p;
-    g.seed = splitmix64(options.seed ^ splitmix64(static_cast<uint64_t>(batch)));
-    g.stop_ids = options.stop_ids;
-    g.batch_size = nb;
-    std::vector<std::vector<int64_t>> gens = generate(expert, prompts, g);
-    std::vector<std::vector<int64_t>> rollouts(static_cast<size_t>(nb));
-    std::vector<int64_t> n_gen(static_cast<size_t>(nb));
-    std::vector<bool> cut(static_cast<size_t>(nb), false);
-    int64_t max_input = 1, max_pos = 0;
-    for (int64_t r = 0; r < nb; ++r) {
-      auto& gen = gens[static_cast<size_t>(r)];
-      for (size_t j = 0; j < gen.size(); ++j)
-        if (gen[j] < 0 || gen[j] >= shared) {
-          gen.resize(j + 1);  // keep the id as the last target, never as input
-          cut[static_cast<size_t>(r)] = true;
-          break;
-        }
-      auto& ro = rollouts[static_cast<size_t>(r)];
-      ro = prompts[static_cast<size_t>(r)];
-      ro.insert(ro.end(), gen.begin(), gen.end());
-      n_gen[static_cast<size_t>(r)] = static_cast<int64_t>(gen.size());
-      max_input = std::max<int64_t>(max_input, static_cast<int64_t>(ro.size()) - 1);
-      max_pos = std::max<int64_t>(max_pos, static_cast<int64_t>(gen.size()));
-    }
-
-    // 3-5. one teacher-forced forward of each model over rollout[0 .. len-2]
-    // (the last id is only ever a target), selection and targets in one call.
-    at::Tensor kl, keep, tids, tweights, support;
-    const int64_t P = std::max<int64_t>(max_pos, 1);
-    if (max_pos > 0) {
-      at::Tensor ids = torch::zeros({nb, max_input}, torch::kInt64);
-      at::Tensor mask = torch::zeros({nb, max_input}, torch::kInt64);
-      at::Tensor pos = torch::zeros({nb, P}, torch::kInt64);
-      auto ia = ids.accessor<int64_t, 2>();
-      auto ma = mask.accessor<int64_t, 2>();
-      auto pa = pos.accessor<int64_t, 2>();
-      for (int64_t r = 0; r < nb; ++r) {
-        const auto& ro = rollouts[static_cast<size_t>(r)];
-        const int64_t len = static_cast<int64_t>(ro.size()) - 1;
-        for (int64_t t = 0; t < len; ++t) {
-          ia[r][t] = ro[static_cast<size_t>(t)];
-          ma[r][t] = 1;
-        }
-        const int64_t first = static_cast<int64_t>(prompts[static_cast<size_t>(r)].size()) - 1;
-        const int64_t n = n_gen[static_cast<size_t>(r)];
-        for (int64_t j = 0; j < P; ++j) pa[r][j] = n > 0 ? first + std::min(j, n - 1) : 0;
-      }
-      at::Tensor le = expert.logits_at(ids, mask, pos);
-      at::Tensor la = amateur.logits_at(ids, mask, pos).to(le.device());
-      le = le.reshape({nb * P, ve}).narrow(1, 0, shared);
-      la = la.reshape({nb * P, va}).narrow(1, 0, shared);
-      lr::torch_adapter::FusedResult res = lr::torch_adapter::select_and_build(le, la, sel, tgt);
-      kl = res.kl.to(torch::kCPU).contiguous();
-      keep = res.keep.to(torch::kCPU).contiguous();
-      tids = res.ids.to(torch::kCPU).contiguous();
-      tweights = res.weights.to(torch::kCPU).contiguous();
-      support = res.support_size.to(torch::kCPU).contiguous();
-    }
-
-    // 6. records, problem by problem in order
-    for (int64_t r = 0; r < nb && !limit_reached(); ++r) {
-      const Problem& p = problems[static_cast<size_t>(b0 + r)];
-      if (store.is_done(p.id)) continue;
-      const auto& ro = rollouts[static_cast<size_t>(r)];
-      const int64_t first = static_cast<int64_t>(prompts[static_cast<size_t>(r)].size()) - 1;
-      const int64_t n = n_gen[static_cast<size_t>(r)];
-      ProblemDone d;
-      d.problem = p.id;
-      d.generated = n;
-      d.positions = n;
-      d.cut_at_unshared = cut[static_cast<size_t>(r)];
-      std::vector<SupervisionRecord> recs;
-      if (n > 0) {
-        const float* klp = kl.data_ptr<float>();
-        const bool* kp = keep.data_ptr<bool>();
-        const int32_t* idp = tids.data_ptr<int32_t>();
-        const float* wp = tweights.data_ptr<float>();
-        const int32_t* sp = support.data_ptr<int32_t>();
-        const int64_t K = tids.size(1);
-        for (int64_t j = 0; j < n; ++j) {
-          const int64_t row = r * P + j;
-          const float x = klp[row];
-          if (!std::isfinite(x)) {  // a data fault (NaN), or an overflow JSON cannot hold
-            ++d.kl_faults;
-            continue;
-          }
-          ++d.kl_histogram[kl_bin(x)];
-          if (!kp[row]) continue;
-          SupervisionRecord rec;
-          rec.problem = p.id;
-          rec.rollout = ro;
-          rec.position = first + j;
-          rec.kl = x;
-          rec.support_size = sp[row];
-          for (int64_t s = 0; s < K; ++s) {
-            const int32_t id = idp[row * K + s];
-            if (id < 0) break;
-            rec.target_ids.push_back(id);
-            rec.target_weights.push_back(wp[row * K + s]);
-          }
-          recs.push_back(std::move(rec));
-        }
-      }
-      d.records = static_cast<int64_t>(recs.size());
-      store.append_problem(recs, d);
-      ++this_call;
-      ++done_count;
-    }
-    if (progress) progress(done_count, total);
+    if (!batch_has_work(store, problems, b0, b1)) continue;
+    sample_batch(expert, amateur, tokenizer, problems, b0, b1, batch, v, options, store, count);
+    if (progress) progress(count.done, total);
   }
 
   SampleStats s = supervision_stats(out_path, options.k);
   s.problems_total = total;
-  s.problems_this_call = this_call;
-  s.problems_already_done = already;
+  s.problems_this_call = count.this_call;
+  s.problems_already_done = count.already;
   s.resume_truncated_bytes = store.truncated_bytes();
-  s.expert_vocab = ve;
-  s.amateur_vocab = va;
-  s.tokenizer_vocab = vt;
-  s.shared_vocab = shared;
-  s.expert_rows_dropped = ve - shared;
-  s.amateur_rows_dropped = va - shared;
+  s.expert_vocab = v.expert;
+  s.amateur_vocab = v.amateur;
+  s.tokenizer_vocab = v.tokenizer;
+  s.shared_vocab = v.shared;
+  s.expert_rows_dropped = v.expert - v.shared;
+  s.amateur_rows_dropped = v.amateur - v.shared;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   write_json_atomically(stats_path_for(out_path), s.to_json());
   return s;

@@ -91,6 +91,77 @@ struct Scan {
   int64_t good_end = 0;  // byte offset after the last complete problem (or the header)
 };
 
+// A scan in progress: the records of the problem being read wait for its
+// done marker.
+struct ScanState {
+  Scan scan;
+  std::vector<SupervisionRecord> pending;
+  int64_t pending_problem = -1;
+  std::string first_bad;  // the first bad line since the last done marker
+};
+
+void take_header(ScanState& st, const json& j, int64_t line_no, const std::string& where, size_t next) {
+  if (line_no != 1 || !j.contains("lightreasoner_supervision"))
+    throw SupervisionStoreError(where + "the first line is not a supervision header");
+  if (j.at("lightreasoner_supervision") != kSupervisionFormatVersion)
+    throw SupervisionStoreError(where + "unsupported format version " + j.at("lightreasoner_supervision").dump());
+  st.scan.has_header = true;
+  st.scan.settings = j.value("settings", json::object());
+  st.scan.good_end = static_cast<int64_t>(next);
+}
+
+void take_done(ScanState& st, const json& j, const std::string& where, size_t next) {
+  if (!st.first_bad.empty()) throw SupervisionStoreError(st.first_bad);
+  ProblemDone d = done_from(j);
+  if (d.records != static_cast<int64_t>(st.pending.size()))
+    throw SupervisionStoreError(where + "done marker of problem " + std::to_string(d.problem) + " says " +
+                                std::to_string(d.records) + " records, the file has " +
+                                std::to_string(st.pending.size()));
+  if (!st.pending.empty() && st.pending_problem != d.problem)
+    throw SupervisionStoreError(where + "done marker of problem " + std::to_string(d.problem) +
+                                " after records of problem " + std::to_string(st.pending_problem));
+  for (const ProblemDone& e : st.scan.problems)
+    if (e.problem == d.problem)
+      throw SupervisionStoreError(where + "problem " + std::to_string(d.problem) + " is done twice");
+  for (auto& r : st.pending) st.scan.records.push_back(std::move(r));
+  st.pending.clear();
+  st.pending_problem = -1;
+  st.scan.problems.push_back(std::move(d));
+  st.scan.good_end = static_cast<int64_t>(next);
+}
+
+void take_record(ScanState& st, const json& j, const std::string& where) {
+  SupervisionRecord r = record_from(j);
+  if (!st.pending.empty() && r.problem != st.pending_problem) {
+    // Records of a problem without its marker followed by another
+    // problem: only possible by corruption (one problem is written at a time).
+    throw SupervisionStoreError(where + "record of problem " + std::to_string(r.problem) +
+                                " among records of problem " + std::to_string(st.pending_problem) +
+                                " (no done marker between them)");
+  }
+  st.pending_problem = r.problem;
+  st.pending.push_back(std::move(r));
+}
+
+// One complete line; `next` is the offset after it.
+void take_line(ScanState& st, const std::string& line, int64_t line_no, const std::string& where, size_t next) {
+  const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    if (st.first_bad.empty()) st.first_bad = where + "not a JSON object";
+    return;
+  }
+  try {
+    if (!st.scan.has_header) take_header(st, j, line_no, where, next);
+    else if (j.contains("done")) take_done(st, j, where, next);
+    else if (j.contains("problem")) take_record(st, j, where);
+    else if (st.first_bad.empty()) st.first_bad = where + "neither a record nor a done marker";
+  } catch (const SupervisionStoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (st.first_bad.empty()) st.first_bad = where + "bad line (" + e.what() + ")";
+  }
+}
+
 // Reads the lines of a store. Lines after the last done marker may be partial
 // or unreadable (a kill mid-write); anything wrong before it is corruption.
 Scan scan_file(const std::string& path) {
@@ -99,80 +170,16 @@ Scan scan_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
-  Scan s;
-  std::vector<SupervisionRecord> pending;
-  int64_t pending_problem = -1;
-  std::string first_bad;  // the first bad line since the last done marker
-  size_t pos = 0;
+  ScanState st;
   int64_t line_no = 0;
-  while (pos < text.size()) {
+  for (size_t pos = 0; pos < text.size();) {
     const size_t nl = text.find('\n', pos);
     if (nl == std::string::npos) break;  // a partial last line: the tail
     ++line_no;
-    const std::string line = text.substr(pos, nl - pos);
-    const size_t next = nl + 1;
-    const std::string where = path + ":" + std::to_string(line_no) + ": ";
-    json j;
-    bool ok = true;
-    try {
-      j = json::parse(line);
-    } catch (const json::parse_error&) {
-      ok = false;
-    }
-    if (!ok || !j.is_object()) {
-      if (first_bad.empty()) first_bad = where + "not a JSON object";
-      pos = next;
-      continue;
-    }
-    try {
-      if (!s.has_header) {
-        if (line_no != 1 || !j.contains("lightreasoner_supervision"))
-          throw SupervisionStoreError(where + "the first line is not a supervision header");
-        if (j.at("lightreasoner_supervision") != kSupervisionFormatVersion)
-          throw SupervisionStoreError(where + "unsupported format version " + j.at("lightreasoner_supervision").dump());
-        s.has_header = true;
-        s.settings = j.value("settings", json::object());
-        s.good_end = static_cast<int64_t>(next);
-      } else if (j.contains("done")) {
-        if (!first_bad.empty()) throw SupervisionStoreError(first_bad);
-        ProblemDone d = done_from(j);
-        if (d.records != static_cast<int64_t>(pending.size()))
-          throw SupervisionStoreError(where + "done marker of problem " + std::to_string(d.problem) + " says " +
-                                      std::to_string(d.records) + " records, the file has " +
-                                      std::to_string(pending.size()));
-        if (!pending.empty() && pending_problem != d.problem)
-          throw SupervisionStoreError(where + "done marker of problem " + std::to_string(d.problem) +
-                                      " after records of problem " + std::to_string(pending_problem));
-        for (const ProblemDone& e : s.problems)
-          if (e.problem == d.problem)
-            throw SupervisionStoreError(where + "problem " + std::to_string(d.problem) + " is done twice");
-        for (auto& r : pending) s.records.push_back(std::move(r));
-        pending.clear();
-        pending_problem = -1;
-        s.problems.push_back(std::move(d));
-        s.good_end = static_cast<int64_t>(next);
-      } else if (j.contains("problem")) {
-        SupervisionRecord r = record_from(j);
-        if (!pending.empty() && r.problem != pending_problem) {
-          // Records of a problem without its marker followed by another
-          // problem: only possible by corruption (one problem is written at a time).
-          throw SupervisionStoreError(where + "record of problem " + std::to_string(r.problem) +
-                                      " among records of problem " + std::to_string(pending_problem) +
-                                      " (no done marker between them)");
-        }
-        pending_problem = r.problem;
-        pending.push_back(std::move(r));
-      } else {
-        if (first_bad.empty()) first_bad = where + "neither a record nor a done marker";
-      }
-    } catch (const SupervisionStoreError&) {
-      throw;
-    } catch (const std::exception& e) {
-      if (first_bad.empty()) first_bad = where + "bad line (" + e.what() + ")";
-    }
-    pos = next;
+    take_line(st, text.substr(pos, nl - pos), line_no, path + ":" + std::to_string(line_no) + ": ", nl + 1);
+    pos = nl + 1;
   }
-  return s;
+  return std::move(st.scan);
 }
 
 void write_all(int fd, const std::string& data, const std::string& path) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -80,90 +81,112 @@ std::map<std::string, int64_t> piece_counts(const std::vector<std::string>& text
   return counts;
 }
 
-}  // namespace
+// The words to learn from: symbol sequences with their counts, in the pieces' sorted order.
+struct Word {
+  std::vector<int32_t> symbols;
+  int64_t count;
+};
 
-std::string small_bpe_tokenizer_json(const std::vector<std::string>& texts, int32_t vocab_size) {
-  if (vocab_size < kMinVocab || vocab_size > kMaxVocab)
-    throw TokenizerError("small BPE: vocab_size " + std::to_string(vocab_size) + " is outside [" +
-                         std::to_string(kMinVocab) + ", " + std::to_string(kMaxVocab) +
-                         "] (256 bytes and 3 special tokens at least)");
-  const int32_t max_tokens = vocab_size - kSpecialTokens;  // bytes and merged tokens
-  const std::array<std::string, 256> byte_char = byte_level_chars();
-
-  std::vector<std::string> token_of;  // id -> byte-level string
-  std::unordered_map<std::string, int32_t> id_of;
-  for (int b = 0; b < 256; ++b) {
-    token_of.push_back(byte_char[size_t(b)]);
-    id_of.emplace(byte_char[size_t(b)], b);
-  }
-
-  // The words: symbol sequences with their counts, in the pieces' sorted order.
-  struct Word {
-    std::vector<int32_t> symbols;
-    int64_t count;
-  };
+std::vector<Word> corpus_words(const std::vector<std::string>& texts) {
   std::vector<Word> words;
   for (const auto& [piece, count] : piece_counts(texts)) {
     Word w{{}, count};
     for (unsigned char c : piece) w.symbols.push_back(int32_t(c));
     if (w.symbols.size() > 1) words.push_back(std::move(w));
   }
+  return words;
+}
 
-  // Pair counts in a dense table (ids < max_tokens), reset through the touched list.
-  const size_t n = size_t(max_tokens);
-  std::vector<int64_t> pair_count(n * n, 0);
-  std::vector<size_t> touched;
+// The learnt vocabulary: byte-level strings by id, and the merges in order.
+struct LearntBpe {
+  std::vector<std::string> token_of;  // id -> byte-level string
+  std::unordered_map<std::string, int32_t> id_of;
   json merges = json::array();
-  while (int32_t(token_of.size()) < max_tokens) {
-    for (size_t t : touched) pair_count[t] = 0;
+};
+
+// Pair counts in a dense table (ids < n), reset through the touched list.
+struct PairCounts {
+  size_t n;
+  std::vector<int64_t> count;
+  std::vector<size_t> touched;
+  explicit PairCounts(size_t n_ids) : n(n_ids), count(n_ids * n_ids, 0) {}
+
+  // The most frequent pair (the smallest key among ties) as a * n + b, if one occurs twice.
+  std::optional<size_t> best(const std::vector<Word>& words) {
+    for (size_t t : touched) count[t] = 0;
     touched.clear();
     for (const Word& w : words)
       for (size_t i = 0; i + 1 < w.symbols.size(); ++i) {
         const size_t key = size_t(w.symbols[i]) * n + size_t(w.symbols[i + 1]);
-        if (pair_count[key] == 0) touched.push_back(key);
-        pair_count[key] += w.count;
+        if (count[key] == 0) touched.push_back(key);
+        count[key] += w.count;
       }
-    size_t best = 0;
+    size_t best_key = 0;
     int64_t best_count = 1;  // a pair must occur at least twice
     for (size_t t : touched)
-      if (pair_count[t] > best_count || (pair_count[t] == best_count && best_count > 1 && t < best)) {
-        best = t;
-        best_count = pair_count[t];
+      if (count[t] > best_count || (count[t] == best_count && best_count > 1 && t < best_key)) {
+        best_key = t;
+        best_count = count[t];
       }
-    if (best_count < 2) break;
-    const auto a = int32_t(best / n), b = int32_t(best % n);
-    const std::string merged = token_of[size_t(a)] + token_of[size_t(b)];
+    if (best_count < 2) return std::nullopt;
+    return best_key;
+  }
+};
+
+// Every (a, b) in the words becomes id; words left with one symbol are dropped.
+void apply_merge(std::vector<Word>& words, int32_t a, int32_t b, int32_t id) {
+  for (Word& w : words) {
+    std::vector<int32_t>& s = w.symbols;
+    size_t out = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
+        s[out++] = id;
+        ++i;
+      } else {
+        s[out++] = s[i];
+      }
+    }
+    s.resize(out);
+  }
+  words.erase(std::remove_if(words.begin(), words.end(), [](const Word& w) { return w.symbols.size() < 2; }),
+              words.end());
+}
+
+LearntBpe learn_bpe(const std::vector<std::string>& texts, int32_t max_tokens) {
+  LearntBpe bpe;
+  const std::array<std::string, 256> byte_char = byte_level_chars();
+  for (int b = 0; b < 256; ++b) {
+    bpe.token_of.push_back(byte_char[size_t(b)]);
+    bpe.id_of.emplace(byte_char[size_t(b)], b);
+  }
+  std::vector<Word> words = corpus_words(texts);
+  PairCounts pairs{static_cast<size_t>(max_tokens)};
+  while (int32_t(bpe.token_of.size()) < max_tokens) {
+    const std::optional<size_t> best = pairs.best(words);
+    if (!best) break;
+    const auto a = int32_t(*best / pairs.n), b = int32_t(*best % pairs.n);
+    const std::string merged = bpe.token_of[size_t(a)] + bpe.token_of[size_t(b)];
     int32_t id;
-    if (auto it = id_of.find(merged); it != id_of.end()) {
+    if (auto it = bpe.id_of.find(merged); it != bpe.id_of.end()) {
       id = it->second;  // the same string reached by another pair: one id
     } else {
-      id = int32_t(token_of.size());
-      token_of.push_back(merged);
-      id_of.emplace(merged, id);
+      id = int32_t(bpe.token_of.size());
+      bpe.token_of.push_back(merged);
+      bpe.id_of.emplace(merged, id);
     }
-    merges.push_back(json::array({token_of[size_t(a)], token_of[size_t(b)]}));
-    for (Word& w : words) {
-      std::vector<int32_t>& s = w.symbols;
-      size_t out = 0;
-      for (size_t i = 0; i < s.size(); ++i) {
-        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
-          s[out++] = id;
-          ++i;
-        } else {
-          s[out++] = s[i];
-        }
-      }
-      s.resize(out);
-    }
-    words.erase(std::remove_if(words.begin(), words.end(), [](const Word& w) { return w.symbols.size() < 2; }),
-                words.end());
+    bpe.merges.push_back(json::array({bpe.token_of[size_t(a)], bpe.token_of[size_t(b)]}));
+    apply_merge(words, a, b, id);
   }
+  return bpe;
+}
 
+// tokenizer.json around the learnt vocabulary and merges.
+json tokenizer_document(const LearntBpe& bpe) {
   json vocab = json::object();
-  for (size_t id = 0; id < token_of.size(); ++id) vocab[token_of[id]] = int64_t(id);
+  for (size_t id = 0; id < bpe.token_of.size(); ++id) vocab[bpe.token_of[id]] = int64_t(id);
   // The special tokens follow the last merged token: no gap in the ids when
   // the corpus has fewer pairs than the vocabulary has room for.
-  const auto first_special = int32_t(token_of.size());
+  const auto first_special = int32_t(bpe.token_of.size());
   json added = json::array();
   const char* specials[kSpecialTokens] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
   for (int32_t i = 0; i < kSpecialTokens; ++i)
@@ -189,8 +212,19 @@ std::string small_bpe_tokenizer_json(const std::vector<std::string>& texts, int3
   root["model"] = {{"type", "BPE"},          {"dropout", nullptr},        {"unk_token", nullptr},
                    {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
                    {"byte_fallback", false}, {"ignore_merges", false},   {"vocab", vocab},
-                   {"merges", merges}};
-  return root.dump();
+                   {"merges", bpe.merges}};
+  return root;
+}
+
+}  // namespace
+
+std::string small_bpe_tokenizer_json(const std::vector<std::string>& texts, int32_t vocab_size) {
+  if (vocab_size < kMinVocab || vocab_size > kMaxVocab)
+    throw TokenizerError("small BPE: vocab_size " + std::to_string(vocab_size) + " is outside [" +
+                         std::to_string(kMinVocab) + ", " + std::to_string(kMaxVocab) +
+                         "] (256 bytes and 3 special tokens at least)");
+  // Bytes and merged tokens fill the vocabulary but for the special tokens.
+  return tokenizer_document(learn_bpe(texts, vocab_size - kSpecialTokens)).dump();
 }
 
 std::string small_bpe_tokenizer_config_json() {

@@ -187,6 +187,12 @@ struct Tokenizer::Impl {
   [[noreturn]] void fail(const std::string& what) const { throw TokenizerError(path + ": " + what); }
 
   void load(const json& root);
+  void check_model(const json& model);
+  std::int32_t load_vocab(const json& model);                       // the largest id
+  std::int32_t load_added_tokens(const json& root, std::int32_t max_id);  // the largest id so far
+  void build_id_tables(std::int32_t max_id);
+  void load_merges(const json& model);
+  void index_added_tokens();
   void load_normalizer(const json& n);
   bool load_pre_tokenizer(const json& p);  // true when it has a ByteLevel step
   void add_regex(const std::string& pattern, bool literal, const std::string& where);
@@ -274,10 +280,7 @@ bool Tokenizer::Impl::load_pre_tokenizer(const json& p) {
   fail("unsupported pre_tokenizer type '" + type + "' (supported: Sequence, Split, ByteLevel)");
 }
 
-void Tokenizer::Impl::load(const json& root) {
-  if (!root.is_object()) fail("the top level is not a JSON object");
-  if (!root.contains("model")) fail("no \"model\"");
-  const json& model = root.at("model");
+void Tokenizer::Impl::check_model(const json& model) {
   const std::string mtype = type_of(model);
   if (!mtype.empty() && mtype != "BPE") {
     fail("unsupported model type '" + mtype + "' (only byte-level BPE is supported)");
@@ -291,10 +294,11 @@ void Tokenizer::Impl::load(const json& root) {
     fail("model: continuing_subword_prefix / end_of_word_suffix are not supported");
   }
   ignore_merges = get_bool(model, "ignore_merges", false);
+}
 
-  // Vocabulary.
-  if (!model.contains("vocab") || !model.at("vocab").is_object()) fail("model.vocab is not an object");
+std::int32_t Tokenizer::Impl::load_vocab(const json& model) {
   std::int32_t max_id = -1;
+  if (!model.contains("vocab") || !model.at("vocab").is_object()) fail("model.vocab is not an object");
   vocab.reserve(model.at("vocab").size() * 2);
   for (const auto& [token, idj] : model.at("vocab").items()) {
     if (!idj.is_number_integer() || idj.get<std::int64_t>() < 0 ||
@@ -305,8 +309,10 @@ void Tokenizer::Impl::load(const json& root) {
     vocab.emplace(token, id);
     max_id = std::max(max_id, id);
   }
+  return max_id;
+}
 
-  // Added tokens.
+std::int32_t Tokenizer::Impl::load_added_tokens(const json& root, std::int32_t max_id) {
   if (root.contains("added_tokens") && !root.at("added_tokens").is_null()) {
     for (const json& a : root.at("added_tokens")) {
       AddedToken t;
@@ -326,8 +332,11 @@ void Tokenizer::Impl::load(const json& root) {
       added.push_back(std::move(t));
     }
   }
-  if (max_id < 0) fail("the vocabulary is empty");
+  return max_id;
+}
 
+// The tables by id: token text, bytes, known, special; and the byte tokens.
+void Tokenizer::Impl::build_id_tables(std::int32_t max_id) {
   const std::size_t n_ids = static_cast<std::size_t>(max_id) + 1;
   id_token.assign(n_ids, std::string());
   id_bytes.assign(n_ids, std::string());
@@ -374,7 +383,9 @@ void Tokenizer::Impl::load(const json& root) {
     }
     byte_id[static_cast<std::size_t>(b)] = it->second;
   }
+}
 
+void Tokenizer::Impl::load_merges(const json& model) {
   // Merges, in either JSON form; rank = position in the list.
   if (!model.contains("merges") || !model.at("merges").is_array()) fail("model.merges is not an array");
   const json& mj = model.at("merges");
@@ -404,7 +415,9 @@ void Tokenizer::Impl::load(const json& root) {
     merges.insert(ia->second, ib->second, rank, iab->second);
     ++rank;
   }
+}
 
+void Tokenizer::Impl::index_added_tokens() {
   // Added tokens by first byte, longest first (ties: file order).
   for (std::size_t k = 0; k < added.size(); ++k) {
     added_by_first_byte[static_cast<unsigned char>(added[k].content[0])].push_back(k);
@@ -414,7 +427,18 @@ void Tokenizer::Impl::load(const json& root) {
       return added[x].content.size() > added[y].content.size();
     });
   }
+}
 
+void Tokenizer::Impl::load(const json& root) {
+  if (!root.is_object()) fail("the top level is not a JSON object");
+  if (!root.contains("model")) fail("no \"model\"");
+  const json& model = root.at("model");
+  check_model(model);
+  const std::int32_t max_id = load_added_tokens(root, load_vocab(model));
+  if (max_id < 0) fail("the vocabulary is empty");
+  build_id_tables(max_id);
+  load_merges(model);
+  index_added_tokens();
   load_normalizer(root.contains("normalizer") ? root.at("normalizer") : json());
   const bool byte_level = load_pre_tokenizer(root.contains("pre_tokenizer") ? root.at("pre_tokenizer") : json());
   if (!byte_level) fail("pre_tokenizer has no ByteLevel step: only byte-level BPE is supported");
