@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "config/defaults.h"
 #include "model/qwen2_model.h"
 #include "problems.h"
 #include "tokenizer.h"
@@ -38,14 +39,15 @@
 namespace lr::driver {
 
 struct SampleOptions {
-  int64_t max_new_tokens = 128;
-  bool greedy = true;
-  double temperature = 1, top_p = 1;  // the expert's sampling (greedy = false)
+  // Defaults: the config's [sample] (config/defaults.h); kappa and beta the C library's.
+  int64_t max_new_tokens = defaults::sample::max_new_tokens;
+  bool greedy = defaults::sample::greedy;
+  double temperature = defaults::sample::temperature, top_p = defaults::sample::top_p;  // greedy = false
   uint64_t seed = 0;
-  int64_t batch_size = 16;
-  float kl_threshold = 0.4f;  // kappa
-  float beta = 0.2f;
-  int64_t k = 8;              // target slots; a larger support is truncated (and counted)
+  int64_t batch_size = defaults::sample::batch_size;
+  float kl_threshold = defaults::sample::kl_threshold();  // kappa
+  float beta = defaults::sample::beta();
+  int64_t k = defaults::sample::k;  // target slots; a larger support is truncated (and counted)
   std::string system_prompt;  // "" leaves the system turn out (see prompt/chat_prompt.h; kDefaultSystemPrompt)
   std::string prompt_template;  // "" = the ChatML prompt of chat_prompt.h; else {system} / {question} filled in
   std::vector<int64_t> stop_ids;
