@@ -409,6 +409,81 @@ void Checkpoint::rebuild_index() {
     for (const TensorView& t : f.tensors()) by_name_[t.name] = &t;
 }
 
+namespace {
+
+// The index's weight_map: tensor names by shard, and each tensor's shard.
+struct WeightMap {
+  std::map<std::string, std::vector<std::string>> by_shard;
+  std::map<std::string, std::string> shard_of;
+};
+
+WeightMap read_weight_map(const std::string& ipath) {
+  const json index = parse_json_strict(read_text_file(ipath), ipath, "index");
+  if (!index.is_object()) throw CheckpointError(ipath + ": not a JSON object");
+  const auto wm = index.find("weight_map");
+  if (wm == index.end() || !wm->is_object()) throw CheckpointError(ipath + ": missing or non-object weight_map");
+  WeightMap out;
+  for (auto it = wm->begin(); it != wm->end(); ++it) {
+    if (!it.value().is_string())
+      throw CheckpointError(ipath + ": tensor '" + it.key() + "': weight_map value is not a file name");
+    const std::string shard = it.value().get<std::string>();
+    const fs::path sp(shard);
+    bool escapes = shard.empty() || sp.is_absolute();
+    for (const fs::path& part : sp)
+      if (part == "..") escapes = true;
+    if (escapes)
+      throw CheckpointError(ipath + ": tensor '" + it.key() + "': shard '" + shard +
+                            "' is not a file name inside the folder");
+    out.by_shard[shard].push_back(it.key());
+    out.shard_of[it.key()] = shard;
+  }
+  if (out.by_shard.empty()) throw CheckpointError(ipath + ": weight_map is empty");
+  return out;
+}
+
+// Each shard, in by_shard's order, holding every tensor the index maps to it.
+std::vector<SafetensorsFile> open_shards(const std::string& dir, const std::string& ipath, const WeightMap& map) {
+  std::vector<SafetensorsFile> files;
+  std::error_code ec;
+  for (const auto& [shard, names] : map.by_shard) {
+    const fs::path sp = fs::path(dir) / shard;
+    if (!fs::is_regular_file(sp, ec))
+      throw CheckpointError(ipath + ": tensor '" + names.front() + "' is mapped to shard '" + shard +
+                            "', which does not exist in " + dir);
+    SafetensorsFile f = SafetensorsFile::open(sp.string());
+    for (const std::string& name : names)
+      if (!f.find(name))
+        throw CheckpointError(ipath + ": tensor '" + name + "' is mapped to shard '" + shard +
+                              "', which does not contain it (" + f.path() + ")");
+    files.push_back(std::move(f));
+  }
+  return files;
+}
+
+// Every tensor of a shard is listed for that shard and is in no other shard.
+void check_shard_contents(const std::vector<SafetensorsFile>& files, const WeightMap& map, const std::string& ipath) {
+  std::map<std::string, std::string> seen;  // tensor -> shard holding it
+  auto shard_it = map.by_shard.begin();
+  for (const SafetensorsFile& f : files) {
+    const std::string& shard = (shard_it++)->first;
+    for (const TensorView& t : f.tensors()) {
+      if (const auto s = seen.find(t.name); s != seen.end())
+        throw CheckpointError(ipath + ": tensor '" + t.name + "' is in two shards, '" + s->second + "' and '" +
+                              shard + "'");
+      seen[t.name] = shard;
+      const auto m = map.shard_of.find(t.name);
+      if (m == map.shard_of.end())
+        throw CheckpointError(ipath + ": tensor '" + t.name + "' is in shard '" + shard +
+                              "' but the index does not list it");
+      if (m->second != shard)
+        throw CheckpointError(ipath + ": tensor '" + t.name + "' is in shard '" + shard +
+                              "' but the index maps it to '" + m->second + "'");
+    }
+  }
+}
+
+}  // namespace
+
 Checkpoint Checkpoint::open_dir(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw CheckpointError(dir + ": not a folder");
@@ -423,62 +498,12 @@ Checkpoint Checkpoint::open_dir(const std::string& dir) {
   }
   if (!fs::exists(index_path, ec))
     throw CheckpointError(dir + ": no model.safetensors or model.safetensors.index.json in the folder");
-
   const std::string ipath = index_path.string();
-  const json index = parse_json_strict(read_text_file(ipath), ipath, "index");
-  if (!index.is_object()) throw CheckpointError(ipath + ": not a JSON object");
-  const auto wm = index.find("weight_map");
-  if (wm == index.end() || !wm->is_object()) throw CheckpointError(ipath + ": missing or non-object weight_map");
-  std::map<std::string, std::vector<std::string>> by_shard;  // shard -> tensor names
-  std::map<std::string, std::string> shard_of;
-  for (auto it = wm->begin(); it != wm->end(); ++it) {
-    if (!it.value().is_string())
-      throw CheckpointError(ipath + ": tensor '" + it.key() + "': weight_map value is not a file name");
-    const std::string shard = it.value().get<std::string>();
-    const fs::path sp(shard);
-    bool escapes = shard.empty() || sp.is_absolute();
-    for (const fs::path& part : sp)
-      if (part == "..") escapes = true;
-    if (escapes)
-      throw CheckpointError(ipath + ": tensor '" + it.key() + "': shard '" + shard +
-                            "' is not a file name inside the folder");
-    by_shard[shard].push_back(it.key());
-    shard_of[it.key()] = shard;
-  }
-  if (by_shard.empty()) throw CheckpointError(ipath + ": weight_map is empty");
-
+  const WeightMap map = read_weight_map(ipath);
   // First every mapped tensor in the shard the index names, then every
   // tensor of a shard listed for that shard and in no other shard.
-  for (const auto& [shard, names] : by_shard) {
-    const fs::path sp = fs::path(dir) / shard;
-    if (!fs::is_regular_file(sp, ec))
-      throw CheckpointError(ipath + ": tensor '" + names.front() + "' is mapped to shard '" + shard +
-                            "', which does not exist in " + dir);
-    SafetensorsFile f = SafetensorsFile::open(sp.string());
-    for (const std::string& name : names)
-      if (!f.find(name))
-        throw CheckpointError(ipath + ": tensor '" + name + "' is mapped to shard '" + shard +
-                              "', which does not contain it (" + f.path() + ")");
-    ck.files_.push_back(std::move(f));
-  }
-  std::map<std::string, std::string> seen;  // tensor -> shard holding it
-  auto shard_it = by_shard.begin();
-  for (const SafetensorsFile& f : ck.files_) {
-    const std::string& shard = (shard_it++)->first;
-    for (const TensorView& t : f.tensors()) {
-      if (const auto s = seen.find(t.name); s != seen.end())
-        throw CheckpointError(ipath + ": tensor '" + t.name + "' is in two shards, '" + s->second + "' and '" +
-                              shard + "'");
-      seen[t.name] = shard;
-      const auto m = shard_of.find(t.name);
-      if (m == shard_of.end())
-        throw CheckpointError(ipath + ": tensor '" + t.name + "' is in shard '" + shard +
-                              "' but the index does not list it");
-      if (m->second != shard)
-        throw CheckpointError(ipath + ": tensor '" + t.name + "' is in shard '" + shard +
-                              "' but the index maps it to '" + m->second + "'");
-    }
-  }
+  ck.files_ = open_shards(dir, ipath, map);
+  check_shard_contents(ck.files_, map, ipath);
   ck.rebuild_index();
   return ck;
 }

@@ -4,12 +4,65 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "model/sampling.h"
 
 namespace lr::driver {
 
 namespace {
+
+// Left-padded ids [B, L] and a mask [B, L + N] with room for every new
+// token; the columns of new tokens are 1 (a finished row keeps being fed,
+// its output is frozen).
+std::pair<torch::Tensor, torch::Tensor> left_padded(const std::vector<std::vector<int64_t>>& prompts,
+                                                    const std::vector<size_t>& rows, int64_t L, int64_t N) {
+  const int64_t B = static_cast<int64_t>(rows.size());
+  auto ids = torch::zeros({B, L}, torch::kLong);
+  auto mask = torch::zeros({B, L + N}, torch::kLong);
+  auto ia = ids.accessor<int64_t, 2>();
+  auto ma = mask.accessor<int64_t, 2>();
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = prompts[rows[static_cast<size_t>(b)]];
+    const int64_t off = L - static_cast<int64_t>(p.size());
+    for (size_t j = 0; j < p.size(); ++j) ia[b][off + static_cast<int64_t>(j)] = p[j];
+    for (int64_t j = off; j < L + N; ++j) ma[b][j] = 1;
+  }
+  return {ids, mask};
+}
+
+// The sampling draws of one step: a function of (seed, row, step) only.
+torch::Tensor step_uniforms(const GenerateOptions& opt, const std::vector<size_t>& rows, int64_t step) {
+  const int64_t B = static_cast<int64_t>(rows.size());
+  torch::Tensor uniforms = torch::empty({B}, torch::kFloat);
+  auto ua = uniforms.accessor<float, 1>();
+  for (int64_t b = 0; b < B; ++b) {
+    const double u = counter_uniform(opt.seed, rows[static_cast<size_t>(b)], static_cast<uint64_t>(step));
+    ua[b] = std::min(static_cast<float>(u), 0.99999994f);
+  }
+  return uniforms;
+}
+
+// Appends each running row's token; a stop id or stop_when finishes the row.
+// Returns how many rows finished.
+int64_t record_tokens(const torch::Tensor& next, const std::vector<size_t>& rows, const GenerateOptions& opt,
+                      std::vector<char>& finished, std::vector<std::vector<int64_t>>& out) {
+  auto next_cpu = next.to(torch::kCPU);
+  auto na = next_cpu.accessor<int64_t, 1>();
+  int64_t done = 0;
+  for (size_t b = 0; b < rows.size(); ++b) {
+    if (finished[b]) continue;
+    const int64_t tok = na[static_cast<int64_t>(b)];
+    std::vector<int64_t>& row = out[rows[b]];
+    row.push_back(tok);
+    if (std::find(opt.stop_ids.begin(), opt.stop_ids.end(), tok) != opt.stop_ids.end() ||
+        (opt.stop_when && opt.stop_when(rows[b], row))) {
+      finished[b] = 1;
+      ++done;
+    }
+  }
+  return done;
+}
 
 // One batch: rows `rows` of `prompts`, results written into out[rows[b]].
 void generate_batch(const Qwen2Model& model, const std::vector<std::vector<int64_t>>& prompts,
@@ -19,21 +72,7 @@ void generate_batch(const Qwen2Model& model, const std::vector<std::vector<int64
   int64_t L = 0;
   for (size_t r : rows) L = std::max<int64_t>(L, static_cast<int64_t>(prompts[r].size()));
   const int64_t N = opt.max_new_tokens;
-
-  // Left-padded ids and a mask with room for every new token; the columns of
-  // new tokens are 1 (a finished row keeps being fed, its output is frozen).
-  auto ids = torch::zeros({B, L}, torch::kLong);
-  auto mask = torch::zeros({B, L + N}, torch::kLong);
-  {
-    auto ia = ids.accessor<int64_t, 2>();
-    auto ma = mask.accessor<int64_t, 2>();
-    for (int64_t b = 0; b < B; ++b) {
-      const auto& p = prompts[rows[static_cast<size_t>(b)]];
-      const int64_t off = L - static_cast<int64_t>(p.size());
-      for (size_t j = 0; j < p.size(); ++j) ia[b][off + static_cast<int64_t>(j)] = p[j];
-      for (int64_t j = off; j < L + N; ++j) ma[b][j] = 1;
-    }
-  }
+  auto [ids, mask] = left_padded(prompts, rows, L, N);
   const torch::Device dev = model.device();
   ids = ids.to(dev);
   mask = mask.to(dev);
@@ -54,28 +93,8 @@ void generate_batch(const Qwen2Model& model, const std::vector<std::vector<int64
   std::vector<char> finished(static_cast<size_t>(B), 0);
   int64_t running = B;
   for (int64_t step = 0; step < N; ++step) {
-    torch::Tensor uniforms;
-    if (!opt.greedy) {
-      uniforms = torch::empty({B}, torch::kFloat);
-      auto ua = uniforms.accessor<float, 1>();
-      for (int64_t b = 0; b < B; ++b) {
-        const double u = counter_uniform(opt.seed, rows[static_cast<size_t>(b)], static_cast<uint64_t>(step));
-        ua[b] = std::min(static_cast<float>(u), 0.99999994f);
-      }
-    }
-    auto next = choose_tokens(logits, sp, uniforms);  // [B] on the device
-    auto next_cpu = next.to(torch::kCPU);
-    auto na = next_cpu.accessor<int64_t, 1>();
-    for (int64_t b = 0; b < B; ++b) {
-      if (finished[static_cast<size_t>(b)]) continue;
-      const int64_t tok = na[b];
-      out[rows[static_cast<size_t>(b)]].push_back(tok);
-      if (std::find(opt.stop_ids.begin(), opt.stop_ids.end(), tok) != opt.stop_ids.end() ||
-          (opt.stop_when && opt.stop_when(rows[static_cast<size_t>(b)], out[rows[static_cast<size_t>(b)]]))) {
-        finished[static_cast<size_t>(b)] = 1;
-        --running;
-      }
-    }
+    auto next = choose_tokens(logits, sp, opt.greedy ? torch::Tensor() : step_uniforms(opt, rows, step));  // [B]
+    running -= record_tokens(next, rows, opt, finished, out);
     if (running == 0 || step + 1 == N) break;
 
     auto col = next.view({B, 1});
