@@ -6,6 +6,7 @@
 //   supervision.stats.json       its statistics
 //   train/                       the trainer's checkpoint, inputs.json, complete.json
 //   adapter/                     the LightReasoner LoRA adapter (PEFT)
+//   merged/                      the expert with the adapter merged in (train.export_merged)
 //   train_metrics.jsonl          one line per update
 //   eval/<model>/<dataset>.jsonl one line per problem; summary.json, settings.json beside
 //   sft/                         trajectories.jsonl, train/, train_metrics.jsonl,
@@ -34,6 +35,7 @@ class RunLayout {
   path train_inputs() const { return train_dir() / "inputs.json"; }
   path train_complete() const { return train_dir() / "complete.json"; }
   path adapter() const { return root_ / "adapter"; }
+  path merged() const { return root_ / "merged"; }
   path train_metrics() const { return root_ / "train_metrics.jsonl"; }
 
   path eval_dir(const std::string& model) const { return root_ / "eval" / model; }

@@ -1,5 +1,5 @@
 // The rejection-sampling SFT baseline as a function
-// (adapters/libtorch/driver/METHOD.md, "Baseline to compare against"): one greedy trajectory per training problem under the CoT
+// (adapters/libtorch/driver/METHOD.md, "Baseline: rejection-sampling SFT"): one greedy trajectory per training problem under the CoT
 // prompt, the ones graded correct kept, LoRA ([lora] settings) trained with
 // cross-entropy on every trajectory token, the adapter exported in PEFT's format.
 //
@@ -63,7 +63,8 @@ json sft_settings(const ExperimentConfig& c, const std::vector<int64_t>& stop_id
           {"lora", {{"r", c.lora.r}, {"alpha", c.lora.alpha}, {"dropout", c.lora.dropout},
                     {"target_modules", c.lora.target_modules}}},
           {"train", {{"lr", c.sft.lr}, {"batch_size", c.sft.batch_size}, {"grad_accum", c.sft.grad_accum},
-                     {"epochs", c.sft.epochs}, {"updates", c.sft.updates}, {"max_seq_len", c.sft.max_seq_len}}}};
+                     {"epochs", c.sft.epochs}, {"updates", c.sft.updates}, {"max_seq_len", c.sft.max_seq_len},
+                     {"schedule", c.train.schedule}}}};
 }
 
 int64_t sft_updates(const ExperimentConfig& c, int64_t kept) {
@@ -73,9 +74,6 @@ int64_t sft_updates(const ExperimentConfig& c, int64_t kept) {
 }
 
 void check_runnable(const ExperimentConfig& c) {
-  if (c.train.schedule != "linear")
-    throw std::runtime_error(c.source + ": train.schedule = \"" + c.train.schedule +
-                             "\" is not supported by `sft` yet (linear only)");
   if (!fs::exists(fs::path(c.models.expert) / "config.json"))
     throw std::runtime_error(c.models.expert + (c.models.make_tiny
                                                     ? ": the tiny models are not written yet (models.make_tiny); "

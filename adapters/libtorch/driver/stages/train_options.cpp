@@ -21,6 +21,7 @@ TrainOptions shared_train_options(const ExperimentConfig& c) {
   opts.max_grad_norm = c.train.grad_clip;
   opts.shuffle_seed = uint64_t(c.run.seed);
   opts.checkpoint_every = c.train.checkpoint_every;
+  opts.schedule = c.train.schedule;
   return opts;
 }
 

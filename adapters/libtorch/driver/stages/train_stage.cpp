@@ -25,7 +25,9 @@
 #include "stages/stage.h"
 #include "stages/train_metrics.h"
 #include "stages/train_options.h"
+#include "train/length_limit.h"
 #include "train/lora.h"
+#include "train/merged_export.h"
 #include "train/objective.h"
 #include "train/peft_export.h"
 #include "train/trainer.h"
@@ -75,7 +77,7 @@ nlohmann::json train_inputs(const ExperimentConfig& c, const std::string& superv
                      {"warmup_steps", c.train.warmup_steps}, {"schedule", c.train.schedule},
                      {"grad_clip", c.train.grad_clip}, {"batch_size", c.train.batch_size},
                      {"grad_accum", c.train.grad_accum}, {"updates", c.train.updates},
-                     {"packed", c.train.packed}}}};
+                     {"packed", c.train.packed}, {"max_seq_len", c.train.max_seq_len}}}};
 }
 
 // The supervision records, refusing a run that cannot train.
@@ -83,9 +85,6 @@ SupervisionFile read_training_records(const ExperimentConfig& c, const RunLayout
   const std::string supervision = run.supervision().string();
   if (!fs::exists(supervision))
     throw std::runtime_error(supervision + ": no supervision file; run `lightreasoner sample` first");
-  if (c.train.schedule != "linear")
-    throw std::runtime_error(c.source + ": train.schedule = \"" + c.train.schedule +
-                             "\" is not supported by `train` yet (linear only)");
   SupervisionFile file = read_supervision(supervision);
   if (file.records.empty())
     throw std::runtime_error(supervision + ": no supervision records to train on (no step passed kappa = " +
@@ -115,6 +114,7 @@ TrainOptions train_options(const ExperimentConfig& c, const RunLayout& run) {
   opts.batch_size = c.train.batch_size;
   opts.grad_accum = c.train.grad_accum;
   opts.total_updates = c.train.updates;
+  opts.max_seq_len = c.train.max_seq_len;
   opts.checkpoint_dir = run.train_dir().string();
   opts.stop = &InterruptScope::flag();
   return opts;
@@ -140,6 +140,36 @@ void train_with_metrics(Trainer& trainer, const TrainOptions& opts, const Experi
   if (trainer.updates_done() >= opts.total_updates) progress.finish();
 }
 
+// complete.json's keys beyond the inputs: what the finished stage made.
+constexpr const char* kCompletionOnlyKeys[] = {"updates_done", "records", "problems", "cut_to_max_seq_len",
+                                               "adapter", "merged"};
+
+// The trained expert exported: the PEFT adapter, and the merged checkpoint
+// when train.export_merged.
+void export_trained(const ExperimentConfig& c, const RunLayout& run, const Qwen2Model& model) {
+  save_peft_adapter(run.adapter().string(), model, lora_config(c), c.models.expert);
+  if (c.train.export_merged) export_merged_checkpoint(run.merged().string(), model, c.models.expert);
+}
+
+// RUN/train/complete.json, written last: the inputs and what they made.
+void record_completion(const ExperimentConfig& c, const RunLayout& run, const nlohmann::json& inputs,
+                       const SupervisionFile& file, int64_t updates_done) {
+  nlohmann::ordered_json done = nlohmann::ordered_json(inputs);
+  done["updates_done"] = updates_done;
+  done["records"] = int64_t(file.records.size());
+  done["problems"] = int64_t(file.problems.size());
+  const int64_t cut = c.train.packed ? count_cut(packed_rollouts(file), c.train.max_seq_len)
+                                     : count_cut(prefix_samples(file), c.train.max_seq_len);
+  done["cut_to_max_seq_len"] = cut;
+  done["adapter"] = run.adapter().string();
+  if (c.train.export_merged) done["merged"] = run.merged().string();
+  write_json_atomically(run.train_complete().string(), done);
+  std::cerr << "train: " << updates_done << " updates on " << file.records.size() << " supervised steps (" << cut
+            << " cut to train.max_seq_len = " << c.train.max_seq_len << "); PEFT adapter in " << run.adapter().string()
+            << (c.train.export_merged ? "; merged checkpoint in " + run.merged().string() : std::string()) << "\n";
+  std::cout << run.adapter().string() << "\n";
+}
+
 }  // namespace
 
 int run_train_stage(const ExperimentConfig& c) {
@@ -151,8 +181,7 @@ int run_train_stage(const ExperimentConfig& c) {
   record_inputs(run, inputs);
 
   Qwen2Model model = Qwen2Model::load(c.models.expert, device_from(c.run.device, "run.device"), dtype_from(c.run.dtype));
-  const LoraConfig lora = lora_config(c);
-  std::vector<torch::Tensor> params = attach_lora(model, lora);
+  std::vector<torch::Tensor> params = attach_lora(model, lora_config(c));
   const TrainOptions opts = train_options(c, run);
   Trainer trainer(model, params, opts);
   // LoRA dropout draws from the global generators, which LibTorch seeds at
@@ -170,27 +199,19 @@ int run_train_stage(const ExperimentConfig& c) {
     return kExitInterrupted;
   }
   trainer.save_checkpoint(opts.checkpoint_dir);
-  const std::string adapter_dir = run.adapter().string();
-  save_peft_adapter(adapter_dir, model, lora, c.models.expert);
+  export_trained(c, run, model);
   record_time();
-  nlohmann::ordered_json done = nlohmann::ordered_json(inputs);
-  done["updates_done"] = trainer.updates_done();
-  done["records"] = int64_t(file.records.size());
-  done["problems"] = int64_t(file.problems.size());
-  done["adapter"] = adapter_dir;
-  write_json_atomically(run.train_complete().string(), done);
-  std::cerr << "train: " << trainer.updates_done() << " updates on " << file.records.size()
-            << " supervised steps; PEFT adapter in " << adapter_dir << "\n";
-  std::cout << adapter_dir << "\n";
+  record_completion(c, run, inputs, file, trainer.updates_done());
   return 0;
 }
 
 bool train_stage_complete(const ExperimentConfig& c) {
   const RunLayout run(c.run.out_dir);
   if (!fs::exists(run.supervision()) || !RunLayout::has_adapter(run.adapter())) return false;
+  if (c.train.export_merged && !fs::exists(run.merged() / "model.safetensors")) return false;
   std::optional<nlohmann::json> done = read_json_file(run.train_complete().string());
   if (!done || !done->is_object() || done->value("updates_done", int64_t{-1}) != c.train.updates) return false;
-  for (const char* k : {"updates_done", "records", "problems", "adapter"}) done->erase(k);
+  for (const char* k : kCompletionOnlyKeys) done->erase(k);
   return *done == train_inputs(c, run.supervision().string());
 }
 

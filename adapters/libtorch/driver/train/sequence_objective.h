@@ -1,4 +1,4 @@
-// The rejection-sampling SFT baseline's objective (METHOD.md, "Baseline"):
+// The rejection-sampling SFT baseline's objective (METHOD.md, "Baseline: rejection-sampling SFT"):
 // next-token cross-entropy on every trajectory token, none on the prompt.
 //
 // A sample is prompt + trajectory ids; the targets are ids[t] for t in

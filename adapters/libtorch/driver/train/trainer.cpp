@@ -8,6 +8,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "io/atomic_file.h"
 #include "train/length_limit.h"
 #include "train/lora.h"
 
@@ -160,10 +161,10 @@ void Trainer::save_checkpoint(const std::string& dir) const {
   torch::serialize::OutputArchive opt_archive;
   optimizer_->save(opt_archive);
   archive.write("optimizer", opt_archive);
-  const auto path = std::filesystem::path(dir) / kCheckpointFile;
-  const auto tmp = std::filesystem::path(dir) / (std::string(kCheckpointFile) + ".tmp");
-  archive.save_to(tmp.string());
-  std::filesystem::rename(tmp, path);
+  const std::string path = (std::filesystem::path(dir) / kCheckpointFile).string();
+  const std::string tmp = temp_path_for(path);
+  archive.save_to(tmp);
+  commit_temp_file(tmp, path);
 }
 
 bool Trainer::has_checkpoint(const std::string& dir) {
