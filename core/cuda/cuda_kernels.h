@@ -21,7 +21,7 @@ struct SelectTargetsJob {
   int64_t shared_vocab = 0;
   float temperature = 1.0f;
   // Selection (kl == nullptr: no KL wanted).
-  float kl_threshold = 0.4f;
+  float kl_threshold = 0.0f;  // kappa: the caller sets it from lr_select_params whenever kl is wanted
   Strided1D<float> kl{nullptr, 1};
   Strided1D<uint8_t> keep{nullptr, 1};
   // Targets (k == 0: none wanted). rows.data == nullptr: output row j reads

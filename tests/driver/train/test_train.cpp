@@ -450,6 +450,49 @@ TEST(Trainer, LossFallsOnASmallSupervisionSet) {
   EXPECT_LT(final_loss, 0.5 * initial) << "initial " << initial << " final " << final_loss;
 }
 
+// Trains o.total_updates straight through, then again in two calls: the first
+// `stop_at` updates checkpointed (checkpoint_every = stop_at), the rest by a
+// fresh trainer that loads the checkpoint under another global RNG state and
+// another LoRA init seed (the checkpoint must restore both).
+struct ResumeRun {
+  std::vector<torch::Tensor> straight, resumed;  // the two models' LoRA parameters
+  bool checkpoint_written = false;
+  int64_t updates_after_load = 0, updates_at_end = 0;
+};
+
+ResumeRun train_straight_and_resumed(const std::filesystem::path& dir, const std::string& ckpt,
+                                     const std::vector<SupervisionSample>& samples, const TrainOptions& o,
+                                     const LoraConfig& cfg, int64_t stop_at, uint64_t seed) {
+  ResumeRun r;
+  torch::manual_seed(seed);
+  auto straight_model = Qwen2Model::load(ckpt);
+  Trainer straight(straight_model, attach_lora(straight_model, cfg), o);
+  straight.train(samples);
+  r.straight = lora_parameters(straight_model);
+
+  torch::manual_seed(seed);
+  {
+    auto model = Qwen2Model::load(ckpt);
+    auto run = o;
+    run.checkpoint_every = stop_at;
+    run.checkpoint_dir = (dir / "ckpt").string();
+    Trainer first(model, attach_lora(model, cfg), run);
+    first.train(samples, stop_at);
+    r.checkpoint_written = Trainer::has_checkpoint(run.checkpoint_dir);
+  }
+  torch::manual_seed(seed + 7919);  // a different global RNG state: the checkpoint restores it
+  auto model = Qwen2Model::load(ckpt);
+  LoraConfig other = cfg;
+  other.seed = cfg.seed + 68;  // the checkpoint overwrites the initial weights
+  Trainer second(model, attach_lora(model, other), o);
+  second.load_checkpoint((dir / "ckpt").string());
+  r.updates_after_load = second.updates_done();
+  second.train(samples);
+  r.updates_at_end = second.updates_done();
+  r.resumed = lora_parameters(model);
+  return r;
+}
+
 TEST(Trainer, ResumeEqualsUninterrupted) {
   const auto dir = test_dir();
   const auto ckpt = tiny_checkpoint(dir);
@@ -465,32 +508,13 @@ TEST(Trainer, ResumeEqualsUninterrupted) {
   LoraConfig cfg;
   cfg.seed = 9;  // dropout 0.05 stays on: the RNG state must be restored too
 
-  torch::manual_seed(1234);
-  auto straight_model = Qwen2Model::load(ckpt);
-  Trainer straight(straight_model, attach_lora(straight_model, cfg), o);
-  straight.train(samples);
+  const ResumeRun r = train_straight_and_resumed(dir, ckpt, samples, o, cfg, 3, 1234);
+  EXPECT_TRUE(r.checkpoint_written);
+  EXPECT_EQ(r.updates_after_load, 3);
+  EXPECT_EQ(r.updates_at_end, 6);
 
-  torch::manual_seed(1234);
-  {
-    auto model = Qwen2Model::load(ckpt);
-    auto run = o;
-    run.checkpoint_every = 3;
-    run.checkpoint_dir = (dir / "ckpt").string();
-    Trainer first(model, attach_lora(model, cfg), run);
-    first.train(samples, 3);
-    EXPECT_TRUE(Trainer::has_checkpoint(run.checkpoint_dir));
-  }
-  torch::manual_seed(999);  // a different global RNG state: the checkpoint restores it
-  auto model = Qwen2Model::load(ckpt);
-  LoraConfig other = cfg;
-  other.seed = 77;  // the checkpoint overwrites the initial weights
-  Trainer second(model, attach_lora(model, other), o);
-  second.load_checkpoint((dir / "ckpt").string());
-  EXPECT_EQ(second.updates_done(), 3);
-  second.train(samples);
-  EXPECT_EQ(second.updates_done(), 6);
-
-  const auto a = lora_parameters(straight_model), b = lora_parameters(model);
+  const auto& a = r.straight;
+  const auto& b = r.resumed;
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_LT(max_abs_diff(a[i], b[i]), 1e-6) << "parameter " << i;
   EXPECT_GT(max_abs_diff(a[1], torch::zeros_like(a[1])), 0.0);  // B moved
@@ -502,7 +526,6 @@ TEST(Trainer, ResumeEqualsUninterrupted) {
   Trainer mismatched(small, attach_lora(small, q_only), o);
   EXPECT_THROW(mismatched.load_checkpoint((dir / "ckpt").string()), std::runtime_error);
 }
-
 
 TEST(Trainer, PackedModeTrainsLikePerPrefix) {
   const auto ckpt = tiny_checkpoint(test_dir());
@@ -772,26 +795,9 @@ TEST(Trainer, ConstantScheduleResumeEqualsUninterrupted) {
   LoraConfig cfg;
   cfg.seed = 3;
 
-  torch::manual_seed(4321);
-  auto straight_model = Qwen2Model::load(ckpt);
-  Trainer straight(straight_model, attach_lora(straight_model, cfg), o);
-  straight.train(samples);
-
-  torch::manual_seed(4321);
-  {
-    auto model = Qwen2Model::load(ckpt);
-    auto run = o;
-    run.checkpoint_dir = (dir / "ckpt").string();
-    Trainer first(model, attach_lora(model, cfg), run);
-    first.train(samples, 2);
-    first.save_checkpoint(run.checkpoint_dir);
-  }
-  torch::manual_seed(5);
-  auto model = Qwen2Model::load(ckpt);
-  Trainer second(model, attach_lora(model, cfg), o);
-  second.load_checkpoint((dir / "ckpt").string());
-  second.train(samples);
-  const auto a = lora_parameters(straight_model), b = lora_parameters(model);
+  const ResumeRun r = train_straight_and_resumed(dir, ckpt, samples, o, cfg, 2, 4321);
+  const auto& a = r.straight;
+  const auto& b = r.resumed;
   for (size_t i = 0; i < a.size(); ++i) EXPECT_LT(max_abs_diff(a[i], b[i]), 1e-6) << "parameter " << i;
 }
 
