@@ -22,13 +22,8 @@ namespace {
 
 struct GenerateArgs {
   std::string model_dir;
-  int64_t max_new_tokens = 128;
-  bool greedy = false;
-  double temperature = 1.0;
-  double top_p = 1.0;
-  uint64_t seed = 0;
+  GenerateOptions generation;  // its defaults are generate()'s; greedy is decided from the flags given
   bool ids = false;
-  int64_t batch_size = 16;
   std::string dtype = "float32";
   std::string device = "cpu";
 };
@@ -45,13 +40,7 @@ void run_generate(const GenerateArgs& args) {
     const std::vector<int32_t> ids = tokenizer.encode(p);
     prompt_ids.emplace_back(ids.begin(), ids.end());
   }
-  GenerateOptions opts;
-  opts.max_new_tokens = args.max_new_tokens;
-  opts.greedy = args.greedy;
-  opts.temperature = args.temperature;
-  opts.top_p = args.top_p;
-  opts.seed = args.seed;
-  opts.batch_size = args.batch_size;
+  GenerateOptions opts = args.generation;
   opts.stop_ids = stop_ids_for(args.model_dir, model.config(), tokenizer);
   Progress progress("generate", static_cast<int64_t>(prompts.size()), "prompts");
   opts.on_progress = [&progress](int64_t done, int64_t) { progress.update(done); };
@@ -82,24 +71,24 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--model", args->model_dir, "checkpoint folder (config.json, model.safetensors, tokenizer.json)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--max-new-tokens", args->max_new_tokens, "at most this many new tokens per prompt")
+  cmd->add_option("--max-new-tokens", args->generation.max_new_tokens, "at most this many new tokens per prompt")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
-  CLI::Option* greedy = cmd->add_flag("--greedy", args->greedy, "greedy decoding (the default)");
-  CLI::Option* temperature = cmd->add_option("--temperature", args->temperature, "sampling temperature (> 0)")
+  CLI::Option* greedy = cmd->add_flag("--greedy", args->generation.greedy, "greedy decoding (the default)");
+  CLI::Option* temperature = cmd->add_option("--temperature", args->generation.temperature, "sampling temperature (> 0)")
       ->check(CLI::PositiveNumber);
-  CLI::Option* top_p = cmd->add_option("--top-p", args->top_p, "nucleus sampling mass in (0, 1]")
+  CLI::Option* top_p = cmd->add_option("--top-p", args->generation.top_p, "nucleus sampling mass in (0, 1]")
       ->check(CLI::Range(1e-9, 1.0));
-  CLI::Option* seed = cmd->add_option("--seed", args->seed, "sampling seed");
+  CLI::Option* seed = cmd->add_option("--seed", args->generation.seed, "sampling seed");
   greedy->excludes(temperature)->excludes(top_p)->excludes(seed);
   cmd->add_flag("--ids", args->ids, "print the generated token ids instead of text");
-  cmd->add_option("--batch-size", args->batch_size, "prompts per batch")
+  cmd->add_option("--batch-size", args->generation.batch_size, "prompts per batch")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))->capture_default_str();
   cmd->add_option("--dtype", args->dtype, "compute dtype")
       ->check(CLI::IsMember({"float32", "bfloat16"}))->capture_default_str();
   cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->callback([args, temperature, top_p, seed] {
     // Sampling when any sampling flag is given; greedy otherwise.
-    args->greedy = !(temperature->count() || top_p->count() || seed->count());
+    args->generation.greedy = !(temperature->count() || top_p->count() || seed->count());
     run_generate(*args);
   });
 }
