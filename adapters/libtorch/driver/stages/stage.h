@@ -54,11 +54,13 @@ int run_sample_stage(const ExperimentConfig& config);
 // is done in the supervision file, written with the current sample settings.
 bool sample_stage_complete(const ExperimentConfig& config);
 
-// ---- train: RUN/train/ (checkpoint.pt, complete.json), RUN/adapter/ (PEFT),
-// RUN/train_metrics.jsonl (train_stage.cpp)
+// ---- train: RUN/train/ (checkpoint.pt, inputs.json, complete.json),
+// RUN/adapter/ (PEFT), RUN/merged/ (train.export_merged), RUN/train_metrics.jsonl
+// (train_stage.cpp)
 int run_train_stage(const ExperimentConfig& config);
 // True when RUN/train/complete.json records the configured updates and LoRA
-// and train settings on the current supervision file, and the adapter exists.
+// and train settings on the current supervision file, and the adapter exists
+// (and the merged checkpoint, with train.export_merged).
 bool train_stage_complete(const ExperimentConfig& config);
 
 // ---- run: the tiny models when models.make_tiny, then each stage not yet

@@ -2,7 +2,9 @@
 // RUN/supervision.jsonl to match each kept step's soft target at the prefix's
 // real last position. Checkpoints in RUN/train/ (resume continues the same
 // schedule; Ctrl-C writes one and stops); the adapter is exported in PEFT's
-// format to RUN/adapter/; one JSON line per update in RUN/train_metrics.jsonl.
+// format to RUN/adapter/ (and merged into the expert's weights in RUN/merged/
+// with train.export_merged); one JSON line per update in RUN/train_metrics.jsonl.
+// Prefixes longer than train.max_seq_len are cut from the left and counted.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
