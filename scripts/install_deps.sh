@@ -8,7 +8,11 @@ set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config binutils libdlpack-dev libgtest-dev libgmock-dev
   libtorch-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   python3 python3-numpy python3-torch python3-pip python3-setuptools
-  gnuplot-nox fonts-dejavu-core)  # the report's PNG plots (pngcairo), with a font for their text
+  gnuplot-nox fonts-dejavu-core  # the report's PNG plots (pngcairo), with a font for their text
+  # OpenBLAS, OpenMP build (shares LibTorch's OpenMP thread pool): by its alternatives priority it
+  # becomes the system's libblas.so.3, which Debian's LibTorch calls for every CPU matmul; the
+  # reference BLAS it replaces is ~9x slower (lightreasoner --version names the one loaded)
+  libopenblas0-openmp)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libbenchmark-dev)
 fi
