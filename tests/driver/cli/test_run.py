@@ -126,6 +126,8 @@ run_log = read(os.path.join(e2e, "logs", "run.log")) if os.path.exists(os.path.j
 check("logs/run.log has the run's stage lines and its last line", "] sample" in run_log and "the report is" in run_log,
       run_log[-2000:])
 check("logs/run.log keeps no progress redraws (no carriage returns)", "\r" not in run_log)
+check("logs/run.log names the BLAS once, at its start (runtime/blas_info.h)",
+      run_log.count(" BLAS: ") == 1 and run_log.find(" BLAS: ") < run_log.find("] sample"), run_log[:600])
 for stage in ["sample", "train", "eval", "sft"]:
     check("run prints the %s stage" % stage, "] " + stage in err, err[-2000:])
 

@@ -10,6 +10,9 @@ namespace lr::driver::cli {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
+// --version (version_flag.cpp): library, LibTorch and BLAS versions.
+void add_version_flag(CLI::App& app);
+
 void add_tokenize_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_make_tiny_model_command(CLI::App& app);

@@ -1,10 +1,12 @@
 #include "config_verb.h"
 
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "runtime/blas_info.h"
 #include "runtime/run_log.h"
 #include "stages/stage.h"
 
@@ -30,6 +32,7 @@ CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRun r
     const ExperimentConfig c = load_config(args->config, args->overrides);
     std::optional<RunLog> log;
     if (verb.log) log.emplace(c.run.out_dir, verb.name);
+    print_blas_lines(std::cerr, find_blas_info());  // the speed of every CPU run depends on it
     if (run(c) == kExitInterrupted) throw std::runtime_error("interrupted");
   });
   return cmd;

@@ -1,4 +1,5 @@
-// lightreasoner: the reference driver. One verb per file in this folder:
+// lightreasoner: the reference driver. One verb per file in this folder
+// (--version: version_flag.cpp):
 //   tokenize         text -> Qwen2 token ids (stdin JSON strings)
 //   generate         continue prompts with a checkpoint
 //   make-tiny-model  write a random Qwen2 checkpoint (the tests' fixture)
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
     std::string where = failed->get_parent() ? "lightreasoner " + failed->get_name() : "lightreasoner";
     return where + ": " + e.what() + " (see " + where + " --help)\n";
   });
+  add_version_flag(app);
   add_tokenize_command(app);
   add_generate_command(app);
   add_make_tiny_model_command(app);
