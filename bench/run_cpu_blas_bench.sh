@@ -55,6 +55,7 @@ mkdir -p "$out/raw"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+busy=$(awk -v n="$all" '{print ($1 > 0.5 * n) ? "yes" : "no"}' /proc/loadavg)
 
 # with BLAS THREADS CMD...: CMD with that BLAS and thread count.
 with() {
@@ -100,6 +101,8 @@ for b in reference openblas; do
   done
 done
 cp "$work/results.tsv" "$out/raw/results.tsv"
+# The raw outputs name the scratch folder: write it as $WORK (no machine paths in the results).
+sed -i "s#$work#\$WORK#g" "$out"/raw/*.txt
 
 same_ids=yes
 for t in "${thread_counts[@]}"; do
@@ -132,6 +135,10 @@ PY
   echo "- git commit: $(git rev-parse HEAD)"
   echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($all logical CPUs, nproc)"
   echo "- load average at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ "$busy" = yes ]; then
+    echo "- the machine was busy at the start (load above nproc/2): the runs on all $all threads compete"
+    echo "  with that load for the CPUs (OpenMP threads then wait on each other); their figures show contention"
+  fi
   echo "- the same binary; each BLAS chosen by LD_LIBRARY_PATH=<its folder>, threads by OMP_NUM_THREADS"
   echo "- training: \`lightreasoner train\` on configs/tiny.toml (expert: 2 layers, hidden 64; LoRA r 8;"
   echo "  batch 4), $updates updates, the train stage's seconds in RUN/stage_seconds.json (loading included)"
