@@ -101,8 +101,9 @@ for b in reference openblas; do
   done
 done
 cp "$work/results.tsv" "$out/raw/results.tsv"
-# The raw outputs name the scratch folder: write it as $WORK (no machine paths in the results).
-sed -i "s#$work#\$WORK#g" "$out"/raw/*.txt
+# The raw outputs name the scratch folder and the checkout: write them as $WORK and
+# relative paths (no machine paths in the results).
+sed -i -e "s#$work#\$WORK#g" -e "s#$root/##g" "$out"/raw/*.txt
 
 same_ids=yes
 for t in "${thread_counts[@]}"; do
