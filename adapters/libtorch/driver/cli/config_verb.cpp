@@ -32,7 +32,12 @@ CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRun r
     const ExperimentConfig c = load_config(args->config, args->overrides);
     std::optional<RunLog> log;
     if (verb.log) log.emplace(c.run.out_dir, verb.name);
-    print_blas_lines(std::cerr, find_blas_info());  // the speed of every CPU run depends on it
+    // The speed of every CPU run depends on the BLAS: the line goes into the log (the
+    // terminal output stays as it was); the warning on the slow one goes to stderr.
+    const BlasInfo blas = find_blas_info();
+    if (log) log->note(blas_line(blas));
+    const std::string warning = slow_blas_warning(blas);
+    if (!warning.empty()) std::cerr << warning << "\n";
     if (run(c) == kExitInterrupted) throw std::runtime_error("interrupted");
   });
   return cmd;

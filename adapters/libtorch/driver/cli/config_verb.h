@@ -1,8 +1,8 @@
 // The verbs that run from an experiment config (sample, train, eval, sft,
 // run, report) share one shape, written here once: --config FILE (required)
 // and --set key=value (repeatable) parsed, the config loaded, RUN/logs/<verb>.log
-// kept while the stage runs, the BLAS line (runtime/blas_info.h) logged at
-// its start, and a stage stopped by Ctrl-C
+// kept while the stage runs with the BLAS line (runtime/blas_info.h) at its
+// start (the warning on the reference BLAS on stderr too), and a stage stopped by Ctrl-C
 // (kExitInterrupted) turned into the one-line failure "interrupted" (exit 1,
 // see main.cpp).
 #pragma once

@@ -68,6 +68,11 @@ RunLog::~RunLog() {
   std::fclose(file_);
 }
 
+void RunLog::note(const std::string& line) {
+  std::fprintf(file_, "%s %s\n", clock_text().c_str(), line.c_str());  // stdio locks file_ against the copier
+  std::fflush(file_);
+}
+
 void RunLog::copy_loop() {
   std::string line;
   char buf[4096];

@@ -21,6 +21,10 @@ class RunLog {
 
   const std::string& path() const { return path_; }
 
+  // Appends one timestamped line to the file only, not the terminal: facts
+  // the run's record needs that would clutter the verb's output.
+  void note(const std::string& line);
+
  private:
   void copy_loop();
 
