@@ -247,6 +247,82 @@ TEST(SupervisionStore, DoneMarkersTruncationAndSettings) {
 
 // ------------------------------------------------------------------ sampling
 
+// The expert's unbatched greedy rollout of one problem: prompt ids + generated
+// ids, ended right after the first id outside the shared vocabulary.
+struct DirectRollout {
+  std::vector<int64_t> prompt, rollout;
+  int64_t generated = 0;
+  bool cut = false;
+};
+
+DirectRollout direct_rollout(const Qwen2Model& expert, const Tokenizer& tok, const Problem& p, const SampleOptions& o,
+                             int64_t shared) {
+  DirectRollout d;
+  std::vector<int32_t> enc = tok.encode(render_chat_prompt(o.system_prompt, p.question));
+  d.prompt.assign(enc.begin(), enc.end());
+  GenerateOptions g;
+  g.max_new_tokens = o.max_new_tokens;
+  g.stop_ids = o.stop_ids;
+  std::vector<int64_t> gen = generate(expert, {d.prompt}, g)[0];
+  for (size_t j = 0; j < gen.size(); ++j)
+    if (gen[j] >= shared) {
+      gen.resize(j + 1);  // the unshared id ends the rollout
+      d.cut = true;
+      break;
+    }
+  d.rollout = d.prompt;
+  d.rollout.insert(d.rollout.end(), gen.begin(), gen.end());
+  d.generated = static_cast<int64_t>(gen.size());
+  return d;
+}
+
+// One unbatched forward of each model over the rollout, then the library's
+// select_and_build on the first `shared` ids of every generated position.
+lr::torch_adapter::FusedResult direct_targets(const Qwen2Model& expert, const Qwen2Model& amateur,
+                                                       const DirectRollout& d, const SampleOptions& o,
+                                                       int64_t shared) {
+  torch::NoGradGuard ng;
+  // Without the last id, as the sampler does (it may be unshared).
+  const std::vector<int64_t> input(d.rollout.begin(), d.rollout.end() - 1);
+  const auto ids = torch::tensor(input, torch::kInt64).unsqueeze(0);
+  const auto pos = torch::arange(static_cast<int64_t>(d.prompt.size()) - 1, static_cast<int64_t>(input.size()),
+                                 torch::kInt64)
+                       .unsqueeze(0);
+  const auto le = expert.logits_at(ids, {}, pos)[0].narrow(1, 0, shared).contiguous();
+  const auto la = amateur.logits_at(ids, {}, pos)[0].narrow(1, 0, shared).contiguous();
+  lr::torch_adapter::SelectOptions so;
+  so.kl_threshold = o.kl_threshold;
+  lr::torch_adapter::TargetOptions to;
+  to.k = o.k;
+  to.beta = o.beta;
+  return lr::torch_adapter::select_and_build(le, la, so, to);
+}
+
+// Each generated position of problem `id`: kept in the file iff the direct
+// computation keeps it, with its KL and target; counts the positions compared.
+void compare_positions(const std::map<int64_t, const SupervisionRecord*>& mine,
+                       const lr::torch_adapter::FusedResult& res, const DirectRollout& d,
+                       const SampleOptions& o, int64_t id, int64_t& compared) {
+  for (int64_t j = 0; j < d.generated; ++j) {
+    const int64_t t = static_cast<int64_t>(d.prompt.size()) - 1 + j;
+    const float kl = res.kl[j].item<float>();
+    if (std::fabs(kl - o.kl_threshold) < 1e-4f * std::max(1.0f, kl)) continue;  // either way within rounding
+    const auto it = mine.find(t);
+    ASSERT_EQ(it != mine.end(), res.keep[j].item<bool>()) << "problem " << id << " position " << t;
+    if (it == mine.end()) continue;
+    const SupervisionRecord& r = *it->second;
+    EXPECT_NEAR(r.kl, kl, 1e-4f * std::max(1.0f, kl));
+    EXPECT_EQ(r.support_size, res.support_size[j].item<int32_t>());
+    const int64_t m = std::min<int64_t>(r.support_size, o.k);
+    ASSERT_EQ(static_cast<int64_t>(r.target_ids.size()), m);
+    for (int64_t s = 0; s < m; ++s) {
+      EXPECT_EQ(r.target_ids[static_cast<size_t>(s)], res.ids[j][s].item<int32_t>());
+      EXPECT_NEAR(r.target_weights[static_cast<size_t>(s)], res.weights[j][s].item<float>(), 1e-5f);
+    }
+    ++compared;
+  }
+}
+
 // Runs sampling with `tok` and checks every problem against a direct
 // recomputation: the expert's unbatched greedy rollout, one unbatched forward
 // of each model, the library's select_and_build on the first `shared` ids.
@@ -263,70 +339,26 @@ void check_against_direct(const Qwen2Model& expert, const Qwen2Model& amateur, c
   ASSERT_GT(f.records.size(), 0u);
   int64_t compared = 0, cut = 0;
   for (const Problem& p : problems) {
-    std::vector<int32_t> enc = tok.encode(render_chat_prompt(o.system_prompt, p.question));
-    const std::vector<int64_t> prompt(enc.begin(), enc.end());
-    GenerateOptions g;
-    g.max_new_tokens = o.max_new_tokens;
-    g.stop_ids = o.stop_ids;
-    std::vector<int64_t> gen = generate(expert, {prompt}, g)[0];
-    bool was_cut = false;
-    for (size_t j = 0; j < gen.size(); ++j)
-      if (gen[j] >= shared) {
-        gen.resize(j + 1);  // the unshared id ends the rollout
-        was_cut = true;
-        break;
-      }
-    cut += was_cut;
-    std::vector<int64_t> rollout = prompt;
-    rollout.insert(rollout.end(), gen.begin(), gen.end());
-    const int64_t n = static_cast<int64_t>(gen.size());
+    const DirectRollout d = direct_rollout(expert, tok, p, o, shared);
+    cut += d.cut;
+    const int64_t n = d.generated;
     ASSERT_GT(n, 0);
-    torch::NoGradGuard ng;
-    // Without the last id, as the sampler does (it may be unshared).
-    const std::vector<int64_t> input(rollout.begin(), rollout.end() - 1);
-    const auto ids = torch::tensor(input, torch::kInt64).unsqueeze(0);
-    const auto pos = torch::arange(static_cast<int64_t>(prompt.size()) - 1, static_cast<int64_t>(input.size()),
-                                   torch::kInt64)
-                         .unsqueeze(0);
-    const auto le = expert.logits_at(ids, {}, pos)[0].narrow(1, 0, shared).contiguous();
-    const auto la = amateur.logits_at(ids, {}, pos)[0].narrow(1, 0, shared).contiguous();
-    lr::torch_adapter::SelectOptions so;
-    so.kl_threshold = o.kl_threshold;
-    lr::torch_adapter::TargetOptions to;
-    to.k = o.k;
-    to.beta = o.beta;
-    const auto res = lr::torch_adapter::select_and_build(le, la, so, to);
+    const auto res = direct_targets(expert, amateur, d, o, shared);
     std::map<int64_t, const SupervisionRecord*> mine;  // position -> record
     for (const auto& r : f.records)
       if (r.problem == p.id) {
-        EXPECT_EQ(r.rollout, rollout) << "problem " << p.id;  // exactly prompt ids + generated ids
+        EXPECT_EQ(r.rollout, d.rollout) << "problem " << p.id;  // exactly prompt ids + generated ids
         for (int64_t t = 0; t <= r.position; ++t) EXPECT_LT(r.rollout[static_cast<size_t>(t)], shared);
         mine[r.position] = &r;
       }
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t t = static_cast<int64_t>(prompt.size()) - 1 + j;
-      const float kl = res.kl[j].item<float>();
-      if (std::fabs(kl - o.kl_threshold) < 1e-4f * std::max(1.0f, kl)) continue;  // either way within rounding
-      const auto it = mine.find(t);
-      ASSERT_EQ(it != mine.end(), res.keep[j].item<bool>()) << "problem " << p.id << " position " << t;
-      if (it == mine.end()) continue;
-      const SupervisionRecord& r = *it->second;
-      EXPECT_NEAR(r.kl, kl, 1e-4f * std::max(1.0f, kl));
-      EXPECT_EQ(r.support_size, res.support_size[j].item<int32_t>());
-      const int64_t m = std::min<int64_t>(r.support_size, o.k);
-      ASSERT_EQ(static_cast<int64_t>(r.target_ids.size()), m);
-      for (int64_t s = 0; s < m; ++s) {
-        EXPECT_EQ(r.target_ids[static_cast<size_t>(s)], res.ids[j][s].item<int32_t>());
-        EXPECT_NEAR(r.target_weights[static_cast<size_t>(s)], res.weights[j][s].item<float>(), 1e-5f);
-      }
-      ++compared;
-    }
-    for (const auto& d : f.problems)
-      if (d.problem == p.id) {
-        EXPECT_EQ(d.generated, n);
-        EXPECT_EQ(d.positions, n);
-        EXPECT_EQ(d.records, static_cast<int64_t>(mine.size()));
-        EXPECT_EQ(d.cut_at_unshared, was_cut) << "problem " << p.id;
+    compare_positions(mine, res, d, o, p.id, compared);
+    if (::testing::Test::HasFatalFailure()) return;
+    for (const auto& dm : f.problems)
+      if (dm.problem == p.id) {
+        EXPECT_EQ(dm.generated, n);
+        EXPECT_EQ(dm.positions, n);
+        EXPECT_EQ(dm.records, static_cast<int64_t>(mine.size()));
+        EXPECT_EQ(dm.cut_at_unshared, d.cut) << "problem " << p.id;
       }
   }
   EXPECT_GT(compared, 0);
