@@ -5,6 +5,7 @@
 // format to RUN/adapter/ (and merged into the expert's weights in RUN/merged/
 // with train.export_merged); one JSON line per update in RUN/train_metrics.jsonl.
 // Prefixes longer than train.max_seq_len are cut from the left and counted.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -160,8 +161,10 @@ void record_completion(const ExperimentConfig& c, const RunLayout& run, const nl
   done["updates_done"] = updates_done;
   done["records"] = int64_t(file.records.size());
   done["problems"] = int64_t(file.problems.size());
-  const int64_t cut = c.train.packed ? count_cut(packed_rollouts(file), c.train.max_seq_len)
-                                     : count_cut(prefix_samples(file), c.train.max_seq_len);
+  // Both forms cut the same positions: a record's prefix is rollout[0..position].
+  const int64_t cut = std::count_if(file.records.begin(), file.records.end(), [&](const SupervisionRecord& r) {
+    return is_cut(r.position + 1, c.train.max_seq_len);
+  });
   done["cut_to_max_seq_len"] = cut;
   done["adapter"] = run.adapter().string();
   if (c.train.export_merged) done["merged"] = run.merged().string();
