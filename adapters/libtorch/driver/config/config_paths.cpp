@@ -26,6 +26,10 @@ void resolve_paths(ExperimentConfig& c, const fs::path& config_dir) {
     if (c.models.amateur.empty())
       c.models.amateur = absolute_normal(fs::path(c.run.out_dir) / "models/tiny-amateur");
   }
+  if (c.models.pretrain) {
+    if (c.models.expert.empty()) c.models.expert = absolute_normal(fs::path(c.run.out_dir) / "models/expert");
+    if (c.models.amateur.empty()) c.models.amateur = absolute_normal(fs::path(c.run.out_dir) / "models/amateur");
+  }
   if (c.data.bundled_dir.empty())
     c.data.bundled_dir = absolute_normal(default_bundled_dir());
   else

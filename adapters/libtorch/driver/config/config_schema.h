@@ -35,6 +35,7 @@ void visit_models(ModelsConfig& m, V& v) {
   v.str("expert", m.expert, nullptr);
   v.str("amateur", m.amateur, nullptr);
   v.boolean("make_tiny", m.make_tiny);
+  v.boolean("pretrain", m.pretrain);
   v.section("tiny", [&] {
     auto& t = m.tiny;
     v.str("tokenizer", t.tokenizer, nullptr);
@@ -79,6 +80,8 @@ void visit_sample(SampleConfig& s, V& v) {
   v.real("beta", s.beta, in_range(0, true, 1, false));
   v.integer("k", s.k, 1, 1 << 16);
   v.integer("shared_vocab", s.shared_vocab, 0, kMaxTokenId);
+  v.str("selection", s.selection, one_of({"kl", "all", "random"}));
+  v.str("targets", s.targets, one_of({"contrastive", "expert", "argmax"}));
 }
 
 template <class V>
@@ -131,6 +134,28 @@ void visit_sft(SftConfig& s, V& v) {
   v.integer("epochs", s.epochs, 1, kMaxCount);
   v.integer("updates", s.updates, 0, kMaxInt);
   v.integer("max_seq_len", s.max_seq_len, 2, int64_t{1} << 24);
+  v.str("source", s.source, one_of({"rejection", "ground_truth"}));
+}
+
+template <class V>
+void visit_pretrain(PretrainConfig& p, V& v) {
+  v.integer("task_seed", p.task_seed, 0, kMaxInt);
+  v.integer("init_seed", p.init_seed, 0, kMaxInt);
+  v.integer("vocab", p.vocab, 259, 4096);
+  v.integer("heads", p.heads, 1, 1024);
+  v.integer("kv_heads", p.kv_heads, 1, 1024);
+  v.integer("expert_layers", p.expert_layers, 1, 256);
+  v.integer("expert_hidden", p.expert_hidden, 2, int64_t{1} << 16);
+  v.integer("amateur_layers", p.amateur_layers, 1, 256);
+  v.integer("amateur_hidden", p.amateur_hidden, 2, int64_t{1} << 16);
+  v.integer("general_steps", p.general_steps, 1, kMaxInt);
+  v.integer("chain_steps", p.chain_steps, 0, kMaxInt);
+  v.real("chain_fraction", p.chain_fraction, in_range(0, false, 1, false));
+  v.integer("batch_size", p.batch_size, 1, kMaxCount);
+  v.integer("seq_len", p.seq_len, 8, int64_t{1} << 16);
+  v.real("lr", p.lr, in_range(0, true, kInf, true));
+  v.integer("warmup_steps", p.warmup_steps, 0, kMaxInt);
+  v.integer("checkpoint_every", p.checkpoint_every, 0, kMaxInt);
 }
 
 // Every section in file order.
@@ -144,6 +169,15 @@ void visit_config(ExperimentConfig& c, V& v) {
   v.section("train", [&] { visit_train(c.train, v); });
   v.section("eval", [&] { visit_eval(c.eval, v); });
   v.section("sft", [&] { visit_sft(c.sft, v); });
+  v.section("pretrain", [&] { visit_pretrain(c.pretrain, v); });
+  v.section("diagnostics", [&] {
+    v.boolean("enabled", c.diagnostics.enabled);
+    v.integer("problems", c.diagnostics.problems, 0, kMaxInt);
+  });
+  v.section("sweep", [&] {
+    v.int_list("seeds", c.sweep.seeds, 0, kMaxInt);
+    v.str_list("variants", c.sweep.variants, true);
+  });
   v.section("report", [&] { v.boolean("plots", c.report.plots); });
 }
 

@@ -46,6 +46,7 @@ inline constexpr const char* dtype = "bfloat16";
 
 namespace models {
 inline constexpr bool make_tiny = false;
+inline constexpr bool pretrain = false;
 }  // namespace models
 
 namespace tiny {  // make-tiny-model shapes of models.make_tiny
@@ -77,6 +78,8 @@ inline float kl_threshold() { return lr_select_params_default().kl_threshold; } 
 inline float beta() { return lr_target_params_default().beta; }
 inline constexpr int64_t k = 8;  // target slots per kept step
 inline constexpr int64_t shared_vocab = 0;  // the ids both models really share
+inline constexpr const char* selection = "kl";  // the paper's: KL(p_E || p_A) > kappa
+inline constexpr const char* targets = "contrastive";  // the paper's: the expert's advantage over the amateur
 }  // namespace sample
 
 namespace lora {
@@ -124,7 +127,39 @@ inline constexpr double lr = 5e-5;
 inline constexpr int64_t epochs = 1;
 inline constexpr int64_t updates = 0;  // epochs decide
 inline constexpr int64_t max_seq_len = 2048;
+inline constexpr const char* source = "rejection";  // the expert's own right trajectories (the paper's baseline)
 }  // namespace sft
+
+// The miniature's models, trained from scratch (models.pretrain; configs/miniature.toml).
+namespace pretrain {
+inline constexpr int64_t task_seed = 1;  // the synthetic corpus's draws
+inline constexpr int64_t init_seed = 1;  // the models' initial weights and the data order
+inline constexpr int64_t vocab = 384;    // the small BPE learnt from the synthetic corpus
+inline constexpr int64_t heads = 4;
+inline constexpr int64_t kv_heads = 2;
+inline constexpr int64_t expert_layers = 2;
+inline constexpr int64_t expert_hidden = 64;
+inline constexpr int64_t amateur_layers = 1;
+inline constexpr int64_t amateur_hidden = 32;
+inline constexpr int64_t general_steps = 400;  // updates on the general mix (both models)
+inline constexpr int64_t chain_steps = 600;    // the expert's further updates with the chains
+inline constexpr double chain_fraction = 0.75;  // of the expert's sequences in its chain phase
+inline constexpr int64_t batch_size = 32;       // sequences per update
+inline constexpr int64_t seq_len = 160;         // tokens per sequence (longer documents are cut)
+inline constexpr double lr = 3e-3;
+inline constexpr int64_t warmup_steps = 50;
+inline constexpr int64_t checkpoint_every = 100;
+}  // namespace pretrain
+
+namespace diagnostics {
+inline constexpr bool enabled = false;
+inline constexpr int64_t problems = 200;  // of the first eval dataset (the validation split); 0: all
+}  // namespace diagnostics
+
+namespace sweep {
+inline constexpr int64_t seeds[] = {1, 2, 3};
+inline constexpr const char* variants[] = {"sft", "lightreasoner"};
+}  // namespace sweep
 
 namespace report {
 inline constexpr bool plots = true;

@@ -66,6 +66,7 @@ struct ModelsConfig {
   std::string expert;   // Hugging Face folder (config.json, safetensors, tokenizer.json)
   std::string amateur;  // same family and tokenizer as the expert
   bool make_tiny = defaults::models::make_tiny;
+  bool pretrain = defaults::models::pretrain;  // train both from scratch first ([pretrain]); paths "" = RUN/models/expert, amateur
   TinyModelsConfig tiny;
 };
 
@@ -95,6 +96,12 @@ struct SampleConfig {
   double beta = defaults::decimal_double(defaults::sample::beta());  // in (0, 1]
   int64_t k = defaults::sample::k;  // target slots per kept step (larger supports are truncated and counted)
   int64_t shared_vocab = defaults::sample::shared_vocab;  // 0: the ids both models really share
+  // The paper's ablations (its Table 6): which steps are kept ("kl", "all",
+  // "random": as many as "kl" keeps, at random) and what they are trained
+  // toward ("contrastive", "expert": the expert's own beta-masked
+  // distribution, "argmax": its own top token).
+  std::string selection = defaults::sample::selection;
+  std::string targets = defaults::sample::targets;
 };
 
 struct LoraSection {  // [lora]; the trainer's own type is train/lora.h's LoraConfig
@@ -158,6 +165,48 @@ struct SftConfig {
   int64_t epochs = defaults::sft::epochs;
   int64_t updates = defaults::sft::updates;  // > 0: this many updates instead of epochs
   int64_t max_seq_len = defaults::sft::max_seq_len;  // prompt + trajectory; longer outputs lose their end
+  // "rejection": the expert's right trajectories; "ground_truth": the
+  // problems' own worked solutions (the paper's "GT supervision").
+  std::string source = defaults::sft::source;
+};
+
+// models.pretrain: the miniature's expert and amateur trained from scratch on
+// the synthetic task's corpus (pretrain/). Both learn the general mix for
+// general_steps updates; the expert then goes on chain_steps more with the
+// chains (chain_fraction of its sequences), so the two differ in domain
+// expertise, the axis of the paper's Table 5.
+struct PretrainConfig {
+  int64_t task_seed = defaults::pretrain::task_seed;
+  int64_t init_seed = defaults::pretrain::init_seed;
+  int64_t vocab = defaults::pretrain::vocab;
+  int64_t heads = defaults::pretrain::heads;
+  int64_t kv_heads = defaults::pretrain::kv_heads;
+  int64_t expert_layers = defaults::pretrain::expert_layers;
+  int64_t expert_hidden = defaults::pretrain::expert_hidden;
+  int64_t amateur_layers = defaults::pretrain::amateur_layers;
+  int64_t amateur_hidden = defaults::pretrain::amateur_hidden;
+  int64_t general_steps = defaults::pretrain::general_steps;
+  int64_t chain_steps = defaults::pretrain::chain_steps;
+  double chain_fraction = defaults::pretrain::chain_fraction;
+  int64_t batch_size = defaults::pretrain::batch_size;
+  int64_t seq_len = defaults::pretrain::seq_len;
+  double lr = defaults::pretrain::lr;
+  int64_t warmup_steps = defaults::pretrain::warmup_steps;
+  int64_t checkpoint_every = defaults::pretrain::checkpoint_every;
+};
+
+// What explains a result: stage 1's statistics on the validation rollouts and
+// what the targets would do to the expert (stages/diagnose).
+struct DiagnosticsConfig {
+  bool enabled = defaults::diagnostics::enabled;
+  int64_t problems = defaults::diagnostics::problems;
+};
+
+// `lightreasoner sweep`: each variant (a built-in ablation name, or
+// "NAME: key=value; key=value") with each seed, one table.
+struct SweepConfig {
+  std::vector<int64_t> seeds{std::begin(defaults::sweep::seeds), std::end(defaults::sweep::seeds)};
+  std::vector<std::string> variants{std::begin(defaults::sweep::variants), std::end(defaults::sweep::variants)};
 };
 
 struct ReportConfig {
@@ -175,6 +224,9 @@ struct ExperimentConfig {
   TrainConfig train;
   EvalConfig eval;
   SftConfig sft;
+  PretrainConfig pretrain;
+  DiagnosticsConfig diagnostics;
+  SweepConfig sweep;
   ReportConfig report;
 };
 

@@ -35,14 +35,26 @@ void check_across_keys(const ExperimentConfig& c, ConfigReader& reader) {
   if (t.heads > 0 && (t.expert_hidden % t.heads != 0 || t.amateur_hidden % t.heads != 0))
     reader.error("models.tiny.heads", reader.node_at("models", "tiny"),
                  "must divide models.tiny.expert_hidden and models.tiny.amateur_hidden");
-  if (!c.models.make_tiny) {
+  if (c.models.make_tiny && c.models.pretrain)
+    reader.error("models.pretrain", reader.node_at("models", "pretrain"),
+                 "and models.make_tiny are both true: choose random tiny models or pretrained ones");
+  if (!c.models.make_tiny && !c.models.pretrain) {
     if (c.models.expert.empty())
       reader.error("models.expert", reader.node_at("models", "expert"),
-                   "required: the expert's Hugging Face folder (or models.make_tiny = true)");
+                   "required: the expert's Hugging Face folder (or models.make_tiny / models.pretrain = true)");
     if (c.models.amateur.empty())
       reader.error("models.amateur", reader.node_at("models", "amateur"),
-                   "required: the amateur's Hugging Face folder (or models.make_tiny = true)");
+                   "required: the amateur's Hugging Face folder (or models.make_tiny / models.pretrain = true)");
   }
+  const auto& p = c.pretrain;
+  if (p.heads % p.kv_heads != 0)
+    reader.error("pretrain.kv_heads", reader.node_at("pretrain", "kv_heads"), "must divide pretrain.heads");
+  if (p.expert_hidden % p.heads != 0 || p.amateur_hidden % p.heads != 0)
+    reader.error("pretrain.heads", reader.node_at("pretrain", "heads"),
+                 "must divide pretrain.expert_hidden and pretrain.amateur_hidden");
+  if (p.warmup_steps > p.general_steps)
+    reader.error("pretrain.warmup_steps", reader.node_at("pretrain", "warmup_steps"),
+                 "must not exceed pretrain.general_steps (" + std::to_string(p.general_steps) + ")");
   if (c.train.warmup_steps > c.train.updates)
     reader.error("train.warmup_steps", reader.node_at("train", "warmup_steps"),
                  "must not exceed train.updates (" + std::to_string(c.train.updates) + ")");
