@@ -86,6 +86,13 @@ void run_stages(const std::vector<Stage>& stages, size_t steps) {
 
 }  // namespace
 
+void prepare_models(const ExperimentConfig& c) {
+  if (c.models.make_tiny) {
+    std::cerr << "run: models.make_tiny: random tiny models (a smoke run: its accuracies mean nothing)\n";
+    ensure_tiny_models(c);
+  }
+}
+
 std::string run_experiment(const ExperimentConfig& c) {
   // The stages print their outputs' paths on stdout; under `run` those go to
   // stderr with the rest of the log, and stdout is the report's path alone.
@@ -93,10 +100,7 @@ std::string run_experiment(const ExperimentConfig& c) {
   InterruptScope interrupt;  // outermost: Ctrl-C between stages stops before the next one
   const auto t0 = std::chrono::steady_clock::now();
   std::cerr << "run: " << c.source << " -> " << c.run.out_dir << "\n";
-  if (c.models.make_tiny) {
-    std::cerr << "run: models.make_tiny: random tiny models (a smoke run: its accuracies mean nothing)\n";
-    ensure_tiny_models(c);
-  }
+  prepare_models(c);
   const std::vector<Stage> stages = stages_of(c);
   const size_t steps = stages.size() + 1;
   run_stages(stages, steps);

@@ -48,6 +48,11 @@ bool sft_stage_complete(const ExperimentConfig& config);
 // whole or not at all. Does nothing when make_tiny is false.
 void ensure_tiny_models(const ExperimentConfig& config);
 
+// ---- the models a run needs before its first stage: the random tiny ones
+// (models.make_tiny), or the pretrained miniature's (models.pretrain); nothing
+// for real checkpoints. What `run` and `sweep` call first (run.cpp).
+void prepare_models(const ExperimentConfig& config);
+
 // ---- sample: RUN/supervision.jsonl and RUN/supervision.stats.json (sample_stage.cpp)
 int run_sample_stage(const ExperimentConfig& config);
 // True when the statistics file exists and every configured training problem
