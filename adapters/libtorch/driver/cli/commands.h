@@ -23,5 +23,6 @@ void add_eval_command(CLI::App& app);
 void add_sft_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 
 }  // namespace lr::driver::cli

@@ -20,6 +20,10 @@ struct ConfigArgs {
 }  // namespace
 
 CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRun run) {
+  return add_config_verb(app, verb, [run](const ExperimentConfig& c, const std::vector<std::string>&) { return run(c); });
+}
+
+CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRunWithOverrides run) {
   auto args = std::make_shared<ConfigArgs>();
   CLI::App* cmd = app.add_subcommand(verb.name, verb.description);
   cmd->add_option("--config", args->config, "experiment TOML (see adapters/libtorch/driver/configs/)")
@@ -38,7 +42,7 @@ CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRun r
     if (log) log->note(blas_line(blas));
     const std::string warning = slow_blas_warning(blas);
     if (!warning.empty()) std::cerr << warning << "\n";
-    if (run(c) == kExitInterrupted) throw std::runtime_error("interrupted");
+    if (run(c, args->overrides) == kExitInterrupted) throw std::runtime_error("interrupted");
   });
   return cmd;
 }

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "config/experiment_config.h"
 
@@ -27,5 +28,10 @@ using ConfigVerbRun = std::function<int(const ExperimentConfig&)>;
 
 // Adds the verb; the caller may add options of its own to the result.
 CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRun run);
+
+// The same for a verb that builds further configs from the same file and
+// needs the --set values as given (sweep).
+using ConfigVerbRunWithOverrides = std::function<int(const ExperimentConfig&, const std::vector<std::string>&)>;
+CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRunWithOverrides run);
 
 }  // namespace lr::driver::cli

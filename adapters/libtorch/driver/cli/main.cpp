@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   add_sft_command(app);
   add_run_command(app);
   add_report_command(app);
+  add_sweep_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

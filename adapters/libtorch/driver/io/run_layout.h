@@ -15,8 +15,13 @@
 //   models/                      the tiny models' fallback tokenizer (models.make_tiny)
 //   logs/<verb>.log              each verb's stderr
 //   report.md, plots/            the report and its plots
+//   sweep/base/                  `sweep`: the base expert's evaluation (a run folder)
+//   sweep/<variant>/seed-<s>/    `sweep`: one run folder per variant and seed
+//   sweep.md, sweep.json         `sweep`: the table over variants and seeds
+//   diagnostics.json             the diagnose stage's findings ([diagnostics])
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -57,6 +62,17 @@ class RunLayout {
   path log(const std::string& verb) const { return logs_dir() / (verb + ".log"); }
   path report() const { return root_ / "report.md"; }
   path plots_dir() const { return root_ / "plots"; }
+  // The pretrain step's same-size generalist amateur (models.pretrain).
+  path general_expert() const { return root_ / "models" / "expert-general"; }
+  path diagnostics() const { return root_ / "diagnostics.json"; }
+
+  path sweep_dir() const { return root_ / "sweep"; }
+  path sweep_base() const { return sweep_dir() / "base"; }
+  path sweep_run(const std::string& variant, int64_t seed) const {
+    return sweep_dir() / variant / ("seed-" + std::to_string(seed));
+  }
+  path sweep_table() const { return root_ / "sweep.md"; }
+  path sweep_json() const { return root_ / "sweep.json"; }
 
   // The files of a PEFT adapter folder (adapter/, sft/adapter/).
   static constexpr const char* kAdapterConfig = "adapter_config.json";

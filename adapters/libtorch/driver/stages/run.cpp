@@ -11,28 +11,13 @@
 #include <stdexcept>
 
 #include "report/report.h"
+#include "runtime/cout_to_cerr.h"
 #include "runtime/interrupt.h"
 #include "stages/stage.h"
 
 namespace lr::driver {
 
 namespace {
-
-// std::cout into std::cerr's buffer until restore() or the end of the scope.
-class CoutToCerr {
- public:
-  CoutToCerr() : saved_(std::cout.rdbuf(std::cerr.rdbuf())) {}
-  ~CoutToCerr() { restore(); }
-  CoutToCerr(const CoutToCerr&) = delete;
-  CoutToCerr& operator=(const CoutToCerr&) = delete;
-  void restore() {
-    if (saved_) std::cout.rdbuf(saved_);
-    saved_ = nullptr;
-  }
-
- private:
-  std::streambuf* saved_;
-};
 
 struct Stage {
   std::string name;
@@ -94,9 +79,7 @@ void prepare_models(const ExperimentConfig& c) {
 }
 
 std::string run_experiment(const ExperimentConfig& c) {
-  // The stages print their outputs' paths on stdout; under `run` those go to
-  // stderr with the rest of the log, and stdout is the report's path alone.
-  CoutToCerr redirect;
+  CoutToCerr redirect;  // stdout: the report's path alone
   InterruptScope interrupt;  // outermost: Ctrl-C between stages stops before the next one
   const auto t0 = std::chrono::steady_clock::now();
   std::cerr << "run: " << c.source << " -> " << c.run.out_dir << "\n";
