@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -75,10 +76,11 @@ check("progress lines [i/N] variant seed with elapsed and ETA", "sweep: [1/5] ba
 for v in VARIANTS:
     for s in SEEDS:
         d = folder(v, s)
-        cfg = read(os.path.join(d, "config.toml"))
+        cfg = tomllib.loads(read(os.path.join(d, "config.toml")))
         check("%s seed %d: config with its seed, make_tiny off, the sweep's models" % (v, s),
-              "seed = %d" % s in cfg and "make_tiny = false" in cfg and
-              os.path.join(RUN, "models", "tiny-expert") in cfg, cfg[:600])
+              cfg["run"]["seed"] == s and cfg["run"]["out_dir"] == d and cfg["models"]["make_tiny"] is False and
+              cfg["models"]["expert"] == os.path.join(RUN, "models", "tiny-expert") and
+              cfg["sample"]["selection"] == ("all" if v == "all_steps" else "kl"), cfg["run"])
         check("%s seed %d: supervision, adapter, eval tuned" % (v, s),
               all(os.path.exists(os.path.join(d, p)) for p in
                   ("supervision.jsonl", "adapter/adapter_config.json", "eval/tuned/summary.json")))

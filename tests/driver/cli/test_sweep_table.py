@@ -77,8 +77,6 @@ write_eval(os.path.join(RUN, "sweep", "base"), "base", runs["base"][0])
 for v, model in (("sft", "sft"), ("lightreasoner", "tuned")):
     for s, by_ds in runs[v].items():
         write_eval(os.path.join(RUN, "sweep", v, "seed-%d" % s), model, by_ds)
-# the missing svamp: a summary entry that is not complete
-lr2 = os.path.join(RUN, "sweep", "lightreasoner", "seed-2", "eval", "tuned", "summary.json")
 
 rc, out, err = cli.run(["sweep", "--config", CONFIG, "--table-only"] + sets())
 check("--table-only exits 0 and prints the table's path", rc == 0 and out.strip() == os.path.join(RUN, "sweep.md"),
@@ -175,6 +173,29 @@ check("sweep.md: all_steps without runs is all \u2014", len(all_steps_line) == 1
       all_steps_line[0].count("\u2014") == len(DATASETS) + 2, all_steps_line)
 check("notes: the missing sft seed, the missing svamp, all_steps", "sft seed 3: not run yet" in md and
       "lightreasoner seed 2: svamp not evaluated" in md and "all_steps seed 1: not run yet" in md, md[-1500:])
+
+tables = [block.splitlines() for block in md.split("\n\n") if block.startswith("|")]
+check("sweep.md: 3 tables, every row with its header's columns", len(tables) == 3 and
+      all(len(set(l.count("|") for l in t)) == 1 and len(t) > 2 for t in tables), tables)
+
+# LightReasoner within 2 standard errors of base on the last dataset: diffs of +1, -1 and 0 problems
+flips = {1: [True], 2: [False], 3: []}
+for s, extra in flips.items():
+    by_ds = {d: list(runs["base"][0][d]) for d in DATASETS}
+    by_ds["gsm8k"] = list(runs["base"][0]["gsm8k"])
+    if extra:
+        i = by_ds["gsm8k"].index(not extra[0])
+        by_ds["gsm8k"][i] = extra[0]
+    runs["lightreasoner"][s] = by_ds
+    write_eval(os.path.join(RUN, "sweep", "lightreasoner", "seed-%d" % s), "tuned", by_ds)
+rc, out, err = cli.run(["sweep", "--config", CONFIG, "--table-only"] + sets())
+table = json.load(open(os.path.join(RUN, "sweep.json")))
+n, mean, se, wins, losses = paired("lightreasoner", "base", "gsm8k")
+check_paired("close to base: paired mean, SE, wins, losses", {r["variant"]: r for r in table["rows"]}
+             ["lightreasoner"]["vs_base"]["gsm8k"], (n, mean, se, wins, losses))
+check("close to base: the verdict says no clear difference", rc == 0 and abs(mean) <= 2 * se and
+      "LightReasoner did not beat the base: +0.0 ± " in table["verdict"] and
+      "no clear difference" in table["verdict"] and (wins, losses) == (1, 1), table["verdict"])
 
 # diagnostics.json, when present, goes into both files
 with open(os.path.join(RUN, "diagnostics.json"), "w") as f:

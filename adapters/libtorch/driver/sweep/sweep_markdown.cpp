@@ -28,11 +28,15 @@ std::string paired_cell(const ojson& p) {
          " W / " + std::to_string(p["losses"].get<int64_t>()) + " L)";
 }
 
+// The header row and its rule: `first` columns, one per dataset, `last` columns ("a | b" is two).
 std::string header(const ojson& t, const std::string& first, const std::string& last) {
-  std::string h = "| " + first, rule = "| ---";
-  for (const ojson& d : t["datasets"]) h += " | " + display_name(d.get<std::string>()), rule += " | ---";
-  if (!last.empty()) h += " | " + last, rule += " | ---";
-  return h + " |\n" + rule + " |\n";
+  std::string h = "| " + first;
+  for (const ojson& d : t["datasets"]) h += " | " + display_name(d.get<std::string>());
+  if (!last.empty()) h += " | " + last;
+  std::string rule = "|";
+  for (char ch : h)
+    if (ch == '|') rule += " --- |";
+  return h + " |\n" + rule + "\n";
 }
 
 std::string accuracy_section(const ojson& t) {

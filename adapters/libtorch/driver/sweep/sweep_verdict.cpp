@@ -32,12 +32,13 @@ std::string comparison(const std::string& other, const ojson& p) {
     return std::string("LightReasoner ") + (mean > 0 ? "beat " : "did not beat ") + other + " by " +
            points(mean, true) + " points (" + counts(p, other) +
            "); with one seed there is no standard error, so this says nothing either way";
-  const std::string diff = points(mean, true) + " ± " + points(p["se"].get<double>()) + " points";
+  const std::string se = " ± " + points(p["se"].get<double>()) + " points";
   if (!p["clear"].get<bool>())
-    return "LightReasoner did not beat " + other + ": " + diff + " (" + counts(p, other) +
+    return "LightReasoner did not beat " + other + ": " + points(mean, true) + se + " (" + counts(p, other) +
            ") is within 2 standard errors of 0, no clear difference";
-  if (mean > 0) return "LightReasoner beat " + other + " by " + diff + " (" + counts(p, other) + ")";
-  return "LightReasoner did not beat " + other + ": it was worse by " + diff + " (" + counts(p, other) + ")";
+  if (mean > 0) return "LightReasoner beat " + other + " by " + points(mean) + se + " (" + counts(p, other) + ")";
+  return "LightReasoner did not beat " + other + ": it was worse by " + points(-mean) + se + " (" +
+         counts(p, other) + ")";
 }
 
 const ojson* row_named(const ojson& table, const std::string& name) {
