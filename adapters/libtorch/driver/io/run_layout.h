@@ -63,7 +63,7 @@ class RunLayout {
   path report() const { return root_ / "report.md"; }
   path plots_dir() const { return root_ / "plots"; }
   // The pretrain step's same-size generalist amateur (models.pretrain).
-  path general_expert() const { return root_ / "models" / "expert-general"; }
+  path pretrained_expert_general() const { return root_ / "models" / "expert-general"; }
   path diagnostics() const { return root_ / "diagnostics.json"; }
 
   path sweep_dir() const { return root_ / "sweep"; }

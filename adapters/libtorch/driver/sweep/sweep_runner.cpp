@@ -98,7 +98,10 @@ std::string run_sweep(const ExperimentConfig& c, const std::vector<std::string>&
       ++worked_runs;
     }
   }
-  // [diagnostics] enabled: the diagnose stage writes RUN/diagnostics.json; the table shows it when present.
+  // [diagnostics] enabled: the diagnose stage (branch h/diag, not merged when
+  // this was written) belongs here, once, on the sweep's own config:
+  //   if (c.diagnostics.enabled && !diagnose_stage_complete(c) && run_diagnose_stage(c) == kExitInterrupted) ...
+  // The table includes RUN/diagnostics.json whenever it is there.
   const std::string table = write_sweep_table(c);
   std::cerr << "sweep: done in " << duration_text(seconds_since(t0)) << "; the table is " << table << "\n";
   return table;

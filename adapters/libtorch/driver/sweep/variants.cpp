@@ -22,7 +22,7 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 }
 
 std::vector<Variant> builtins(const ExperimentConfig& c) {
-  const std::string general = RunLayout(c.run.out_dir).general_expert().string();
+  const std::string general = RunLayout(c.run.out_dir).pretrained_expert_general().string();
   return {
       {"base", "the expert, untuned", {}, "base"},
       {"sft", "rejection-sampling SFT (its right trajectories)", {"sft.source=rejection"}, "sft"},
