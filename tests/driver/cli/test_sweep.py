@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """`lightreasoner sweep` end to end on configs/tiny.toml (random tiny models;
-small: 2 seeds, variants lightreasoner and all_steps, 4 problems, 2 updates).
+small: 2 seeds, variants sft, lightreasoner and all_steps, 4 problems, 2 updates).
 
   1. the sweep finishes; each run has its folder (sweep/base/, sweep/<variant>/
      seed-<s>/) with its config (its seed, make_tiny off, the sweep's models)
@@ -28,13 +28,14 @@ from cli_checks import check, finish  # noqa: E402
 BIN, CONFIG, SCRATCH = sys.argv[1:4]
 RUN = os.path.join(SCRATCH, "run")
 SEEDS = [1, 2]
-VARIANTS = ["lightreasoner", "all_steps"]
+VARIANTS = ["sft", "lightreasoner", "all_steps"]
+TUNED = ["lightreasoner", "all_steps"]
 DATASETS = ["svamp", "gsm8k"]
 SETS = ["run.out_dir=" + json.dumps(RUN), "sweep.seeds=" + json.dumps(SEEDS),
         "sweep.variants=" + json.dumps(VARIANTS), "eval.datasets=" + json.dumps(DATASETS),
         "data.num_problems=4", "sample.max_new_tokens=8", "sample.batch_size=4", "train.updates=2",
         "train.batch_size=2", "train.checkpoint_every=0", "eval.limit=4", "eval.max_new_tokens=8",
-        "eval.batch_size=4"]
+        "eval.batch_size=4", "sft.num_problems=4", "sft.max_new_tokens=8"]
 
 
 def sweep(*extra):
@@ -70,10 +71,14 @@ table_path = os.path.join(RUN, "sweep.md")
 if not check("sweep exits 0 and prints the table's path alone", rc == 0 and out == table_path + "\n",
              (rc, out, err[-2000:])):
     finish()
-check("progress lines [i/N] variant seed with elapsed and ETA", "sweep: [1/5] base seed" in err and
-      "sweep: [5/5] all_steps seed 2 (elapsed" in err and "ETA" in err, err[-1500:])
+check("progress lines [i/N] variant seed with elapsed and ETA", "sweep: [1/7] base seed" in err and
+      "sweep: [7/7] all_steps seed 2 (elapsed" in err and "ETA" in err, err[-1500:])
 
-for v in VARIANTS:
+for s in SEEDS:
+    check("sft seed %d: its SFT stage finished, nothing of LightReasoner's" % s,
+          os.path.exists(os.path.join(folder("sft", s), "sft", "summary.json")) and
+          not os.path.exists(os.path.join(folder("sft", s), "supervision.jsonl")))
+for v in TUNED:
     for s in SEEDS:
         d = folder(v, s)
         cfg = tomllib.loads(read(os.path.join(d, "config.toml")))
@@ -99,7 +104,7 @@ check("base evaluated once in sweep/base/", os.path.exists(os.path.join(folder("
 before = run_files()
 rc, out, err = sweep()
 ran = [l for l in err.splitlines() if l.startswith("sweep:   ") and not l.endswith("skipped: complete")]
-check("a second sweep skips every stage", rc == 0 and not ran and err.count("skipped: complete") == 1 + 2 * 2 * 3,
+check("a second sweep skips every stage", rc == 0 and not ran and err.count("skipped: complete") == 1 + 2 * 2 * 3 + 2 * 2,
       (ran, err[-1500:]))
 after = run_files()
 changed = [p for p in after if before.get(p) != after[p] and not p.endswith("config.toml")]
@@ -107,19 +112,30 @@ check("and changes no run file", not changed and set(after) == set(before), chan
 
 table = json.load(open(os.path.join(RUN, "sweep.json")))
 rows = {r["variant"]: r for r in table["rows"]}
-check("rows: base, lightreasoner, all_steps", [r["variant"] for r in table["rows"]] == ["base"] + VARIANTS)
+check("rows: base, sft, lightreasoner, all_steps", [r["variant"] for r in table["rows"]] == ["base"] + VARIANTS)
+
+
+def model_of(v):
+    return {"base": "base", "sft": "sft"}.get(v, "tuned")
 
 
 def correct_of(v, s, d):
-    model = "base" if v == "base" else "tuned"
+    model = model_of(v)
     lines = [json.loads(l) for l in read(os.path.join(folder(v, s), "eval", model, d + ".jsonl")).splitlines()]
     return {l["id"]: l["correct"] for l in lines}
 
 
 for v in ["base"] + VARIANTS:
-    model = "base" if v == "base" else "tuned"
+    model = model_of(v)
     for s in ([1] if v == "base" else SEEDS):
-        summary = json.load(open(os.path.join(folder(v, s), "eval", model, "summary.json")))
+        path = os.path.join(folder(v, s), "eval", model, "summary.json")
+        if v == "sft" and not os.path.exists(path):  # random models: SFT seldom keeps a trajectory
+            kept = json.load(open(os.path.join(folder(v, s), "sft", "summary.json")))["kept"]
+            check("sft seed %d: no model (kept %d), its absence noted" % (s, kept), kept == 0 and
+                  "sft seed %d: the SFT baseline kept no right trajectory" % s in read(table_path) and
+                  str(s) not in rows["sft"]["accuracy"][DATASETS[0]]["by_seed"])
+            continue
+        summary = json.load(open(path))
         for d in DATASETS:
             got = rows[v]["accuracy"][d]["by_seed"]
             key = str(1 if v != "base" else list(got)[0])
@@ -128,15 +144,16 @@ for v in ["base"] + VARIANTS:
                   (got, summary["datasets"][d]))
     if v == "base":
         continue
+    seeds = [s for s in SEEDS if str(s) in rows[v]["accuracy"][DATASETS[0]]["by_seed"]]
     for d in DATASETS:
         wins = losses = 0
-        for s in SEEDS:
+        for s in seeds:
             a, b = correct_of(v, s, d), correct_of("base", 0, d)
             wins += sum(1 for i in a if a[i] and not b[i])
             losses += sum(1 for i in a if b[i] and not a[i])
         got = rows[v]["vs_base"][d]
         check("%s %s: wins and losses from the per-problem files" % (v, d),
-              (got["wins"], got["losses"], got["n"]) == (wins, losses, 2), (got, wins, losses))
+              (got["wins"], got["losses"], got["n"]) == (wins, losses, len(seeds)), (got, wins, losses))
 
 md = read(table_path)
 os.remove(table_path)
