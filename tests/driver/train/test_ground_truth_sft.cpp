@@ -56,7 +56,7 @@ TEST(GroundTruthSft, SequencesArePromptThenSolutionThenStop) {
   for (const bool chat : {true, false}) {
     if (!chat) f.config.prompt.templ = "Q: {question}\nA:";
     const auto prompt = [&](const std::string& q) {
-      return chat ? ids(f.tokenizer, render_chat_prompt(f.config.prompt.system, q)) : ids(f.tokenizer, "Q: " + q + "\nA:");
+      return ids(f.tokenizer, chat ? render_chat_prompt(f.config.prompt.system, q) : "Q: " + q + "\nA:");
     };
     const SftSamples s = ground_truth_samples(f.config, f.tokenizer, sft_problems(f.config), {kImEnd, 295});
     ASSERT_EQ(s.kept, 2);

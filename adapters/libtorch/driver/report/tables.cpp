@@ -187,7 +187,8 @@ void write_efficiency_table(std::ostream& md, const ExperimentConfig& c, const R
   md << "| Method | Time | Problems | Tuned tokens |\n| --- | ---: | ---: | ---: |\n";
   if (f.sft) {
     const json& sft = *f.sft;
-    md << "| " << sft_method(f) << " | " << duration_text(sft.value("seconds", 0.0)) << (sft.value("complete", false) ? "" : "*")
+    md << "| " << sft_method(f) << " | " << duration_text(sft.value("seconds", 0.0))
+       << (sft.value("complete", false) ? "" : "*")
        << " | " << count_text(sft.value("problems", int64_t{0})) << " (" << sft.value("kept", int64_t{0})
        << " kept) | " << count_text(sft.value("tuned_tokens", int64_t{0})) << " |\n";
   } else {

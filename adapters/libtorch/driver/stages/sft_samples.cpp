@@ -37,7 +37,8 @@ void add_sequence(SftSamples& out, std::vector<int64_t> prompt, const std::vecto
   }
   const size_t room = static_cast<size_t>(max_seq_len - s.loss_start);
   if (output.size() > room) ++out.truncated;
-  s.ids.insert(s.ids.end(), output.begin(), output.begin() + static_cast<std::ptrdiff_t>(std::min(room, output.size())));
+  const auto end = output.begin() + static_cast<std::ptrdiff_t>(std::min(room, output.size()));
+  s.ids.insert(s.ids.end(), output.begin(), end);
   out.tuned_tokens += target_tokens(s);
   out.samples.push_back(std::move(s));
   out.kept = static_cast<int64_t>(out.samples.size());

@@ -276,7 +276,8 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
   data.summary["adapter"] = run.sft_adapter().string();
   data.summary["complete"] = true;
   write_json_atomically(run.sft_summary().string(), data.summary);
-  std::cerr << "sft: " << trainer.updates_done() << " updates on " << data.samples.kept << " sequences; PEFT adapter in "
+  std::cerr << "sft: " << trainer.updates_done() << " updates on " << data.samples.kept
+            << " sequences; PEFT adapter in "
             << run.sft_adapter().string() << "\n";
   std::cout << run.sft_adapter().string() << "\n";
   return 0;
