@@ -6,7 +6,8 @@ Checks: per-problem results and summaries; resume after a simulated kill and
 after Ctrl-C equal an uninterrupted run, with nothing duplicated; settings
 changes refused; datasets faults named; the SFT baseline with no correct
 trajectory (kept 0, no adapter, eval skips sft) and with correct ones (ground
-truths set to what the model says: LoRA trained, PEFT adapter, resumable).
+truths set to what the model says: LoRA trained, PEFT adapter, resumable);
+sft.source = "ground_truth" (the worked solutions; another source refused).
 
 Usage: test_eval_sft.py LIGHTREASONER SCRATCH_DIR
 """
@@ -272,5 +273,23 @@ if ok:
     one_line_error("sft with other settings is refused",
                    ["sft", "--config", config, "--set", "sft.max_new_tokens=20"] + rigged_args,
                    ["settings.json", "max_new_tokens"])
+
+# --- sft.source = "ground_truth": the worked solutions, no rollouts ----------------------------
+run3 = os.path.join(SCRATCH, "run3")
+gt_args = ["--set", "run.out_dir=" + run3, "--set", "data.train_file=" + rigged, "--set", "sft.source=ground_truth"]
+rc, out, err = run(["sft", "--config", config] + gt_args)
+sft3 = os.path.join(run3, "sft")
+s3 = json.load(open(os.path.join(sft3, "summary.json"))) if rc == 0 else {}
+with open(rigged) as f:
+    answers = [json.loads(l)["answer"] for l in f]
+rc_t, ids_out, _ = run(["tokenize", "--tokenizer", tok], "".join(json.dumps(a) + "\n" for a in answers))
+answer_tokens = sum(len(json.loads(l)) + 1 for l in ids_out.splitlines())  # + the stop id
+check("sft from the worked solutions: every problem, answer tokens + stop tuned, no rollouts",
+      rc == 0 and rc_t == 0 and s3.get("source") == "ground_truth" and s3.get("kept") == 8 and
+      s3.get("tuned_tokens") == answer_tokens and os.path.exists(os.path.join(sft3, "adapter", "adapter_config.json"))
+      and not os.path.exists(os.path.join(sft3, "trajectories.jsonl")),
+      "rc=%d summary=%s tokens=%d err=%s" % (rc, s3, answer_tokens, err[-400:]))
+one_line_error("sft resumed with another source is refused, naming it",
+               ["sft", "--config", config] + gt_args[:4], ["settings.json", "source"])
 
 finish()

@@ -147,6 +147,16 @@ void write_run_header(std::ostream& md, const ExperimentConfig& c) {
      << " |\n\n";
 }
 
+namespace {
+
+// The SFT row's name: which data it trained on (sft.source, in RUN/sft/summary.json).
+std::string sft_method(const RunFiles& f) {
+  const bool ground_truth = f.sft && f.sft->is_object() && f.sft->value("source", std::string()) == "ground_truth";
+  return ground_truth ? "SFT on ground truth" : "Rejection SFT";
+}
+
+}  // namespace
+
 void write_accuracy_table(std::ostream& md, const ExperimentConfig& c, const RunFiles& f) {
   md << "## Table 1: accuracy (zero-shot pass@1, %)\n\n";
   md << "| Model |";
@@ -155,7 +165,7 @@ void write_accuracy_table(std::ostream& md, const ExperimentConfig& c, const Run
   for (size_t i = 0; i < f.datasets.size(); ++i) md << " ---: |";
   md << " ---: |\n";
   const std::map<std::string, std::string> row_name = {
-      {"base", "Expert (base)"}, {"sft", "+ Rejection SFT"}, {"tuned", "+ LightReasoner"}};
+      {"base", "Expert (base)"}, {"sft", "+ " + sft_method(f)}, {"tuned", "+ LightReasoner"}};
   bool partial = false;
   for (const auto& [key, m] : f.models) write_accuracy_row(md, row_name.at(key), m, f.datasets, partial);
   md << "\n";
@@ -177,7 +187,8 @@ void write_efficiency_table(std::ostream& md, const ExperimentConfig& c, const R
   md << "| Method | Time | Problems | Tuned tokens |\n| --- | ---: | ---: | ---: |\n";
   if (f.sft) {
     const json& sft = *f.sft;
-    md << "| Rejection SFT | " << duration_text(sft.value("seconds", 0.0)) << (sft.value("complete", false) ? "" : "*")
+    md << "| " << sft_method(f) << " | " << duration_text(sft.value("seconds", 0.0))
+       << (sft.value("complete", false) ? "" : "*")
        << " | " << count_text(sft.value("problems", int64_t{0})) << " (" << sft.value("kept", int64_t{0})
        << " kept) | " << count_text(sft.value("tuned_tokens", int64_t{0})) << " |\n";
   } else {

@@ -10,11 +10,13 @@
 
 #include <torch/utils.h>
 
+#include "ablation_targets.h"
 #include "lightreasoner/torch.h"
 #include "model/generate.h"
 #include "model/sampling.h"
 #include "io/json_files.h"
 #include "prompt/chat_prompt.h"
+#include "step_selection.h"
 #include "supervision_store.h"
 
 namespace lr::driver {
@@ -32,6 +34,11 @@ void check_options(const SampleOptions& o) {
   if (!std::isfinite(o.kl_threshold)) throw std::invalid_argument("sample: kl_threshold must be finite");
   if (!o.greedy && !(o.temperature > 0.0)) throw std::invalid_argument("sample: temperature must be > 0");
   if (!o.greedy && !(o.top_p >= 0.0 && o.top_p <= 1.0)) throw std::invalid_argument("sample: top_p must be in [0, 1]");
+  if (!known_step_selection(o.selection))
+    throw std::invalid_argument("sample: selection must be \"kl\", \"all\" or \"random\", not \"" + o.selection + "\"");
+  if (!known_target_kind(o.targets))
+    throw std::invalid_argument("sample: targets must be \"contrastive\", \"expert\" or \"argmax\", not \"" +
+                                o.targets + "\"");
 }
 
 }  // namespace
@@ -49,6 +56,10 @@ json sample_settings(const SampleOptions& o, int64_t expert_vocab, int64_t amate
   s["k"] = o.k;
   s["system_prompt"] = o.system_prompt;
   if (!o.prompt_template.empty()) s["prompt_template"] = o.prompt_template;  // absent: the default, as before
+  // The ablations (step_selection.h, ablation_targets.h): absent = the paper's method, as before.
+  if (o.selection != defaults::sample::selection) s["selection"] = o.selection;
+  if (o.selection == "random") s["selection_seed"] = o.seed;  // the draws' seed, greedy or not
+  if (o.targets != defaults::sample::targets) s["targets"] = o.targets;
   s["stop_ids"] = o.stop_ids;
   s["expert_vocab"] = expert_vocab;
   s["amateur_vocab"] = amateur_vocab;
@@ -219,14 +230,17 @@ struct ScoredRows {
   int64_t positions = 1;
 };
 
-// 3-5. One teacher-forced forward of each model over rollout[0 .. len-2]
-// (the last id is only ever a target), selection and targets in one call.
-ScoredRows score(const Qwen2Model& expert, const Qwen2Model& amateur, const Rollouts& ro, const Vocab& v,
-                 const SampleOptions& o) {
-  ScoredRows out;
-  out.positions = std::max<int64_t>(ro.max_generated, 1);
-  if (ro.max_generated == 0) return out;
-  const int64_t nb = static_cast<int64_t>(ro.ids.size()), P = out.positions;
+// Both models' logits at every generated position, cut to the shared
+// vocabulary: [rollouts * P, shared] each, on the expert's device.
+struct PositionLogits {
+  at::Tensor expert, amateur;
+};
+
+// 3-4. One teacher-forced forward of each model over rollout[0 .. len-2]
+// (the last id is only ever a target), P positions per rollout.
+PositionLogits position_logits(const Qwen2Model& expert, const Qwen2Model& amateur, const Rollouts& ro,
+                               const Vocab& v, int64_t P) {
+  const int64_t nb = static_cast<int64_t>(ro.ids.size());
   at::Tensor ids = torch::zeros({nb, ro.max_input}, torch::kInt64);
   at::Tensor mask = torch::zeros({nb, ro.max_input}, torch::kInt64);
   at::Tensor pos = torch::zeros({nb, P}, torch::kInt64);
@@ -245,21 +259,67 @@ ScoredRows score(const Qwen2Model& expert, const Qwen2Model& amateur, const Roll
   }
   at::Tensor le = expert.logits_at(ids, mask, pos);
   at::Tensor la = amateur.logits_at(ids, mask, pos).to(le.device());
-  le = le.reshape({nb * P, v.expert}).narrow(1, 0, v.shared);
-  la = la.reshape({nb * P, v.amateur}).narrow(1, 0, v.shared);
+  return {le.reshape({nb * P, v.expert}).narrow(1, 0, v.shared),
+          la.reshape({nb * P, v.amateur}).narrow(1, 0, v.shared)};
+}
+
+at::Tensor on_cpu(const at::Tensor& t) { return t.to(torch::kCPU).contiguous(); }
+
+// 5. The library's KL and keep flags (kappa as sample.selection wants it,
+// step_selection.h) and, for the contrastive targets, its targets in the same pass.
+void library_rows(const PositionLogits& l, const Vocab& v, const SampleOptions& o, ScoredRows& out) {
   lr::torch_adapter::SelectOptions sel;
-  sel.kl_threshold = o.kl_threshold;
+  sel.kl_threshold = library_kl_threshold(o.selection, o.kl_threshold);
   sel.shared_vocab = v.shared;
+  if (o.targets != "contrastive") {
+    const lr::torch_adapter::SelectResult res = lr::torch_adapter::select_steps(l.expert, l.amateur, sel);
+    out.kl = on_cpu(res.kl);
+    out.keep = on_cpu(res.keep);
+    return;
+  }
   lr::torch_adapter::TargetOptions tgt;
   tgt.k = o.k;
   tgt.beta = o.beta;
   tgt.shared_vocab = v.shared;
-  lr::torch_adapter::FusedResult res = lr::torch_adapter::select_and_build(le, la, sel, tgt);
-  out.kl = res.kl.to(torch::kCPU).contiguous();
-  out.keep = res.keep.to(torch::kCPU).contiguous();
-  out.ids = res.ids.to(torch::kCPU).contiguous();
-  out.weights = res.weights.to(torch::kCPU).contiguous();
-  out.support = res.support_size.to(torch::kCPU).contiguous();
+  const lr::torch_adapter::FusedResult res = lr::torch_adapter::select_and_build(l.expert, l.amateur, sel, tgt);
+  out.kl = on_cpu(res.kl);
+  out.keep = on_cpu(res.keep);
+  out.ids = on_cpu(res.ids);
+  out.weights = on_cpu(res.weights);
+  out.support = on_cpu(res.support_size);
+}
+
+// sample.selection = "random": each rollout's keep flags redrawn (step_selection.h).
+void keep_random(const Rollouts& ro, const std::vector<int64_t>& problem_ids, const SampleOptions& o,
+                 ScoredRows& out) {
+  float* kl = out.kl.data_ptr<float>();
+  bool* keep = out.keep.data_ptr<bool>();
+  for (size_t r = 0; r < problem_ids.size(); ++r)
+    keep_random_steps(kl + r * size_t(out.positions), keep + r * size_t(out.positions), ro.generated[r],
+                      o.kl_threshold, o.seed, problem_ids[r]);
+}
+
+// sample.targets = "expert" / "argmax": the kept rows' targets from the
+// expert's logits alone (ablation_targets.h), in the library's layout.
+void expert_rows(const at::Tensor& expert_logits, const SampleOptions& o, ScoredRows& out) {
+  const at::Tensor rows = out.keep.nonzero().select(1, 0);
+  const ExpertTargets t = expert_targets(expert_logits, rows.to(expert_logits.device()), o.targets, o.k, o.beta);
+  const int64_t n = out.keep.size(0);
+  out.ids = torch::full({n, o.k}, -1, torch::kInt32).index_copy_(0, rows, on_cpu(t.ids));
+  out.weights = torch::zeros({n, o.k}, torch::kFloat32).index_copy_(0, rows, on_cpu(t.weights));
+  out.support = torch::zeros({n}, torch::kInt32).index_copy_(0, rows, on_cpu(t.support_size));
+}
+
+// 3-5. Selection and targets of every generated position of the batch.
+ScoredRows score(const Qwen2Model& expert, const Qwen2Model& amateur, const Rollouts& ro, const Vocab& v,
+                 const SampleOptions& o, const std::vector<int64_t>& problem_ids) {
+  ScoredRows out;
+  out.positions = std::max<int64_t>(ro.max_generated, 1);
+  if (ro.max_generated == 0) return out;
+  const PositionLogits l = position_logits(expert, amateur, ro, v, out.positions);
+  library_rows(l, v, o, out);
+  if (o.selection == "random") keep_random(ro, problem_ids, o, out);
+  if (o.targets != "contrastive") expert_rows(l.expert, o, out);
   return out;
 }
 
@@ -322,7 +382,9 @@ void sample_batch(const Qwen2Model& expert, const Qwen2Model& amateur, const Tok
                   const SampleOptions& o, SupervisionStore& store, CallCount& count) {
   const Rollouts ro =
       roll_out(expert, encode_prompts(tokenizer, problems, b0, b1, o, v.embeddable), o, batch, v.shared);
-  const ScoredRows rows = score(expert, amateur, ro, v, o);
+  std::vector<int64_t> problem_ids;
+  for (int64_t i = b0; i < b1; ++i) problem_ids.push_back(problems[static_cast<size_t>(i)].id);
+  const ScoredRows rows = score(expert, amateur, ro, v, o, problem_ids);
   for (int64_t r = 0; r < b1 - b0 && !count.limit_reached(); ++r) {
     const Problem& p = problems[static_cast<size_t>(b0 + r)];
     if (store.is_done(p.id)) continue;

@@ -15,7 +15,8 @@
 //      `shared` ids, shared = min(expert vocab, amateur vocab, tokenizer vocab)
 //      (the padded rows beyond the tokenizer's ids are never real tokens);
 //   5. lr::torch_adapter::select_and_build on all rows of the batch at once
-//      (KL > kappa, beta-mask targets with K slots);
+//      (KL > kappa, beta-mask targets with K slots); the ablations
+//      (selection, targets) change which rows are kept and their targets;
 //   6. each problem's kept rows appended to the store with its done marker
 //      (supervision_store.h, FORMAT.md), in the problems' order.
 // A resumed run regenerates a partly done batch whole (so every row is
@@ -51,6 +52,11 @@ struct SampleOptions {
   std::string system_prompt;  // "" leaves the system turn out (see prompt/chat_prompt.h; kDefaultSystemPrompt)
   std::string prompt_template;  // "" = the ChatML prompt of chat_prompt.h; else {system} / {question} filled in
   std::vector<int64_t> stop_ids;
+  // The paper's ablations (its Table 6): which positions are kept ("kl",
+  // "all", "random"; step_selection.h) and their targets ("contrastive",
+  // "expert", "argmax"; ablation_targets.h). "random" draws with `seed`.
+  std::string selection = defaults::sample::selection;
+  std::string targets = defaults::sample::targets;
   // Stop after this many problems have been written by this call (< 0: no
   // limit). For tests and for cutting a long run into pieces; resume goes on.
   int64_t max_problems_this_call = -1;

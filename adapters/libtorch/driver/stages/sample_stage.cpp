@@ -36,6 +36,8 @@ SampleOptions sample_options(const ExperimentConfig& c, const Qwen2Config& exper
   opts.kl_threshold = float(c.sample.kl_threshold);
   opts.beta = float(c.sample.beta);
   opts.k = c.sample.k;
+  opts.selection = c.sample.selection;  // the ablations (sample/step_selection.h, sample/ablation_targets.h)
+  opts.targets = c.sample.targets;
   opts.system_prompt = c.prompt.system;
   // The same prompt as eval's chain-of-thought one (prompt/prompt_template.h).
   if (c.prompt.templ != kDefaultCotTemplate) opts.prompt_template = c.prompt.templ;

@@ -31,4 +31,10 @@ struct SftSamples {
 SftSamples sft_samples(const ResultsFile& trajectories, const std::vector<EvalProblem>& problems,
                        int64_t max_seq_len);
 
+// One training sequence, prompt ids + output ids with loss on the output,
+// added to `out` under the rules above (cut to max_seq_len, or dropped when
+// the prompt leaves no room; nothing when either part is empty).
+void add_sequence(SftSamples& out, std::vector<int64_t> prompt, const std::vector<int64_t>& output,
+                  int64_t max_seq_len);
+
 }  // namespace lr::driver

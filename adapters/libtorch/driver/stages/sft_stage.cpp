@@ -2,13 +2,16 @@
 // (adapters/libtorch/driver/METHOD.md, "Baseline: rejection-sampling SFT"): one greedy trajectory per training problem under the CoT
 // prompt, the ones graded correct kept, LoRA ([lora] settings) trained with
 // cross-entropy on every trajectory token, the adapter exported in PEFT's format.
+// sft.source = "ground_truth" trains on the problems' worked solutions instead
+// (ground_truth_samples.h; the paper's "GT supervision"): no rollouts, no
+// trajectories file.
 //
 //   RUN/sft/trajectories.jsonl  one line per problem (evaluate/results_file.h, with
 //                               prompt_ids / output_ids); resumable
 //   RUN/sft/train/              the trainer's checkpoint (resume continues the schedule)
 //   RUN/sft/train_metrics.jsonl one line per update: update, loss, lr, seconds
 //   RUN/sft/adapter/            the PEFT adapter (only when a trajectory was kept)
-//   RUN/sft/summary.json        problems, kept trajectories, tuned tokens, seconds
+//   RUN/sft/summary.json        source, problems, kept trajectories, tuned tokens, seconds
 //   RUN/sft/settings.json       what it was made with; a resume with other settings is refused
 #include <algorithm>
 #include <chrono>
@@ -20,6 +23,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "config/defaults.h"
 #include "evaluate/evaluator.h"
 #include "io/json_files.h"
 #include "io/run_layout.h"
@@ -30,6 +34,7 @@
 #include "runtime/model_loading.h"
 #include "runtime/progress.h"
 #include "stages/eval_progress.h"
+#include "stages/ground_truth_samples.h"
 #include "stages/sft_samples.h"
 #include "stages/stage.h"
 #include "stages/train_metrics.h"
@@ -49,7 +54,7 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 json sft_settings(const ExperimentConfig& c, const std::vector<int64_t>& stop_ids) {
-  return {{"expert", c.models.expert},
+  json s = {{"expert", c.models.expert},
           {"train_file", c.data.train_file},
           {"question_field", c.data.question_field},
           {"answer_field", c.data.answer_field},
@@ -65,6 +70,8 @@ json sft_settings(const ExperimentConfig& c, const std::vector<int64_t>& stop_id
           {"train", {{"lr", c.sft.lr}, {"batch_size", c.sft.batch_size}, {"grad_accum", c.sft.grad_accum},
                      {"epochs", c.sft.epochs}, {"updates", c.sft.updates}, {"max_seq_len", c.sft.max_seq_len},
                      {"schedule", c.train.schedule}}}};
+  if (c.sft.source != defaults::sft::source) s["source"] = c.sft.source;  // absent: rejection, as before
+  return s;
 }
 
 int64_t sft_updates(const ExperimentConfig& c, int64_t kept) {
@@ -108,8 +115,17 @@ DatasetScore roll_out(const ExperimentConfig& c, const Qwen2Model& model, const 
   return rollouts;
 }
 
-ordered_json rejection_summary(const SftSamples& data, const DatasetScore& rollouts, size_t problems) {
+// What the SFT stage trains on, whichever sft.source: the sequences, the
+// summary so far and the seconds spent making them.
+struct SftData {
+  SftSamples samples;
   ordered_json summary;
+  double seconds = 0;
+};
+
+ordered_json samples_summary(const ExperimentConfig& c, const SftSamples& data, size_t problems) {
+  ordered_json summary;
+  summary["source"] = c.sft.source;
   summary["problems"] = static_cast<int64_t>(problems);
   summary["trajectories"] = data.trajectories;
   summary["correct"] = data.correct;
@@ -118,21 +134,54 @@ ordered_json rejection_summary(const SftSamples& data, const DatasetScore& rollo
   summary["tuned_tokens"] = data.tuned_tokens;
   summary["truncated"] = data.truncated;
   summary["dropped_long_prompt"] = data.dropped_long_prompt;
-  summary["rollout_tokens"] = rollouts.generated_tokens;
-  summary["rollout_seconds"] = rollouts.seconds;
   return summary;
 }
 
-// No trajectory kept: the stage is finished, with no adapter.
-int finish_without_adapter(const RunLayout& run, ordered_json summary, const DatasetScore& rollouts) {
-  summary["updates"] = 0;
-  summary["train_seconds"] = 0.0;
-  summary["seconds"] = rollouts.seconds;
-  summary["adapter"] = nullptr;
-  summary["note"] = "no trajectory was graded correct: nothing to fine-tune, no adapter";
-  summary["complete"] = true;
-  write_json_atomically(run.sft_summary().string(), summary);
-  std::cerr << "sft: no trajectory was graded correct, so there is nothing to fine-tune and no SFT adapter; "
+// sft.source = "rejection": rollouts (resumable), then the correct ones, exact
+// ids. nullopt when Ctrl-C stopped the rollouts.
+std::optional<SftData> rejection_data(const ExperimentConfig& c, const Qwen2Model& model, const Tokenizer& tokenizer,
+                                      const std::vector<EvalProblem>& problems, const std::vector<int64_t>& stop_ids) {
+  const RunLayout run(c.run.out_dir);
+  const DatasetScore rollouts = roll_out(c, model, tokenizer, problems, stop_ids);
+  if (InterruptScope::requested()) {
+    std::cerr << "\nsft: interrupted during the rollouts; " << rollouts.n << " of " << problems.size()
+              << " trajectories are in " << run.sft_trajectories().string() << " (run the same command to resume)\n";
+    return std::nullopt;
+  }
+  SftData d;
+  d.samples = sft_samples(ResultsFile(run.sft_trajectories().string()), problems, c.sft.max_seq_len);
+  d.summary = samples_summary(c, d.samples, problems.size());
+  d.summary["rollout_tokens"] = rollouts.generated_tokens;
+  d.summary["rollout_seconds"] = rollouts.seconds;
+  d.seconds = rollouts.seconds;
+  std::cerr << "sft: " << d.samples.correct << " of " << d.samples.trajectories << " trajectories correct, "
+            << d.samples.kept << " kept (" << d.samples.tuned_tokens << " tokens to tune)\n";
+  return d;
+}
+
+// sft.source = "ground_truth": the worked solutions (ground_truth_samples.h).
+SftData ground_truth_data(const ExperimentConfig& c, const Tokenizer& tokenizer,
+                          const std::vector<EvalProblem>& problems, const std::vector<int64_t>& stop_ids) {
+  SftData d;
+  d.samples = ground_truth_samples(c, tokenizer, problems, stop_ids);
+  d.summary = samples_summary(c, d.samples, problems.size());
+  std::cerr << "sft: " << d.samples.kept << " worked solutions of " << problems.size() << " problems ("
+            << d.samples.tuned_tokens << " tokens to tune)\n";
+  return d;
+}
+
+// No sequence kept: the stage is finished, with no adapter.
+int finish_without_adapter(const RunLayout& run, SftData data) {
+  const bool rejection = data.summary.value("source", "") == "rejection";
+  const std::string why = rejection ? "no trajectory was graded correct" : "no worked solution fits sft.max_seq_len";
+  data.summary["updates"] = 0;
+  data.summary["train_seconds"] = 0.0;
+  data.summary["seconds"] = data.seconds;
+  data.summary["adapter"] = nullptr;
+  data.summary["note"] = why + ": nothing to fine-tune, no adapter";
+  data.summary["complete"] = true;
+  write_json_atomically(run.sft_summary().string(), data.summary);
+  std::cerr << "sft: " << why << ", so there is nothing to fine-tune and no SFT adapter; "
                "eval will skip the sft model (summary in " << run.sft_summary().string() << ")\n";
   std::cout << run.sft_summary().string() << "\n";
   return 0;
@@ -199,27 +248,21 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
   record_settings(run.sft_dir(), sft_settings(c, stop_ids));
 
   InterruptScope interrupt;
-  const DatasetScore rollouts = roll_out(c, model, tokenizer, problems, stop_ids);
-  if (InterruptScope::requested()) {
-    std::cerr << "\nsft: interrupted during the rollouts; " << rollouts.n << " of " << problems.size()
-              << " trajectories are in " << run.sft_trajectories().string() << " (run the same command to resume)\n";
-    return kExitInterrupted;
-  }
-  // 2. Rejection: the correct trajectories, exact ids.
-  const SftSamples data = sft_samples(ResultsFile(run.sft_trajectories().string()), problems, c.sft.max_seq_len);
-  ordered_json summary = rejection_summary(data, rollouts, problems.size());
-  std::cerr << "sft: " << data.correct << " of " << data.trajectories << " trajectories correct, " << data.kept
-            << " kept (" << data.tuned_tokens << " tokens to tune)\n";
-  if (data.kept == 0) return finish_without_adapter(run, summary, rollouts);
+  std::optional<SftData> made = c.sft.source == "ground_truth"
+                                    ? ground_truth_data(c, tokenizer, problems, stop_ids)
+                                    : rejection_data(c, model, tokenizer, problems, stop_ids);
+  if (!made) return kExitInterrupted;
+  SftData& data = *made;
+  if (data.samples.kept == 0) return finish_without_adapter(run, std::move(data));
 
   const LoraConfig lora = lora_config(c);
   std::vector<torch::Tensor> params = attach_lora(model, lora);
   // LoRA dropout draws from the global generators: seeded so a fresh run is
   // reproducible (a resumed one restores their state from the checkpoint).
   torch::manual_seed(uint64_t(c.run.seed));
-  const TrainOptions opts = sft_train_options(c, data.kept);
+  const TrainOptions opts = sft_train_options(c, data.samples.kept);
   Trainer trainer(model, params, opts);
-  const double train_seconds = train_on(trainer, model, opts, data, run);
+  const double train_seconds = train_on(trainer, model, opts, data.samples, run);
   if (InterruptScope::requested() && trainer.updates_done() < opts.total_updates) {
     std::cerr << "\nsft: interrupted after update " << trainer.updates_done() << "; checkpoint in "
               << opts.checkpoint_dir << " (run the same command to resume)\n";
@@ -227,13 +270,14 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
   }
   trainer.save_checkpoint(opts.checkpoint_dir);
   save_peft_adapter(run.sft_adapter().string(), model, lora, c.models.expert);
-  summary["updates"] = trainer.updates_done();
-  summary["train_seconds"] = train_seconds;
-  summary["seconds"] = rollouts.seconds + train_seconds;
-  summary["adapter"] = run.sft_adapter().string();
-  summary["complete"] = true;
-  write_json_atomically(run.sft_summary().string(), summary);
-  std::cerr << "sft: " << trainer.updates_done() << " updates on " << data.kept << " trajectories; PEFT adapter in "
+  data.summary["updates"] = trainer.updates_done();
+  data.summary["train_seconds"] = train_seconds;
+  data.summary["seconds"] = data.seconds + train_seconds;
+  data.summary["adapter"] = run.sft_adapter().string();
+  data.summary["complete"] = true;
+  write_json_atomically(run.sft_summary().string(), data.summary);
+  std::cerr << "sft: " << trainer.updates_done() << " updates on " << data.samples.kept
+            << " sequences; PEFT adapter in "
             << run.sft_adapter().string() << "\n";
   std::cout << run.sft_adapter().string() << "\n";
   return 0;
@@ -241,7 +285,9 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
 
 bool sft_stage_complete(const ExperimentConfig& c) {
   const std::optional<json> s = read_json_file(RunLayout(c.run.out_dir).sft_summary().string());
-  return s && s->is_object() && s->value("complete", false);
+  // Made from another source: not complete, so the stage runs and refuses, naming sft.source.
+  return s && s->is_object() && s->value("complete", false) &&
+         s->value("source", std::string(defaults::sft::source)) == c.sft.source;
 }
 
 }  // namespace lr::driver
