@@ -64,15 +64,19 @@ struct Brute {
   int64_t support = 0, target_top = -1, expert_top = -1, amateur_top = -1;
 };
 
-Brute brute(const at::Tensor& expert_row, const at::Tensor& amateur_row, double beta) {
+// The target's top id: the largest log p_E - log p_A over the support, cut
+// (as the C library documents) to the K ids of largest p_E when larger.
+Brute brute(const at::Tensor& expert_row, const at::Tensor& amateur_row, double beta, int64_t k = 4) {
   const at::Tensor lpe = torch::log_softmax(expert_row.narrow(0, 0, kShared).to(torch::kFloat64), 0);
   const at::Tensor lpa = torch::log_softmax(amateur_row.narrow(0, 0, kShared).to(torch::kFloat64), 0);
   Brute b;
   b.kl = (lpe.exp() * (lpe - lpa)).sum().item<double>();
   const at::Tensor in_support = lpe >= lpe.max() + std::log(beta);
   b.support = in_support.sum().item<int64_t>();
-  const at::Tensor ratio = torch::where(in_support, lpe - lpa, torch::full_like(lpe, -INFINITY));
-  b.target_top = ratio.argmax().item<int64_t>();
+  const at::Tensor by_expert = std::get<1>(lpe.sort(/*stable=*/true, 0, /*descending=*/true));
+  const at::Tensor slots = by_expert.narrow(0, 0, std::min(b.support, k));  // the support's K most likely ids
+  const at::Tensor ratio = (lpe - lpa).index_select(0, slots);
+  b.target_top = slots[ratio.argmax().item<int64_t>()].item<int64_t>();
   b.expert_top = lpe.argmax().item<int64_t>();
   b.amateur_top = lpa.argmax().item<int64_t>();
   return b;
@@ -421,7 +425,7 @@ namespace {
 std::string stage_config(const std::string& dir) {
   fs::create_directories(dir);
   const std::string path = dir + "/diag.toml";
-  write_text(path, "[run]\nout_dir = \"" + dir + "/run\"\n"
+  write_text(path, "[run]\nout_dir = \"" + dir + "/run\"\ndevice = \"cpu\"\n"
                    "[models]\nmake_tiny = true\n"
                    "[models.tiny]\ntokenizer = \"" + kScratch + "/tokenizer.json\"\n"
                    "expert_layers = 1\nexpert_hidden = 32\namateur_layers = 1\namateur_hidden = 16\n"

@@ -31,7 +31,8 @@ struct PositionScore {
   double kl = 0;            // NaN for a data fault
   bool kept = false;        // kl > kappa (the library's decision)
   int64_t support = 0;      // |{a : p_E(a) >= beta max p_E}|, before truncation to K
-  int64_t target_top = -1;  // the target's heaviest id
+  int64_t target_top = -1;  // the heaviest id of the target as stage 1 stores it (K slots: a larger
+                            // support is cut to its K ids of largest p_E first, as the C library does)
   int64_t expert_top = -1;  // argmax p_E
   int64_t amateur_top = -1; // argmax p_A
 };
