@@ -352,6 +352,7 @@ TEST(GoldWalk, Definition) {
   EXPECT_EQ(w.kept.overturned, 1);
   EXPECT_EQ(w.kept.first_errors, 1);
   EXPECT_EQ(w.kept.fixed, 1);
+  EXPECT_EQ(w.kept.amateur_right, 1);
 }
 
 TEST_F(DiagnoseTest, GoldWalkMatchesBruteForce) {
@@ -451,6 +452,7 @@ TEST_F(DiagnoseTest, StageWritesFileSkipsWhenCompleteAndReports) {
   EXPECT_EQ(d["problems"], 3);
   EXPECT_EQ(d["settings"]["problems"], 3);
   EXPECT_EQ(d["gold"]["problems"], 3);  // GSM8K test answers are worked solutions
+  EXPECT_EQ(d["gold"]["problems_without_solution"], 0);
   EXPECT_TRUE(diagnose_stage_complete(c));
   EXPECT_FALSE(diagnose_stage_complete(load_config(path, {"sample.kl_threshold=2.0"})));
   EXPECT_FALSE(diagnose_stage_complete(load_config(path, {"diagnostics.problems=2"})));

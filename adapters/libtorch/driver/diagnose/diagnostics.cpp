@@ -77,6 +77,7 @@ ojson expert_rollouts(const Context& x) {
   g.stop_ids = x.options.stop_ids;
   g.batch_size = x.options.batch_size;
   const size_t total = x.prompts.size(), bs = static_cast<size_t>(x.options.batch_size);
+  report(x, "expert rollouts", 0, int64_t(total));  // the phase's clock starts here
   for (size_t b0 = 0; b0 < total; b0 += bs) {
     const std::vector<std::vector<int64_t>> prompts(x.prompts.begin() + long(b0),
                                                     x.prompts.begin() + long(std::min(total, b0 + bs)));
@@ -103,6 +104,7 @@ ojson target_greedy(const Context& x) {
   o.batch_size = x.options.batch_size;
   o.stop_ids = x.options.stop_ids;
   o.progress = [&x](int64_t done, int64_t total) { report(x, "target decoding", done, total); };
+  report(x, "target decoding", 0, int64_t(x.prompts.size()));
   const TargetDecoding d = decode_from_targets(x.expert, x.amateur, x.prompts, o);
   int64_t right = 0;
   for (size_t i = 0; i < d.outputs.size(); ++i) right += correct(x, i, d.outputs[i]);
@@ -122,6 +124,7 @@ ojson gold_walks(const Context& x) {
     prompts.push_back(x.prompts[i]);
   }
   const auto progress = [&x](int64_t done, int64_t total) { report(x, "gold solutions", done, total); };
+  report(x, "gold solutions", 0, int64_t(prompts.size()));
   ojson j = walk_gold(x.expert, x.amateur, prompts, golds, x.contrast, x.options.batch_size, progress).to_json();
   j["problems_without_solution"] = x.problems.size() - prompts.size();
   return j;

@@ -33,8 +33,8 @@ struct DiagnoseOptions {
   std::vector<int64_t> stop_ids;
 };
 
-// Called after each batch of each phase ("expert rollouts", "target
-// decoding", "gold solutions"), with problems done of total.
+// Called with 0 done as each phase starts ("expert rollouts", "target
+// decoding", "gold solutions"), then after each of its batches.
 using DiagnoseProgress = std::function<void(const std::string& phase, int64_t done, int64_t total)>;
 
 // The diagnostics of `problems` as the JSON of RUN/diagnostics.json (without
