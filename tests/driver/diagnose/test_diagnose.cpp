@@ -242,7 +242,8 @@ TEST_F(DiagnoseTest, RolloutStatisticsMatchBruteForce) {
   const auto d = run_diagnostics(*expert_, *amateur_, *tokenizer_, problems_, options(kappa));
 
   const at::Tensor t = torch::tensor(kl, torch::kFloat64);
-  for (const auto& [name, q] : std::map<std::string, double>{{"p10", .1}, {"p25", .25}, {"p50", .5}, {"p75", .75}, {"p90", .9}})
+  const std::map<std::string, double> quantiles = {{"p10", .1}, {"p25", .25}, {"p50", .5}, {"p75", .75}, {"p90", .9}};
+  for (const auto& [name, q] : quantiles)
     EXPECT_NEAR(at_path(d, "/rollouts/kl/" + name), torch::quantile(t, q).item<double>(), 1e-4) << name;
   EXPECT_NEAR(at_path(d, "/rollouts/kl/mean"), t.mean().item<double>(), 1e-4);
   EXPECT_EQ(at_path(d, "/rollouts/positions"), double(all.size()));

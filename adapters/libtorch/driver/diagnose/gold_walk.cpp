@@ -29,7 +29,8 @@ nlohmann::ordered_json counts_json(const GoldCounts& c) {
 }  // namespace
 
 void add_gold_walk(const std::vector<PositionScore>& scores, const std::vector<int64_t>& gold, GoldWalk& walk) {
-  if (scores.size() != gold.size()) throw std::invalid_argument("diagnose: gold walk: scores and gold tokens differ in length");
+  if (scores.size() != gold.size())
+    throw std::invalid_argument("diagnose: gold walk: scores and gold tokens differ in length");
   ++walk.problems;
   for (size_t j = 0; j < gold.size(); ++j) {
     const PositionScore& s = scores[j];

@@ -34,7 +34,8 @@ std::string of(const json& d, const char* part, const char* whole) {
 void write_table(std::ostream& md, const json& d) {
   md << "| diagnostic | value |\n| --- | ---: |\n";
   md << "| KL(p_E ‖ p_A) p10 / p25 / p50 / p75 / p90, mean (nats) | " << real_cell(d, "/rollouts/kl/p10") << " / "
-     << real_cell(d, "/rollouts/kl/p25") << " / " << real_cell(d, "/rollouts/kl/p50") << " / " << real_cell(d, "/rollouts/kl/p75")
+     << real_cell(d, "/rollouts/kl/p25") << " / " << real_cell(d, "/rollouts/kl/p50") << " / "
+     << real_cell(d, "/rollouts/kl/p75")
      << " / " << real_cell(d, "/rollouts/kl/p90") << ", " << real_cell(d, "/rollouts/kl/mean") << " |\n";
   md << "| positions kept at kappa | " << count_cell(d, "/rollouts/kept") << " of " << count_cell(d, "/rollouts/positions")
      << " (" << percent_cell(d, "/rollouts/kept_fraction") << ") |\n";
@@ -55,7 +56,8 @@ void write_table(std::ostream& md, const json& d) {
 void write_sentence(std::ostream& md, const json& d) {
   md << "On " << count_cell(d, "/problems") << " validation problems the expert's greedy rollouts have a median KL of "
      << real_cell(d, "/rollouts/kl/p50") << " nats (p90 " << real_cell(d, "/rollouts/kl/p90") << "), and "
-     << percent_cell(d, "/rollouts/kept_fraction") << " of their positions pass kappa = " << real_cell(d, "/settings/kl_threshold", "%g")
+     << percent_cell(d, "/rollouts/kept_fraction") << " of their positions pass kappa = "
+     << real_cell(d, "/settings/kl_threshold", "%g")
      << ". Decoding greedily from the contrastive target scores " << percent_cell(d, "/decoding/target_greedy/accuracy")
      << " against the expert's own " << percent_cell(d, "/decoding/expert_greedy/accuracy")
      << ". Along the gold solutions the target overturns " << of(d, "overturned", "correct_tokens")
