@@ -18,6 +18,7 @@ void add_generate_command(CLI::App& app);
 void add_make_tiny_model_command(CLI::App& app);
 void add_grade_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
+void add_diagnose_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_sft_command(CLI::App& app);

@@ -4,7 +4,7 @@
 //   generate         continue prompts with a checkpoint
 //   make-tiny-model  write a random Qwen2 checkpoint (the tests' fixture)
 //   grade            extract and grade answers (stdin JSON objects)
-//   sample, train, eval, sft, run, report
+//   sample, diagnose, train, eval, sft, run, report
 //                    the experiment's stages from a TOML config (config_verb.h;
 //                    the stages themselves are in ../stages/, the report in ../report/)
 #include <exception>
@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_make_tiny_model_command(app);
   add_grade_command(app);
   add_sample_command(app);
+  add_diagnose_command(app);
   add_train_command(app);
   add_eval_command(app);
   add_sft_command(app);

@@ -150,6 +150,9 @@ EvalProblem parse_line(const json& j, const EvalDataset& d, Format format, int64
   } catch (const std::exception& e) {
     throw DatasetError(where + "unusable ground truth in field \"" + d.answer_field + "\" (" + e.what() + ")");
   }
+  const json& a = field(j, d.answer_field, where);
+  if (a.is_string()) p.answer_text = a.get<std::string>();
+  else if (a.is_number()) p.answer_text = a.dump();
   p.question = std::move(question);
   return p;
 }

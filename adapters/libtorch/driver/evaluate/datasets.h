@@ -31,6 +31,9 @@ struct EvalProblem {
   std::string question;  // as put into the prompt's {question}
   std::string gold;      // the ground truth given to grade_output
   AnswerKind kind = AnswerKind::kAuto;
+  // The answer field as written (a number as JSON writes it; "" when it is a
+  // list or object): GSM8K's gold worked solution, for the diagnostics.
+  std::string answer_text;
 };
 
 // Any fault of a dataset file: the message names the file and, for a bad

@@ -37,6 +37,20 @@ DatasetScore score_results(const ResultsFile& file, const std::vector<EvalProble
 
 namespace {
 
+bool ends_with_stop_id(const std::vector<int64_t>& out, const std::vector<int64_t>& stop_ids) {
+  return !out.empty() && std::find(stop_ids.begin(), stop_ids.end(), out.back()) != stop_ids.end();
+}
+
+}  // namespace
+
+std::string output_text(const Tokenizer& tokenizer, const std::vector<int64_t>& out,
+                        const std::vector<int64_t>& stop_ids) {
+  const std::vector<int32_t> text_ids(out.begin(), out.end() - (ends_with_stop_id(out, stop_ids) ? 1 : 0));
+  return tokenizer.decode(text_ids, /*skip_special_tokens=*/true);
+}
+
+namespace {
+
 // Greedy decoding with the options' stop ids and, when there are stop
 // strings, a check of the newest tokens' text.
 GenerateOptions generate_options(const Tokenizer& tokenizer, const EvalOptions& options) {
@@ -65,10 +79,8 @@ GenerateOptions generate_options(const Tokenizer& tokenizer, const EvalOptions& 
 // before a stop string), its extracted answer and grade.
 ResultLine result_line(const EvalProblem& p, const std::vector<int64_t>& prompt, const std::vector<int64_t>& out,
                        double seconds, const Tokenizer& tokenizer, const EvalOptions& options) {
-  const bool stop_id = !out.empty() && std::find(options.stop_ids.begin(), options.stop_ids.end(), out.back()) !=
-                                           options.stop_ids.end();
-  const std::vector<int32_t> text_ids(out.begin(), out.end() - (stop_id ? 1 : 0));
-  std::string text = tokenizer.decode(text_ids, /*skip_special_tokens=*/true);
+  const bool stop_id = ends_with_stop_id(out, options.stop_ids);
+  std::string text = output_text(tokenizer, out, options.stop_ids);
   bool stop_string = false;
   size_t cut = std::string::npos;
   for (const std::string& s : options.stop_strings) cut = std::min(cut, text.find(s));

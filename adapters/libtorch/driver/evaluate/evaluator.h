@@ -55,6 +55,11 @@ struct DatasetScore {
 // lines (say from a larger limit earlier) are ignored.
 DatasetScore score_results(const ResultsFile& file, const std::vector<EvalProblem>& problems);
 
+// The text eval grades of a generated output: its ids without a final stop
+// id, decoded with special tokens skipped (before any stop-string cut).
+std::string output_text(const Tokenizer& tokenizer, const std::vector<int64_t>& out,
+                        const std::vector<int64_t>& stop_ids);
+
 // Evaluates the problems without a result in the file (ResultsFile at
 // results_path) and returns the score over all of them. Throws
 // std::invalid_argument for bad options, ResultsFileError for a bad file.

@@ -4,6 +4,7 @@
 //   config.toml                  the effective configuration (sample)
 //   supervision.jsonl            stage 1's records (sample/FORMAT.md)
 //   supervision.stats.json       its statistics
+//   diagnostics.json             what explains a result (diagnose; its settings inside)
 //   train/                       the trainer's checkpoint, inputs.json, complete.json
 //   adapter/                     the LightReasoner LoRA adapter (PEFT)
 //   merged/                      the expert with the adapter merged in (train.export_merged)
@@ -36,6 +37,7 @@ class RunLayout {
   path config() const { return root_ / "config.toml"; }
   path supervision() const { return root_ / "supervision.jsonl"; }
   path supervision_stats() const { return root_ / "supervision.stats.json"; }
+  path diagnostics() const { return root_ / "diagnostics.json"; }
   path train_dir() const { return root_ / "train"; }
   path train_inputs() const { return train_dir() / "inputs.json"; }
   path train_complete() const { return train_dir() / "complete.json"; }

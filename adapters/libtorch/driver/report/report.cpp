@@ -5,6 +5,7 @@
 
 #include "io/atomic_file.h"
 #include "io/run_layout.h"
+#include "report/diagnostics_section.h"
 #include "report/plots.h"
 #include "report/run_files.h"
 #include "report/tables.h"
@@ -21,6 +22,7 @@ std::string write_report(const ExperimentConfig& c) {
   write_accuracy_table(md, c, files);
   write_efficiency_table(md, c, files);
   write_sampling_statistics(md, c, files);
+  write_diagnostics(md, files.diagnostics);
   write_training(md, c, files);
   md << "## Plots\n\n";
   if (!c.report.plots) {

@@ -2,9 +2,10 @@
 // paper's Table 1 (accuracy per benchmark for the base expert, the SFT
 // baseline and LightReasoner, with their average) and Table 2 (time, problems
 // and tuned tokens of SFT and LightReasoner), the sampling statistics, the
-// training curves, and PNG plots in RUN/plots/ (plots.h). It reads the run
-// folder's files only (io/run_layout.h); whatever a stage has not produced yet
-// is shown as "—" with a note.
+// diagnostics (diagnostics_section.h), the training curves, and PNG plots in
+// RUN/plots/ (plots.h). It reads the run folder's files only
+// (io/run_layout.h); whatever a stage has not produced yet is shown as "—"
+// with a note.
 #pragma once
 
 #include <string>

@@ -27,6 +27,7 @@ RunFiles read_run_files(const ExperimentConfig& c) {
   const RunLayout run(c.run.out_dir);
   RunFiles f;
   f.stats = read_json_file(run.supervision_stats().string());
+  f.diagnostics = read_json_file(run.diagnostics().string());
   f.seconds = read_json_file(run.stage_seconds().string());
   f.train_done = read_json_file(run.train_complete().string());
   f.sft = read_json_file(run.sft_summary().string());

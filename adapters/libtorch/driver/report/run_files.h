@@ -24,6 +24,7 @@ struct ModelScores {
 
 struct RunFiles {
   std::optional<nlohmann::json> stats;       // supervision.stats.json
+  std::optional<nlohmann::json> diagnostics;  // diagnostics.json
   std::optional<nlohmann::json> seconds;     // stage_seconds.json
   std::optional<nlohmann::json> train_done;  // train/complete.json
   std::optional<nlohmann::json> sft;         // sft/summary.json

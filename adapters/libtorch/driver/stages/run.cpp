@@ -1,5 +1,5 @@
 // `lightreasoner run`: the whole experiment. (The tiny models when
-// models.make_tiny) -> sample -> train -> eval (base and LightReasoner) -> sft
+// models.make_tiny) -> sample -> (diagnose when diagnostics.enabled) -> train -> eval (base and LightReasoner) -> sft
 // and its eval when [sft].enabled -> report. A stage whose outputs are
 // complete for the current settings is skipped ("skipped: complete"), so
 // rerunning the same command after a Ctrl-C, a kill or a crash goes on where
@@ -36,9 +36,12 @@ std::vector<Stage> stages_of(const ExperimentConfig& c) {
   all.models = "all";
   std::vector<Stage> stages = {
       {"sample", [&c] { return sample_stage_complete(c); }, [&c] { return run_sample_stage(c); }},
-      {"train", [&c] { return train_stage_complete(c); }, [&c] { return run_train_stage(c); }},
-      {"eval", [&c, all] { return eval_stage_complete(c, all); }, [&c, all] { return run_eval_stage(c, all); }},
   };
+  if (c.diagnostics.enabled)
+    stages.push_back({"diagnose", [&c] { return diagnose_stage_complete(c); }, [&c] { return run_diagnose_stage(c); }});
+  stages.push_back({"train", [&c] { return train_stage_complete(c); }, [&c] { return run_train_stage(c); }});
+  stages.push_back(
+      {"eval", [&c, all] { return eval_stage_complete(c, all); }, [&c, all] { return run_eval_stage(c, all); }});
   if (c.sft.enabled) {
     stages.push_back({"sft", [&c] { return sft_stage_complete(c); }, [&c] { return run_sft_stage(c); }});
     // The SFT model's evaluation (base and LightReasoner are complete by now).

@@ -59,6 +59,13 @@ int run_sample_stage(const ExperimentConfig& config);
 // is done in the supervision file, written with the current sample settings.
 bool sample_stage_complete(const ExperimentConfig& config);
 
+// ---- diagnose: RUN/diagnostics.json (diagnose_stage.cpp): what explains a
+// result, on the first diagnostics.problems problems of the first eval dataset
+int run_diagnose_stage(const ExperimentConfig& config);
+// True when RUN/diagnostics.json holds the current settings (models, dataset,
+// problems, prompt, sample's kappa / beta / k / max_new_tokens / batch_size, stop ids).
+bool diagnose_stage_complete(const ExperimentConfig& config);
+
 // ---- train: RUN/train/ (checkpoint.pt, inputs.json, complete.json),
 // RUN/adapter/ (PEFT), RUN/merged/ (train.export_merged), RUN/train_metrics.jsonl
 // (train_stage.cpp)

@@ -84,6 +84,15 @@ std::string run_sweep(const ExperimentConfig& c, const std::vector<std::string>&
   const Clock::time_point t0 = Clock::now();
   std::cerr << "sweep: " << c.source << " -> " << c.run.out_dir << " (" << runs.size() << " runs)\n";
   prepare_models(c);
+  // [diagnostics] enabled: once, on the sweep's own config (they depend on the
+  // models and stage 1's settings only); the table includes RUN/diagnostics.json.
+  if (c.diagnostics.enabled && !diagnose_stage_complete(c)) {
+    std::cerr << "sweep: diagnose\n";
+    if (run_diagnose_stage(c) == kExitInterrupted) {
+      std::cerr << "sweep: interrupted; the same command resumes\n";
+      return "";
+    }
+  }
   double worked_seconds = 0;
   size_t worked_runs = 0;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -98,10 +107,6 @@ std::string run_sweep(const ExperimentConfig& c, const std::vector<std::string>&
       ++worked_runs;
     }
   }
-  // [diagnostics] enabled: the diagnose stage (branch h/diag, not merged when
-  // this was written) belongs here, once, on the sweep's own config:
-  //   if (c.diagnostics.enabled && !diagnose_stage_complete(c) && run_diagnose_stage(c) == kExitInterrupted) ...
-  // The table includes RUN/diagnostics.json whenever it is there.
   const std::string table = write_sweep_table(c);
   std::cerr << "sweep: done in " << duration_text(seconds_since(t0)) << "; the table is " << table << "\n";
   return table;
