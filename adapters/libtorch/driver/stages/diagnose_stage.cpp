@@ -24,6 +24,7 @@
 #include "runtime/interrupt.h"
 #include "runtime/model_loading.h"
 #include "runtime/progress.h"
+#include "stages/rollout_stop_ids.h"
 #include "stages/stage.h"
 
 namespace lr::driver {
@@ -37,11 +38,6 @@ const EvalDataset& validation_dataset(const ExperimentConfig& c) {
   if (c.eval.datasets.empty())
     throw std::runtime_error(c.source + ": diagnose: no eval dataset (the first of eval.datasets is the validation split)");
   return c.eval.datasets.front();
-}
-
-// As the sample stage's: sample.stop_ids, else the expert's ChatML stop ids.
-std::vector<int64_t> stop_ids_of(const ExperimentConfig& c, const Qwen2Config& expert, const Tokenizer& tokenizer) {
-  return c.sample.stop_ids.empty() ? chat_stop_ids_for(c.models.expert, expert, tokenizer) : c.sample.stop_ids;
 }
 
 // A model folder's identity: its path, and digests of its config and weights
@@ -128,7 +124,7 @@ int run_diagnose_stage(const ExperimentConfig& c) {
   const Qwen2Model expert = Qwen2Model::load(c.models.expert, device, dtype_from(c.run.dtype));
   const Qwen2Model amateur = Qwen2Model::load(c.models.amateur, device, dtype_from(c.run.dtype));
   const std::vector<EvalProblem> problems = load_eval_dataset(validation_dataset(c), c.diagnostics.problems);
-  const std::vector<int64_t> stop_ids = stop_ids_of(c, expert.config(), tokenizer);
+  const std::vector<int64_t> stop_ids = rollout_stop_ids(c, expert.config(), tokenizer);
   const RunLayout run(c.run.out_dir);
   PhaseProgress progress;
   nlohmann::ordered_json out;
@@ -155,7 +151,7 @@ bool diagnose_stage_complete(const ExperimentConfig& c) {
   if (!fs::exists(expert_config) || !fs::exists(fs::path(c.models.amateur) / "config.json")) return false;
   const Tokenizer tokenizer = tokenizer_in(c.models.expert);
   const std::vector<int64_t> stop_ids =
-      stop_ids_of(c, Qwen2Config::from_json_file(expert_config.string()), tokenizer);
+      rollout_stop_ids(c, Qwen2Config::from_json_file(expert_config.string()), tokenizer);
   return !settings_difference(file->at("settings"), diagnose_settings(c, stop_ids));
 }
 

@@ -18,6 +18,7 @@
 #include "runtime/progress.h"
 #include "sample/sampler.h"
 #include "sample/supervision_store.h"
+#include "stages/rollout_stop_ids.h"
 #include "stages/stage.h"
 #include "stages/training_problems.h"
 
@@ -43,8 +44,7 @@ SampleOptions sample_options(const ExperimentConfig& c, const Qwen2Config& exper
   if (c.prompt.templ != kDefaultCotTemplate) opts.prompt_template = c.prompt.templ;
   // Rollouts end at the ChatML turn's end too, as in eval and sft: a base
   // expert whose config lists only <|endoftext|> closes its turn with <|im_end|>.
-  opts.stop_ids = c.sample.stop_ids.empty() ? chat_stop_ids_for(c.models.expert, expert_config, tokenizer)
-                                            : c.sample.stop_ids;
+  opts.stop_ids = rollout_stop_ids(c, expert_config, tokenizer);
   return opts;
 }
 
