@@ -16,6 +16,8 @@ void add_version_flag(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_make_tiny_model_command(CLI::App& app);
+void add_make_task_command(CLI::App& app);
+void add_pretrain_command(CLI::App& app);
 void add_grade_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_diagnose_command(CLI::App& app);

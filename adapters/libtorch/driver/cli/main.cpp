@@ -3,8 +3,9 @@
 //   tokenize         text -> Qwen2 token ids (stdin JSON strings)
 //   generate         continue prompts with a checkpoint
 //   make-tiny-model  write a random Qwen2 checkpoint (the tests' fixture)
+//   make-task        write the synthetic task's splits (the miniature)
 //   grade            extract and grade answers (stdin JSON objects)
-//   sample, diagnose, train, eval, sft, run, report
+//   pretrain, sample, diagnose, train, eval, sft, run, report
 //                    the experiment's stages from a TOML config (config_verb.h;
 //                    the stages themselves are in ../stages/, the report in ../report/)
 #include <exception>
@@ -27,7 +28,9 @@ int main(int argc, char** argv) {
   add_tokenize_command(app);
   add_generate_command(app);
   add_make_tiny_model_command(app);
+  add_make_task_command(app);
   add_grade_command(app);
+  add_pretrain_command(app);
   add_sample_command(app);
   add_diagnose_command(app);
   add_train_command(app);

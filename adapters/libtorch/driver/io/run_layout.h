@@ -13,7 +13,10 @@
 //   sft/                         trajectories.jsonl, train/, train_metrics.jsonl,
 //                                adapter/, summary.json, settings.json
 //   stage_seconds.json           wall time per stage, summed over calls
-//   models/                      the tiny models' fallback tokenizer (models.make_tiny)
+//   models/                      the tiny models' fallback tokenizer (models.make_tiny);
+//                                with models.pretrain: expert/, amateur/, expert-general/ (the
+//                                expert after the general mix), pretrain-tokenizer/, and .pretrain/
+//                                (random starting points and resumable trainer checkpoints)
 //   logs/<verb>.log              each verb's stderr
 //   report.md, plots/            the report and its plots
 //   sweep/base/                  `sweep`: the base expert's evaluation (a run folder)
@@ -60,6 +63,11 @@ class RunLayout {
 
   path stage_seconds() const { return root_ / "stage_seconds.json"; }
   path tiny_tokenizer() const { return root_ / "models" / "tiny-tokenizer"; }
+  path pretrained_expert() const { return root_ / "models" / "expert"; }
+  path pretrained_amateur() const { return root_ / "models" / "amateur"; }
+  path pretrained_expert_general() const { return root_ / "models" / "expert-general"; }
+  path pretrain_tokenizer() const { return root_ / "models" / "pretrain-tokenizer"; }
+  path pretrain_state(const std::string& model) const { return root_ / "models" / ".pretrain" / model; }
   path logs_dir() const { return root_ / "logs"; }
   path log(const std::string& verb) const { return logs_dir() / (verb + ".log"); }
   path report() const { return root_ / "report.md"; }

@@ -29,16 +29,21 @@ void Progress::update(int64_t done) {
   print(done, false);
 }
 
+void Progress::update(int64_t done, std::string note) {
+  note_ = std::move(note);
+  update(done);
+}
+
 void Progress::finish() { print(total_, true); }
 
 void Progress::print(int64_t done, bool final_line) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? double(done) / elapsed : 0.0;
   std::string eta = rate > 0 && done < total_ ? format_seconds(double(total_ - done) / rate) : "-";
-  std::fprintf(stderr, "%s%s: %lld/%lld %s, %.2f %s/s, %s %s%s", tty_ ? "\r" : "", label_.c_str(),
+  std::fprintf(stderr, "%s%s: %lld/%lld %s, %.2f %s/s, %s %s%s%s%s", tty_ ? "\r" : "", label_.c_str(),
                static_cast<long long>(done), static_cast<long long>(total_), unit_.c_str(), rate, unit_.c_str(),
                final_line ? "took" : "ETA", final_line ? format_seconds(elapsed).c_str() : eta.c_str(),
-               tty_ && !final_line ? "   " : "\n");
+               note_.empty() ? "" : ", ", note_.c_str(), tty_ && !final_line ? "   " : "\n");
   std::fflush(stderr);
 }
 

@@ -13,6 +13,7 @@
 #include "report/report.h"
 #include "runtime/cout_to_cerr.h"
 #include "runtime/interrupt.h"
+#include "stages/pretrained_models.h"
 #include "stages/stage.h"
 
 namespace lr::driver {
@@ -79,6 +80,7 @@ void prepare_models(const ExperimentConfig& c) {
     std::cerr << "run: models.make_tiny: random tiny models (a smoke run: its accuracies mean nothing)\n";
     ensure_tiny_models(c);
   }
+  if (c.models.pretrain && ensure_pretrained_models(c) == kExitInterrupted) throw std::runtime_error("interrupted");
 }
 
 std::string run_experiment(const ExperimentConfig& c) {

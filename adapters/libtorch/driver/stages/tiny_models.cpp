@@ -5,8 +5,6 @@
 // last, with a record of the settings that made it (lightreasoner_tiny.json),
 // so a kill leaves either no folder or a complete one, and a later run knows
 // whether what it finds is what the config asks for.
-#include <unistd.h>
-
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -17,6 +15,7 @@
 #include "io/json_files.h"
 #include "io/run_layout.h"
 #include "sample/problems.h"
+#include "stages/model_folders.h"
 #include "stages/stage.h"
 #include "tokenizer/small_bpe.h"
 
@@ -30,37 +29,10 @@ using json = nlohmann::json;
 constexpr const char* kMarker = "lightreasoner_tiny.json";
 constexpr int32_t kFallbackTokenizerVocab = 1024;
 
-// A sibling of `dir` to build it in, emptied first.
-fs::path scratch_for(const fs::path& dir) {
-  fs::path tmp = dir;
-  tmp += ".partial-" + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  return tmp;
-}
+const FolderMarker kTinyMarker{kMarker, "models.make_tiny", "[models.tiny]"};
 
-// Removes scratch folders a killed earlier run left beside `dir`.
-void remove_stale_scratch(const fs::path& dir) {
-  std::error_code ec;
-  const fs::path parent = dir.parent_path();
-  if (!fs::is_directory(parent, ec)) return;
-  const std::string prefix = dir.filename().string() + ".partial-";
-  for (const auto& e : fs::directory_iterator(parent, ec))
-    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove_all(e.path(), ec);
-}
-
-// Whether `dir` holds what `want` describes: true when it does, false when
-// there is nothing there; an error when it holds something else.
 bool present(const fs::path& dir, const json& want, const std::string& key) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return false;
-  const std::optional<json> have = read_json_file((dir / kMarker).string());
-  if (!have)
-    throw std::runtime_error(key + ": " + dir.string() + " exists but was not written by models.make_tiny (no " +
-                             kMarker + "); point " + key + " elsewhere, or set models.make_tiny = false to use it");
-  if (*have != want)
-    throw std::runtime_error(key + ": " + dir.string() + " holds a tiny model made with other settings (" +
-                             (dir / kMarker).string() + " differs from [models.tiny]); remove the folder to remake it");
-  return true;
+  return folder_holds(dir, want, key, kTinyMarker);
 }
 
 // The texts the fallback tokenizer learns from: the training problems'
@@ -104,8 +76,7 @@ fs::path ensure_tiny_tokenizer(const ExperimentConfig& c) {
   const fs::path tmp = scratch_for(tokenizer);
   write_small_bpe_tokenizer(tmp.string(), tokenizer_corpus(c), vocab);
   write_json_atomically((tmp / kMarker).string(), want);
-  fs::create_directories(tokenizer.parent_path());
-  fs::rename(tmp, tokenizer);
+  publish_folder(tmp, tokenizer);
   return tokenizer;
 }
 
@@ -138,8 +109,7 @@ void ensure_tiny_model(const TinyModelsConfig& t, const TinyModel& m, const fs::
   o.out_dir = tmp.string();
   write_tiny_qwen2(o);
   write_json_atomically((tmp / kMarker).string(), want);
-  fs::create_directories(dir.parent_path());
-  fs::rename(tmp, dir);
+  publish_folder(tmp, dir);
 }
 
 }  // namespace
