@@ -22,7 +22,6 @@
 //   sweep/base/                  `sweep`: the base expert's evaluation (a run folder)
 //   sweep/<variant>/seed-<s>/    `sweep`: one run folder per variant and seed
 //   sweep.md, sweep.json         `sweep`: the table over variants and seeds
-//   diagnostics.json             the diagnose stage's findings ([diagnostics])
 #pragma once
 
 #include <cstdint>
@@ -72,9 +71,6 @@ class RunLayout {
   path log(const std::string& verb) const { return logs_dir() / (verb + ".log"); }
   path report() const { return root_ / "report.md"; }
   path plots_dir() const { return root_ / "plots"; }
-  // The pretrain step's same-size generalist amateur (models.pretrain).
-  path pretrained_expert_general() const { return root_ / "models" / "expert-general"; }
-  path diagnostics() const { return root_ / "diagnostics.json"; }
 
   path sweep_dir() const { return root_ / "sweep"; }
   path sweep_base() const { return sweep_dir() / "base"; }
