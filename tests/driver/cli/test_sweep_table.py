@@ -199,12 +199,14 @@ check("close to base: the verdict says no clear difference", rc == 0 and abs(mea
 
 # diagnostics.json, when present, goes into both files
 with open(os.path.join(RUN, "diagnostics.json"), "w") as f:
-    json.dump({"kept_fraction": 0.25, "validation": {"kl_mean": 1.5}}, f)
+    json.dump({"problems": 7, "rollouts": {"kept": 3, "positions": 12, "kept_fraction": 0.25, "kl": {"p50": 1.5}},
+               "settings": {"kl_threshold": 0.4}}, f)
 rc, out, err = cli.run(["sweep", "--config", CONFIG, "--table-only"] + sets())
 table = json.load(open(os.path.join(RUN, "sweep.json")))
 md = open(os.path.join(RUN, "sweep.md")).read()
-check("diagnostics.json in sweep.json and sweep.md", rc == 0 and table["diagnostics"]["validation"]["kl_mean"] == 1.5
-      and "| validation.kl_mean | 1.5 |" in md, md[-600:])
+check("diagnostics.json in sweep.json and sweep.md (the report's table)",
+      rc == 0 and table["diagnostics"]["rollouts"]["kl"]["p50"] == 1.5 and "## Diagnostics" in md
+      and "| positions kept at kappa | 3 of 12 (25.0 %) |" in md and "median KL of 1.500 nats" in md, md[-900:])
 
 # ---- one-line errors
 line = cli.one_line_error("an unknown variant", ["sweep", "--config", CONFIG] + sets(["lightreasoner", "nope"]))

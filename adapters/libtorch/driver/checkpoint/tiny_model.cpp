@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -113,8 +114,8 @@ Resolved resolve(const TinyModelOptions& o) {
     if (kQwenEndOfText < vocab) endoftext = kQwenEndOfText;
     if (kQwenImEnd < vocab) im_end = kQwenImEnd;
   }
-  if (im_end) r.eos.push_back(*im_end);
-  if (endoftext) r.eos.push_back(*endoftext);
+  for (const auto& id : o.endoftext_first ? std::array{endoftext, im_end} : std::array{im_end, endoftext})
+    if (id) r.eos.push_back(*id);
   if (r.eos.empty()) r.eos.push_back(vocab - 1);
   r.pad = endoftext;
 

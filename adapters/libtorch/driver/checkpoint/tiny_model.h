@@ -30,6 +30,10 @@ struct TinyModelOptions {
   double init_std = 0.02;  // weights ~ N(0, init_std); norm weights ~ 1 + N(0, 0.1)
   double rms_norm_eps = 1e-6;
   int64_t max_position_embeddings = 32768;
+  // eos order: false <|im_end|> first (a chat model's), true <|endoftext|>
+  // first (a base model's: models trained on documents ending with it, such as
+  // the miniature's, so that "the first stop id" is the one they write).
+  bool endoftext_first = false;
 };
 
 // Writes config.json, generation_config.json, the weights (model.safetensors
@@ -38,7 +42,7 @@ struct TinyModelOptions {
 // seed give the same file on one LibTorch version (torch::manual_seed is set:
 // the global generator is reseeded). Stale weight files of the other layout
 // (single vs sharded) are removed. Throws CheckpointError.
-// eos ids: <|im_end|> and <|endoftext|> from the tokenizer when it has them,
+// eos ids: <|im_end|> and <|endoftext|> (endoftext_first: the other order) from the tokenizer when it has them,
 // else 151645 and 151643 where the vocabulary covers them, else vocab - 1.
 void write_tiny_qwen2(const TinyModelOptions& options);
 

@@ -125,7 +125,9 @@ ojson gold_walks(const Context& x) {
   }
   const auto progress = [&x](int64_t done, int64_t total) { report(x, "gold solutions", done, total); };
   report(x, "gold solutions", 0, int64_t(prompts.size()));
-  ojson j = walk_gold(x.expert, x.amateur, prompts, golds, x.contrast, x.options.batch_size, progress).to_json();
+  ojson j =
+      walk_gold(x.expert, x.amateur, prompts, golds, x.contrast, x.options.batch_size, progress, x.options.stop_ids)
+          .to_json();
   j["problems_without_solution"] = x.problems.size() - prompts.size();
   return j;
 }

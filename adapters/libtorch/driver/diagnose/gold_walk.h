@@ -12,6 +12,9 @@
 //   - a first error is FIXED when the target's top id is g_j (the target
 //     would put the expert back on the gold path);
 //   - AMATEUR RIGHT counts first errors where the amateur's top id is g_j.
+// The gold solution's last token is a stop id; there any stop id the models
+// put on top matches it (a base model may end its answer with <|endoftext|>
+// where the gold ends with <|im_end|>: both end the answer).
 // Each count is also taken over the positions the selection keeps (KL > kappa),
 // the only ones stage 2 trains on. Invariants: overturned <= correct tokens,
 // fixed <= first errors <= problems, each kept count <= its total.
@@ -44,12 +47,15 @@ struct GoldWalk {
 };
 
 // Adds one problem's walk: scores[j] predicts gold[j] (same length).
-void add_gold_walk(const std::vector<PositionScore>& scores, const std::vector<int64_t>& gold, GoldWalk& walk);
+// stop_ids: the ids that all match a gold stop id (empty: exact ids only).
+void add_gold_walk(const std::vector<PositionScore>& scores, const std::vector<int64_t>& gold, GoldWalk& walk,
+                   const std::vector<int64_t>& stop_ids = {});
 
 // The walks of prompts[i] followed by golds[i] (non-empty), batch_size
 // problems per teacher-forced forward (score_spans); progress(done, total) after each batch.
 GoldWalk walk_gold(const Qwen2Model& expert, const Qwen2Model& amateur, const std::vector<std::vector<int64_t>>& prompts,
                    const std::vector<std::vector<int64_t>>& golds, const ContrastOptions& options, int64_t batch_size,
-                   const std::function<void(int64_t done, int64_t total)>& progress = {});
+                   const std::function<void(int64_t done, int64_t total)>& progress = {},
+                   const std::vector<int64_t>& stop_ids = {});
 
 }  // namespace lr::driver

@@ -87,6 +87,7 @@ TinyModelOptions shape_of(const ExperimentConfig& c, int64_t layers, int64_t hid
   o.kv_heads = c.pretrain.kv_heads;
   o.vocab_from = tokenizer.string();
   o.seed = uint64_t(c.pretrain.init_seed);
+  o.endoftext_first = true;  // the documents end with <|endoftext|> (pretrain/documents.h)
   return o;
 }
 

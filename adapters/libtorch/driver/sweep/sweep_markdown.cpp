@@ -1,7 +1,9 @@
 // RUN/sweep.md from RUN/sweep.json's document: the accuracy table, the
 // paired comparisons, the verdict, what is missing, and the diagnostics.
+#include <sstream>
 #include <string>
 
+#include "report/diagnostics_section.h"
 #include "report/text_format.h"
 #include "sweep/sweep_table.h"
 
@@ -78,20 +80,13 @@ std::string notes_section(const ojson& t) {
   return md.empty() ? "" : "\n## Missing (shown as " + std::string(kDash) + " or left out of n)\n\n" + md;
 }
 
-// The document's scalars, one line each under their dotted key.
-void flatten(const ojson& j, const std::string& key, std::string& md) {
-  if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) flatten(v, key.empty() ? k : key + "." + k, md);
-  } else if (!j.is_array()) {
-    md += "| " + md_escape(key) + " | " + md_escape(j.is_string() ? j.get<std::string>() : j.dump()) + " |\n";
-  }
-}
-
+// The run's diagnostics as the report shows them (report/diagnostics_section.h).
 std::string diagnostics_section(const ojson& t) {
   if (t["diagnostics"].is_null()) return "";
-  std::string md = "\n## Diagnostics\n\nFrom diagnostics.json (its lists are left out here).\n\n| key | value |\n| --- | --- |\n";
-  flatten(t["diagnostics"], "", md);
-  return md;
+  std::ostringstream md;
+  md << "\n";
+  write_diagnostics(md, nlohmann::json::parse(t["diagnostics"].dump()));
+  return md.str();
 }
 
 }  // namespace
