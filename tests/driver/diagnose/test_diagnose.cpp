@@ -356,6 +356,37 @@ TEST(GoldWalk, Definition) {
   EXPECT_EQ(w.kept.amateur_right, 1);
 }
 
+TEST(GoldWalk, AnyStopIdEndsTheSolution) {
+  // The gold ends with stop id 8; the expert puts stop id 9 there, the target 5,
+  // the amateur 8. With stop ids {8, 9} the expert is right to the end and
+  // the target overturns that last token; without them 9 is a first error.
+  auto s = [](int64_t target, int64_t expert, int64_t amateur) {
+    PositionScore p;
+    p.kl = 1;
+    p.kept = true;
+    p.target_top = target;
+    p.expert_top = expert;
+    p.amateur_top = amateur;
+    return p;
+  };
+  const std::vector<PositionScore> scores = {s(3, 3, 0), s(5, 9, 8)};
+  GoldWalk with_stops, exact;
+  add_gold_walk(scores, {3, 8}, with_stops, {8, 9});
+  add_gold_walk(scores, {3, 8}, exact);
+  EXPECT_EQ(with_stops.all.correct_tokens, 2);
+  EXPECT_EQ(with_stops.all.first_errors, 0);
+  EXPECT_EQ(with_stops.all.overturned, 1);
+  EXPECT_EQ(exact.all.correct_tokens, 1);
+  EXPECT_EQ(exact.all.first_errors, 1);
+  EXPECT_EQ(exact.all.fixed, 0);
+  EXPECT_EQ(exact.all.amateur_right, 1);
+  // A stop id where the gold is not a stop is never a match.
+  GoldWalk early;
+  add_gold_walk({s(9, 8, 9)}, {3}, early, {8, 9});
+  EXPECT_EQ(early.all.first_errors, 1);
+  EXPECT_EQ(early.all.fixed, 0);
+}
+
 TEST_F(DiagnoseTest, GoldWalkMatchesBruteForce) {
   // Gold = the expert's own first tokens (so the walk has correct tokens),
   // then a few fixed bytes, then <|im_end|>.
