@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config binutils libdlpack-dev libgtest-dev libgmock-dev
-  libtorch-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
+  libtorch-dev libgloo-dev libpcre2-dev libutf8proc-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   python3 python3-numpy python3-torch python3-pip python3-setuptools
   gnuplot-nox fonts-dejavu-core  # the report's PNG plots (pngcairo), with a font for their text
   # OpenBLAS, OpenMP build (shares LibTorch's OpenMP thread pool): by its alternatives priority it

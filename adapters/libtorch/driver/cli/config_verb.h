@@ -20,7 +20,10 @@ struct ConfigVerb {
   std::string name;
   std::string description;
   std::string set_example;  // e.g. "sample.kl_threshold=0.5"; "" for none
-  bool log = true;          // copy stderr to RUN/logs/<name>.log
+  bool log = true;          // copy stderr to RUN/logs/<name>.log (rank R > 0: <name>.rankR.log)
+  // Joins the torch.distributed group the environment describes, if any
+  // (distributed/launch_env.h): sample, train, eval, sft and run.
+  bool distributed = false;
 };
 
 // Returns 0, or kExitInterrupted (stages/stage.h) when Ctrl-C stopped it.

@@ -15,7 +15,7 @@ void add_eval_command(CLI::App& app) {
       {"eval",
        "Stage 3: greedy evaluation of the base, LightReasoner and SFT models on the [eval] datasets; "
        "RUN/eval/<model>/<dataset>.jsonl and summary.json (resumable)",
-       "eval.limit=100"},
+       "eval.limit=100", true, true},
       [options](const ExperimentConfig& c) { return run_eval_stage(c, *options); });
   cmd->add_option("--model", options->models,
                   "base (the expert), tuned (expert + RUN/adapter), sft (expert + RUN/sft/adapter) or all "

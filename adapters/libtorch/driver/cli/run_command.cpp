@@ -13,7 +13,7 @@ void add_run_command(CLI::App& app) {
                   {"run",
                    "The whole experiment: sample -> train -> eval (-> sft when [sft].enabled) -> report, skipping "
                    "the stages already complete (rerun to resume after a stop)",
-                   "data.num_problems=100"},
+                   "data.num_problems=100", true, true},
                   [](const ExperimentConfig& c) {
                     std::cout << run_experiment(c) << "\n";
                     return 0;

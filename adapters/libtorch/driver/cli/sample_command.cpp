@@ -11,7 +11,7 @@ void add_sample_command(CLI::App& app) {
                   {"sample",
                    "Stage 1: expert rollouts, expert/amateur contrast, selected steps with their soft targets, "
                    "appended to RUN/supervision.jsonl (resumable)",
-                   "sample.kl_threshold=0.5"},
+                   "sample.kl_threshold=0.5", true, true},
                   [](const ExperimentConfig& c) { return run_sample_stage(c); });
 }
 

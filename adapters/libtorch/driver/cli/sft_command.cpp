@@ -11,7 +11,7 @@ void add_sft_command(CLI::App& app) {
                   {"sft",
                    "The SFT baseline: expert trajectories on training problems, the correct ones kept, LoRA with "
                    "cross-entropy on their tokens; RUN/sft/ (resumable)",
-                   "sft.num_problems=200"},
+                   "sft.num_problems=200", true, true},
                   [](const ExperimentConfig& c) { return run_sft_stage(c); });
 }
 

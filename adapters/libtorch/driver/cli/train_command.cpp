@@ -11,7 +11,7 @@ void add_train_command(CLI::App& app) {
                   {"train",
                    "Stage 2: LoRA on the expert to match RUN/supervision.jsonl's targets; resumable checkpoints in "
                    "RUN/train/, the adapter in PEFT's format in RUN/adapter/",
-                   "train.updates=100"},
+                   "train.updates=100", true, true},
                   [](const ExperimentConfig& c) { return run_train_stage(c); });
 }
 

@@ -42,6 +42,10 @@ inline constexpr const char* out_dir = "runs/lightreasoner";
 inline constexpr int64_t seed = 42;
 inline constexpr const char* device = "cuda";
 inline constexpr const char* dtype = "bfloat16";
+// Under torchrun / `lightreasoner launch` (distributed/): the c10d backend and
+// how long a silent peer (or the rendezvous) may take before the ranks stop.
+inline constexpr const char* backend = "auto";
+inline constexpr double peer_timeout = 120;
 }  // namespace run
 
 namespace models {

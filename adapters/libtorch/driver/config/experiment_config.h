@@ -46,6 +46,11 @@ struct RunConfig {
   int64_t seed = defaults::run::seed;
   std::string device = defaults::run::device;  // "cpu", "cuda" or "cuda:N"
   std::string dtype = defaults::run::dtype;  // "float32" or "bfloat16" (weights and compute of the models)
+  // Only under a distributed launch (distributed/process_group.h): "auto"
+  // (NCCL on CUDA, Gloo on CPU), "nccl" or "gloo"; and the seconds a silent
+  // peer or the rendezvous may take before every rank stops.
+  std::string backend = defaults::run::backend;
+  double peer_timeout = defaults::run::peer_timeout;
 };
 
 // make-tiny-model shapes, used when ModelsConfig::make_tiny is true.

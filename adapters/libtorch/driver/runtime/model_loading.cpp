@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "distributed/process_group.h"
+
 namespace lr::driver {
 
 Tokenizer tokenizer_in(const std::string& dir) {
@@ -33,6 +35,8 @@ std::vector<int64_t> chat_stop_ids_for(const std::string& dir, const Qwen2Config
 torch::Device device_from(const std::string& name, const std::string& what) {
   if (name == "cpu") return torch::kCPU;
   if (!torch::cuda::is_available()) throw std::runtime_error(what + " " + name + ": no CUDA device is available");
+  // Each rank of a distributed launch computes on its own GPU, as torchrun's LOCAL_RANK says.
+  if (name == "cuda" && dist::joined()) return torch::Device(torch::kCUDA, static_cast<int8_t>(dist::local_rank()));
   return torch::Device(name);
 }
 

@@ -25,7 +25,8 @@ std::vector<int64_t> stop_ids_for(const std::string& dir, const Qwen2Config& con
 // at both whatever the model.
 std::vector<int64_t> chat_stop_ids_for(const std::string& dir, const Qwen2Config& config, const Tokenizer& tokenizer);
 
-// "cpu", "cuda" or "cuda:N"; a CUDA name without a CUDA device is an error naming `what`.
+// "cpu", "cuda" or "cuda:N"; a CUDA name without a CUDA device is an error
+// naming `what`. "cuda" in a rank of a distributed launch is cuda:LOCAL_RANK.
 torch::Device device_from(const std::string& name, const std::string& what);
 
 // "float32" or "bfloat16".

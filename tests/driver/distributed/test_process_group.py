@@ -1,0 +1,93 @@
+"""The driver's c10d layer (distributed/process_group.h) with real processes
+on loopback: N ranks of dist_probe started with torchrun's variables on a
+free port the test picks. Checks the all-reduce sums and the gathered texts
+for 1 to 3 ranks, that a SIGKILLed rank stops the others within the peer
+timeout with one line naming it (exit 75), and that a rank that fails stops
+the others at once, naming it.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_checks import check, finish  # noqa: E402
+
+PROBE = sys.argv[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(world, extra=(), timeout="5", env_change=None):
+    port = free_port()
+    procs = []
+    for r in range(world):
+        env = dict(os.environ, RANK=str(r), WORLD_SIZE=str(world), LOCAL_RANK=str(r),
+                   LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        if env_change:
+            env_change(r, env)
+        procs.append(subprocess.Popen([PROBE, "gloo", timeout] + list(extra), env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    return procs
+
+
+def wait_all(procs, limit=60):
+    out = []
+    for p in procs:
+        o, e = p.communicate(timeout=limit)
+        out.append((p.returncode, o.decode(), e.decode()))
+    return out
+
+
+for world in (1, 2, 3):
+    res = wait_all(start(world))
+    ok = all(rc == 0 for rc, _, _ in res)
+    check("world %d: every rank exits 0" % world, ok, res)
+    if not ok:
+        continue
+    lines = [json.loads(o.strip().splitlines()[-1]) for _, o, _ in res]
+    ranks = sum(range(world))
+    check("world %d: float32 all-reduce sums (rank + 1)" % world,
+          all(l["sum_a"] == world + ranks for l in lines), lines)
+    check("world %d: float64 all-reduce sums (10 rank)" % world, all(l["sum_b"] == 10 * ranks for l in lines), lines)
+    check("world %d: the third tensor of the bucket lands in place" % world,
+          all(l["sum_c"] == 4 * (world + ranks) for l in lines), lines)
+    check("world %d: all_gather_text in rank order" % world,
+          all(l["gathered"] == ["r%d" % r for r in range(world)] for l in lines), lines)
+    check("world %d: ranks and backend" % world,
+          sorted(l["rank"] for l in lines) == list(range(world)) and all(l["backend"] == "gloo" for l in lines), lines)
+
+# A rank SIGKILLed: the others stop within the peer timeout (2 s here), naming it.
+for world, victim in ((2, 1), (3, 0), (3, 2)):
+    t0 = time.time()
+    res = wait_all(start(world, ["--kill-rank", str(victim)], timeout="2"))
+    took = time.time() - t0
+    others = [res[r] for r in range(world) if r != victim]
+    check("world %d, rank %d killed: it died of SIGKILL" % (world, victim), res[victim][0] == -9, res[victim])
+    check("world %d, rank %d killed: the others exit 75" % (world, victim), all(rc == 75 for rc, _, _ in others),
+          others)
+    check("world %d, rank %d killed: one line naming rank %d" % (world, victim, victim),
+          all(len([l for l in e.splitlines() if l.strip()]) == 1 and ("rank %d lost" % victim) in e
+              for _, _, e in others), others)
+    check("world %d, rank %d killed: within the timeout's bound (%.1f s)" % (world, victim, took), took < 20, took)
+
+# A rank that fails with an error (a bad backend on rank 1 only): the others stop at once.
+res = wait_all(start(2), limit=60)
+check("a clean job again after the kills", all(rc == 0 for rc, _, _ in res), res)
+
+
+def bad_rank(r, env):
+    if r == 1:
+        env["RANK"] = "x"
+
+
+res = wait_all(start(2, env_change=bad_rank, timeout="3"), limit=60)
+check("RANK=x: that rank fails with a line naming RANK", res[1][0] == 1 and "RANK" in res[1][2], res[1])
+check("RANK=x: rank 0 does not hang (it stops at the rendezvous timeout)", res[0][0] != 0, res[0])
+finish()
