@@ -76,6 +76,27 @@ driver_smoke() {
       grep -E "^\|" "$OUT/driver-$dtype/report.md" 2>/dev/null | head -12 | tee -a "$OUT/steps.log"
     fi
   done
+  driver_launched_smoke "$device" "$scratch"
+}
+
+# The same smoke run as a torch.distributed job of one rank (`lightreasoner
+# launch --nproc 1`): NCCL on the GPU (Gloo with GPU_CHECK_DRIVER_DEVICE=cpu);
+# its supervision file and eval results must equal the one-process float32 run's.
+driver_launched_smoke() {
+  local device=$1 scratch=$2 backend=nccl
+  [ "$device" = cpu ] && backend=gloo
+  log "driver: lightreasoner launch --nproc 1 -- run, tiny.toml, $device, float32, $backend"
+  timeout 300 "$BUILD/adapters/libtorch/driver/cli/lightreasoner" launch --nproc 1 -- run \
+    --config adapters/libtorch/driver/configs/tiny.toml --set run.device="$device" --set run.dtype=float32 \
+    --set run.backend="$backend" --set run.out_dir="$scratch/tiny-launched" >"$OUT/driver-launched.txt" 2>&1
+  echo "driver run through $backend (world size 1) exit $?" | tee -a "$OUT/steps.log"
+  for f in supervision.jsonl eval/base/gsm8k.jsonl; do
+    if cmp -s "$scratch/tiny-float32/$f" "$scratch/tiny-launched/$f"; then
+      echo "launched ($backend) $f: identical to the one-process run" | tee -a "$OUT/steps.log"
+    else
+      echo "launched ($backend) $f: DIFFERS from the one-process run" | tee -a "$OUT/steps.log"
+    fi
+  done
 }
 
 log "configure (LibTorch at $TORCH_PREFIX)"

@@ -139,6 +139,8 @@ TEST(ConfigShipped, PaperDocumentsTheCompiledDefaults) {
   EXPECT_EQ(c.run.seed, d::run::seed);
   EXPECT_EQ(c.run.device, d::run::device);
   EXPECT_EQ(c.run.dtype, d::run::dtype);
+  EXPECT_EQ(c.run.backend, d::run::backend);
+  EXPECT_EQ(c.run.peer_timeout, d::run::peer_timeout);
   EXPECT_EQ(c.data.num_problems, d::data::num_problems);
   EXPECT_EQ(c.prompt.system, lr::driver::kDefaultSystemPrompt);
   EXPECT_EQ(c.prompt.templ, lr::driver::kDefaultCotTemplate);
