@@ -228,8 +228,17 @@ void barrier(const std::string& what) {
   wait_for_count(*g_group->store, next_key("barrier", what), g_group->env.world_size);
 }
 
+double g_all_reduce_seconds = 0;
+
+double all_reduce_seconds() { return g_all_reduce_seconds; }
+
 void all_reduce_sum(std::vector<torch::Tensor>& tensors) {
   if (!g_group || g_group->env.world_size == 1 || tensors.empty()) return;
+  const auto t0 = Clock::now();
+  struct AddTime {  // however the call ends
+    Clock::time_point t0;
+    ~AddTime() { g_all_reduce_seconds += std::chrono::duration<double>(Clock::now() - t0).count(); }
+  } add_time{t0};
   std::map<c10::ScalarType, std::vector<size_t>> by_dtype;
   for (size_t i = 0; i < tensors.size(); ++i) by_dtype[tensors[i].scalar_type()].push_back(i);
   for (auto& [dtype, members] : by_dtype) {

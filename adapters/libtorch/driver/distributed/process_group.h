@@ -62,6 +62,11 @@ void barrier(const std::string& what);
 // per dtype, one all-reduce each, copied back. All on one device.
 void all_reduce_sum(std::vector<torch::Tensor>& tensors);
 
+// Wall seconds this process has spent in all_reduce_sum so far (waiting for
+// slower ranks included): what training's summary reports as the
+// all-reduce's share of an update.
+double all_reduce_seconds();
+
 // Every rank's `mine`, indexed by rank (through the store; for small data).
 std::vector<std::string> all_gather_text(const std::string& what, const std::string& mine);
 
