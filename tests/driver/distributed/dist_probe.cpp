@@ -5,9 +5,9 @@
 //              [--exit R:CODE:DELAY_S ...] [--ignore-sigterm]
 // With --kill-rank, rank R SIGKILLs itself after the first barrier and the
 // others wait in a second barrier: the watchdog must stop them, naming rank R.
-// For test_launch.py (the launcher): --pid-dir writes DIR/rank<R>.pid after the
-// first barrier; --sleep waits S seconds there (SIGINT, at any time, makes it
-// print "interrupted", leave the group and exit 130 there); --exit makes rank R exit
+// For test_launch.py (the launcher): --pid-dir writes DIR/rank<R>.pid before
+// joining and DIR/rank<R>.ready after the first barrier; --sleep waits S seconds after the first barrier (SIGINT, at any
+// time, makes it print "interrupted", leave the group and exit 130 there); --exit makes rank R exit
 // with CODE DELAY_S seconds after the first barrier, without leaving the
 // group; --ignore-sigterm ignores SIGTERM (so only SIGKILL stops the rank).
 #include <signal.h>
@@ -75,8 +75,9 @@ ProbeArgs parse(int argc, char** argv) {
   return a;
 }
 
-void write_pid(const std::string& dir, int rank) {
-  const std::string path = dir + "/rank" + std::to_string(rank) + ".pid";
+// DIR/rank<R>.<what>, holding the pid.
+void write_pid(const std::string& dir, int rank, const std::string& what) {
+  const std::string path = dir + "/rank" + std::to_string(rank) + "." + what;
   std::ofstream(path + ".tmp") << ::getpid() << "\n";
   std::rename((path + ".tmp").c_str(), path.c_str());
 }
@@ -109,13 +110,14 @@ int main(int argc, char** argv) {
     if (args.ignore_sigterm) std::signal(SIGTERM, SIG_IGN);
     const auto env = lr::driver::launch_env_from();
     if (!env) throw std::runtime_error("no launch environment");
+    if (!args.pid_dir.empty()) write_pid(args.pid_dir, env->rank, "pid");
     dist::GroupOptions o;
     o.backend = argv[1];
     o.peer_timeout_s = std::atof(argv[2]);
     dist::join(*env, o);
     const int kill_rank = args.kill_rank;
     dist::barrier("start");
-    if (!args.pid_dir.empty()) write_pid(args.pid_dir, dist::rank());
+    if (!args.pid_dir.empty()) write_pid(args.pid_dir, dist::rank(), "ready");
     if (auto it = args.exits.find(dist::rank()); it != args.exits.end()) {
       sleep_interruptibly(it->second.delay_s);
       std::cerr << "dist_probe: " << dist::rank_prefix() << "exiting with " << it->second.code << std::endl;

@@ -10,10 +10,9 @@ loopback: ranks of lr_dist_probe (--program) and of the driver itself.
   3. the peer-lost race made certain: a rank exits 75 before the one that
      failed; the launcher names the failure, not the 75; with only 75s, the 75;
   4. a rank that ignores SIGTERM is SIGKILLed after --peer-grace;
-  5. SIGINT / SIGTERM to the launcher reach every rank once (exit 130 / 143);
-     the launcher SIGKILLed takes its ranks with it;
-  6. usage errors: one line each; and, where torchrun is installed, probe
-     ranks under torchrun's static rendezvous (the agent serves the store);
+  5. SIGINT / SIGTERM to the launcher reach every rank once (exit 130 / 143),
+     a second one kills them; the launcher SIGKILLed takes its ranks with it;
+  6. usage errors: one line each;
   7. `launch --nproc 1 -- run` on configs/tiny.toml (a real group of one):
      Ctrl-C stops it resumably with exit 130, the same command finishes.
 
@@ -61,13 +60,14 @@ def pid_dir(name):
     return d
 
 
-def pids_in(d, n, limit=30):
-    """The n ranks' pids, once each has written its file."""
+def pids_in(d, n, limit=30, what="pid"):
+    """The pids of the n ranks that have written DIR/rank<R>.<what> (pid: started; ready:
+    past the first barrier), waiting up to `limit` seconds for all of them."""
+    files = [os.path.join(d, "rank%d.%s" % (r, what)) for r in range(n)]
     deadline = time.time() + limit
-    while time.time() < deadline and len(os.listdir(d)) < n:
+    while time.time() < deadline and not all(os.path.exists(f) for f in files):
         time.sleep(0.05)
-    return [int(open(os.path.join(d, "rank%d.pid" % r)).read()) for r in range(n)
-            if os.path.exists(os.path.join(d, "rank%d.pid" % r))]
+    return [int(open(f).read()) for f in files if os.path.exists(f)]
 
 
 def running(pid):
@@ -164,7 +164,7 @@ check("a rank ignoring SIGTERM: the failure named (exit 1), the rank SIGKILLed a
 for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
     d = pid_dir("signal-%d" % sig)
     p = start(2, ["--sleep", "60", "--pid-dir", d])
-    pids = pids_in(d, 2)
+    pids = pids_in(d, 2, what="ready")  # past the rendezvous: the signal finds them sleeping
     p.send_signal(sig)
     rc, out, err = finish_run(p)
     name = signal.Signals(sig).name
@@ -175,6 +175,18 @@ for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
         check("SIGINT reached each rank once: each stopped with 'interrupted'",
               all(err.count("rank %d of 2: interrupted" % r) == 1 for r in range(2)), err[-2000:])
     check("%s: no rank left running" % name, len(pids) == 2 and none_running(pids, limit=0), pids)
+
+# Ranks that ignore SIGTERM: the first one is forwarded, a second kills them at once.
+d = pid_dir("signal-twice")
+p = start(2, ["--sleep", "60", "--ignore-sigterm", "--pid-dir", d])
+pids = pids_in(d, 2, what="ready")
+p.send_signal(signal.SIGTERM)
+time.sleep(0.5)
+alive_after_first = all(running(q) for q in pids)
+p.send_signal(signal.SIGTERM)
+rc, out, err = finish_run(p, limit=20)
+check("SIGTERM twice: the first forwarded (ignored here), the second kills the ranks; exit 143",
+      alive_after_first and rc == 143 and len(pids) == 2 and none_running(pids, limit=0), (rc, err[-2000:]))
 
 d = pid_dir("launcher-killed")
 p = start(2, ["--sleep", "60", "--pid-dir", d])
@@ -200,23 +212,6 @@ missing = os.path.join(SCRATCH, "no-such-program")
 line = cli.one_line_error("--program that does not exist: one line", ["launch", "--nproc", "1", "--program", missing,
                                                                       "--", "x"], code=1)
 check("  which names the path", missing in line, line)
-
-# --- torchrun, where installed: its static rendezvous serves the store itself ----
-# (TORCHELASTIC_USE_AGENT_STORE=True): the ranks must join it as clients.
-torchrun = shutil.which("torchrun") or ("/usr/bin/torchrun" if os.path.exists("/usr/bin/torchrun") else None)
-if torchrun:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    p = subprocess.run([torchrun, "--nnodes", "1", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                        "--master_port", str(port), "--no_python", PROBE, "gloo", "30"],
-                       capture_output=True, env=ENV, timeout=120)
-    lines = [json.loads(l) for l in p.stdout.decode().splitlines() if l.startswith("{")]
-    check("torchrun (static rendezvous, its agent's store): 2 probe ranks join and all-reduce",
-          p.returncode == 0 and sorted(l["rank"] for l in lines) == [0, 1] and all(l["sum_a"] == 3 for l in lines),
-          (p.returncode, p.stderr.decode()[-2000:]))
-else:
-    print("skipped: torchrun is not installed (Debian: python3-torch)")
 
 # --- 7. the driver itself: a group of one, Ctrl-C and resume --------------------
 run_dir = os.path.join(SCRATCH, "run")

@@ -73,7 +73,8 @@ void add_launch_command(CLI::App& app) {
                   "the rendezvous port on 127.0.0.1 (default: a free one)")
       ->check(CLI::Range(1, 65535));
   cmd->add_option("--peer-grace", a->options.grace_s,
-                  "seconds between SIGTERM and SIGKILL for the others after a rank fails")
+                  "after a rank fails: seconds between SIGTERM and SIGKILL for the others (and the "
+                  "longest wait for the cause of a peer-lost exit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--program", a->program, "run this executable instead of lightreasoner (tests)")->group("");
