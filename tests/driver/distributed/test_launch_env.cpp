@@ -70,4 +70,19 @@ TEST(LaunchEnv, MalformedValuesAreNamed) {
   }
 }
 
+// Under torchrun's agent store every rank is a client, under the attempt's prefix.
+TEST(LaunchEnv, TorchrunsAgentStoreIsRead) {
+  EXPECT_FALSE(launch_env_from(from(full()))->agent_store);
+  Vars v = full();
+  v["TORCHELASTIC_USE_AGENT_STORE"] = "False";
+  EXPECT_FALSE(launch_env_from(from(v))->agent_store);
+  v["TORCHELASTIC_USE_AGENT_STORE"] = "True";
+  v["TORCHELASTIC_RESTART_COUNT"] = "3";
+  const auto e = launch_env_from(from(v));
+  EXPECT_TRUE(e->agent_store);
+  EXPECT_EQ(e->store_prefix, "/worker/attempt_3");
+  v["TORCHELASTIC_RESTART_COUNT"] = "x";
+  EXPECT_NE(error_of(v).find("TORCHELASTIC_RESTART_COUNT"), std::string::npos);
+}
+
 }  // namespace

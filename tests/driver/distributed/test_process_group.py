@@ -2,8 +2,8 @@
 on loopback: N ranks of dist_probe started with torchrun's variables on a
 free port the test picks. Checks the all-reduce sums and the gathered texts
 for 1 to 3 ranks, that a SIGKILLed rank stops the others within the peer
-timeout with one line naming it (exit 75), and that a rank that fails stops
-the others at once, naming it.
+timeout with one line naming it (exit 75), that a rank that fails stops
+the others at once, naming it, and that the ranks join torchrun's agent store.
 """
 import json
 import os
@@ -90,4 +90,29 @@ def bad_rank(r, env):
 res = wait_all(start(2, env_change=bad_rank, timeout="3"), limit=60)
 check("RANK=x: that rank fails with a line naming RANK", res[1][0] == 1 and "RANK" in res[1][2], res[1])
 check("RANK=x: rank 0 does not hang (it stops at the rendezvous timeout)", res[0][0] != 0, res[0])
+
+# torchrun's agent store (TORCHELASTIC_USE_AGENT_STORE=True: its static rendezvous, and the
+# c10d one in recent PyTorch): the agent already serves the TCPStore at MASTER_PORT, so every
+# rank must join as a client under "/worker/attempt_<TORCHELASTIC_RESTART_COUNT>". The test
+# process plays the agent with python3-torch's TCPStore (Debian's torchrun itself fails
+# under Python 3.11).
+try:
+    import datetime
+    import torch.distributed as torch_dist
+except ImportError:
+    torch_dist = None
+if torch_dist is None:
+    print("skipped: the agent-store check needs python3-torch")
+else:
+    agent_port = free_port()
+    agent = torch_dist.TCPStore("127.0.0.1", agent_port, 1, True, datetime.timedelta(seconds=30),
+                                wait_for_workers=False)
+
+    def under_agent(r, env):
+        env.update(MASTER_PORT=str(agent_port), TORCHELASTIC_USE_AGENT_STORE="True", TORCHELASTIC_RESTART_COUNT="2")
+
+    res = wait_all(start(2, env_change=under_agent))
+    check("torchrun's agent store: both ranks join it as clients and all-reduce", all(rc == 0 for rc, _, _ in res)
+          and all(json.loads(o.strip().splitlines()[-1])["sum_a"] == 3 for _, o, _ in res), res)
+    check("  under the attempt's prefix", agent.get("/worker/attempt_2/lr/joined") == b"2")
 finish()

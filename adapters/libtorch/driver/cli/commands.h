@@ -10,6 +10,12 @@ namespace lr::driver::cli {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
+// Thrown by a verb that ends with an exit status of its own (launch: the
+// failed rank's); main returns it.
+struct VerbExit {
+  int status;
+};
+
 // --version (version_flag.cpp): library, LibTorch and BLAS versions.
 void add_version_flag(CLI::App& app);
 
@@ -27,5 +33,7 @@ void add_sft_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+// launch: N local ranks of a verb (after the verbs it may start are added).
+void add_launch_command(CLI::App& app);
 
 }  // namespace lr::driver::cli

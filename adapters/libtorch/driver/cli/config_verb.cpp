@@ -35,7 +35,14 @@ std::string log_name(const ConfigVerb& verb) {
   return dist::rank() == 0 ? verb.name : verb.name + ".rank" + std::to_string(dist::rank());
 }
 
+std::vector<std::string>& distributed_verb_list() {
+  static std::vector<std::string> names;
+  return names;
+}
+
 }  // namespace
+
+const std::vector<std::string>& distributed_verbs() { return distributed_verb_list(); }
 
 CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRun run) {
   return add_config_verb(app, verb, [run](const ExperimentConfig& c, const std::vector<std::string>&) { return run(c); });
@@ -44,6 +51,7 @@ CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRun r
 CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRunWithOverrides run) {
   auto args = std::make_shared<ConfigArgs>();
   CLI::App* cmd = app.add_subcommand(verb.name, verb.description);
+  if (verb.distributed) distributed_verb_list().push_back(verb.name);
   cmd->add_option("--config", args->config, "experiment TOML (see adapters/libtorch/driver/configs/)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -32,6 +32,9 @@ using ConfigVerbRun = std::function<int(const ExperimentConfig&)>;
 // Adds the verb; the caller may add options of its own to the result.
 CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRun run);
 
+// The names of the verbs added with `distributed` (what `lightreasoner launch` may start).
+const std::vector<std::string>& distributed_verbs();
+
 // The same for a verb that builds further configs from the same file and
 // needs the --set values as given (sweep).
 using ConfigVerbRunWithOverrides = std::function<int(const ExperimentConfig&, const std::vector<std::string>&)>;

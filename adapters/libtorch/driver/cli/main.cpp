@@ -8,6 +8,8 @@
 //   pretrain, sample, diagnose, train, eval, sft, run, report
 //                    the experiment's stages from a TOML config (config_verb.h;
 //                    the stages themselves are in ../stages/, the report in ../report/)
+//   sweep            variants x seeds
+//   launch           N local ranks of a stage (../distributed/launcher.h)
 #include <exception>
 #include <iostream>
 #include <string>
@@ -39,8 +41,11 @@ int main(int argc, char** argv) {
   add_run_command(app);
   add_report_command(app);
   add_sweep_command(app);
+  add_launch_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const VerbExit& e) {
+    return e.status;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

@@ -48,6 +48,12 @@ inline constexpr const char* backend = "auto";
 inline constexpr double peer_timeout = 120;
 }  // namespace run
 
+namespace launch {  // `lightreasoner launch` (distributed/launcher.h)
+// After a rank fails: how long the others get between SIGTERM and SIGKILL, and
+// how long a rank stopped for a lost peer waits for the failure's cause to exit.
+inline constexpr double peer_grace = 10;
+}  // namespace launch
+
 namespace models {
 inline constexpr bool make_tiny = false;
 inline constexpr bool pretrain = false;

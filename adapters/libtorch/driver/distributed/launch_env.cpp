@@ -47,6 +47,13 @@ std::optional<LaunchEnv> launch_env_from(const std::function<const char*(const c
   e.master_addr = get("MASTER_ADDR");
   if (e.master_addr.empty()) throw std::runtime_error("environment variable MASTER_ADDR is empty");
   e.master_port = parse_int("MASTER_PORT", get("MASTER_PORT"), 1, 65535);
+  const char* agent = get("TORCHELASTIC_USE_AGENT_STORE");
+  e.agent_store = agent && std::string(agent) == "True";
+  if (e.agent_store) {
+    const char* attempt = get("TORCHELASTIC_RESTART_COUNT");
+    e.store_prefix = "/worker/attempt_" +
+                     std::to_string(attempt ? parse_int("TORCHELASTIC_RESTART_COUNT", attempt, 0, 1 << 20) : 0);
+  }
   return e;
 }
 

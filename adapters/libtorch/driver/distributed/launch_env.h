@@ -18,6 +18,12 @@ struct LaunchEnv {
   int local_world_size = 1;
   std::string master_addr;
   int master_port = 0;
+  // torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT
+  // (TORCHELASTIC_USE_AGENT_STORE=True: its static rendezvous, and the c10d
+  // one in recent PyTorch): every rank connects as a client, under the prefix
+  // torch.distributed uses there, "/worker/attempt_<TORCHELASTIC_RESTART_COUNT>".
+  bool agent_store = false;
+  std::string store_prefix;
 };
 
 // Reads the variables through `getenv` (the process's by default). Returns

@@ -79,9 +79,17 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const LaunchEnv& env, double ti
   return c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
 }
 
+// The store's client (rank 0 without torchrun's agent store: also its server).
+c10::intrusive_ptr<c10d::Store> open_store(const LaunchEnv& env, double timeout_s, bool host) {
+  auto tcp = connect_store(env, timeout_s, host && !env.agent_store);
+  if (!env.agent_store) return tcp;
+  return c10::make_intrusive<c10d::PrefixStore>(env.store_prefix, tcp);
+}
+
 std::string store_lost_message(const LaunchEnv& env) {
-  return "rank 0 lost (the rendezvous store it hosted at " + env.master_addr + ":" + std::to_string(env.master_port) +
-         " no longer answers)";
+  const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  if (env.agent_store) return "torchrun's agent lost (the rendezvous store it served at " + where + " no longer answers)";
+  return "rank 0 lost (the rendezvous store it hosted at " + where + " no longer answers)";
 }
 
 // The watchdog thread: heartbeats, the ring watch, and the abort key.
@@ -199,7 +207,7 @@ void join(const LaunchEnv& env, const GroupOptions& options) {
   grp->options = options;
   grp->backend = chosen_backend(options);
   try {
-    grp->store = connect_store(env, options.peer_timeout_s, env.rank == 0);
+    grp->store = open_store(env, options.peer_timeout_s, env.rank == 0);
     rendezvous(*grp->store, env, options.peer_timeout_s);
   } catch (const std::exception& e) {
     throw std::runtime_error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
@@ -208,7 +216,7 @@ void join(const LaunchEnv& env, const GroupOptions& options) {
                              " s): " + std::string(e.what()).substr(0, 200));
   }
   grp->collectives = make_collectives(*grp);
-  auto watch_client = connect_store(env, options.peer_timeout_s, false);
+  auto watch_client = open_store(env, options.peer_timeout_s, false);
   g_group = grp.release();
   g_group->watchdog = std::thread(watch, g_group, watch_client);
 }
