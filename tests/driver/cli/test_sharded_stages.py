@@ -179,21 +179,30 @@ def kill_during_sample(out, world, victim):
     procs = start("sample", out, world, KILL_SETS)
     part = os.path.join(out, "shards", "supervision.rank%d-of-%d.jsonl" % (victim, world))
     deadline = time.time() + TIMEOUT
-    while time.time() < deadline and procs[victim].poll() is None:
-        if os.path.exists(part) and b'"done"' in read(part):
-            break
-        time.sleep(0.01)
-    time.sleep(rng.uniform(0, 0.15))
+    seen = False
+    while time.time() < deadline and procs[victim].poll() is None and not seen:
+        try:
+            seen = b'"done"' in read(part)
+        except OSError:
+            pass
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0, 0.05))
     t0 = time.time()
     procs[victim].send_signal(signal.SIGKILL)
     res = wait_all(procs)
     took = time.time() - t0
     others = [res[r] for r in range(world) if r != victim]
     tag = "world %d, rank %d killed: " % (world, victim)
-    check(tag + "the others exit 75 with one line naming rank %d" % victim,
-          all(rc == 75 and ("rank %d lost" % victim) in e.strip().splitlines()[-1] for rc, _, e in others),
+    check(tag + "killed while working (after its first problem)", seen and res[victim][0] == -9,
+          (seen, res[victim][0], res[victim][2][-600:]))
+    check(tag + "the others exit 75 with a last line naming rank %d" % victim,
+          all(rc == 75 and ("rank %d lost" % victim) in (e.strip().splitlines() or [""])[-1] for rc, _, e in others),
           [(rc, e[-600:]) for rc, _, e in others])
     check(tag + "within the peer timeout's bound (%.1f s)" % took, took < PEER_TIMEOUT + 10, took)
+    logs = [read(os.path.join(out, "logs", "sample%s.log" % ("" if r == 0 else ".rank%d" % r))).decode()
+            for r in range(world) if r != victim]
+    check(tag + "the line is in the others' logs too", all(("rank %d lost" % victim) in l for l in logs),
+          [l[-300:] for l in logs])
     return res
 
 
