@@ -291,7 +291,8 @@ SupervisionBlocks read_supervision_blocks(const std::string& path) {
   for (size_t i = 0; i < s.problems.size(); ++i) {
     const auto [begin, end] = s.spans[i];
     b.order.push_back(s.problems[i].problem);
-    b.problems.emplace(s.problems[i].problem, s.text.substr(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
+    b.problems.emplace(s.problems[i].problem,
+                       s.text.substr(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
   }
   return b;
 }

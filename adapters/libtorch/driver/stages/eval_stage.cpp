@@ -21,6 +21,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "distributed/process_group.h"
 #include "evaluate/datasets.h"
 #include "evaluate/evaluator.h"
 #include "io/file_digest.h"
@@ -32,7 +33,6 @@
 #include "runtime/interrupt.h"
 #include "runtime/model_loading.h"
 #include "runtime/progress.h"
-#include "distributed/process_group.h"
 #include "stages/eval_progress.h"
 #include "stages/sharded_results.h"
 #include "stages/stage.h"

@@ -112,7 +112,8 @@ DatasetScore roll_out(const ExperimentConfig& c, const Qwen2Model& model, const 
   eo.stop = &InterruptScope::flag();
   std::optional<Progress> progress;
   show_progress(eo, progress, "sft rollouts");
-  const DatasetScore rollouts = evaluate_on_ranks(model, tokenizer, problems, eo, RunLayout(c.run.out_dir).sft_trajectories());
+  const DatasetScore rollouts =
+      evaluate_on_ranks(model, tokenizer, problems, eo, RunLayout(c.run.out_dir).sft_trajectories());
   if (progress && !InterruptScope::requested()) progress->finish();
   return rollouts;
 }

@@ -46,8 +46,8 @@ DatasetScore evaluate_on_ranks(const Qwen2Model& model, const Tokenizer& tokeniz
   }
   options.done_elsewhere = done_elsewhere(results, shard.world);
   options.timing_path = RunLayout::shard_of(RunLayout::timing_of(results), shard.rank, shard.world).string();
-  const DatasetScore part =
-      evaluate_dataset(model, tokenizer, problems, options, RunLayout::shard_of(results, shard.rank, shard.world).string());
+  const std::string mine = RunLayout::shard_of(results, shard.rank, shard.world).string();
+  const DatasetScore part = evaluate_dataset(model, tokenizer, problems, options, mine);
   if (options.stop && options.stop->load()) return part;
   // Every rank's part is complete once every rank has sent its counts.
   const std::vector<std::string> counts = dist::all_gather_text(
