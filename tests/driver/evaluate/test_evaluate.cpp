@@ -24,7 +24,9 @@
 #include "config/experiment_config.h"
 #include "evaluate/datasets.h"
 #include "evaluate/evaluator.h"
+#include "evaluate/batch_timing.h"
 #include "evaluate/results_file.h"
+#include "evaluate/results_merge.h"
 #include "io/settings_file.h"
 #include "model/qwen2_model.h"
 #include "prompt/chat_prompt.h"
@@ -308,12 +310,6 @@ class EvalLoopTest : public ::testing::Test {
     o.stop_ids = {lr_test::kSmallImEnd, lr_test::kSmallEndOfText};
     return o;
   }
-  // The lines without their timing (which differs run to run).
-  static std::vector<json> untimed(const std::string& path) {
-    std::vector<json> out = json_lines(path);
-    for (auto& j : out) j.erase("seconds");
-    return out;
-  }
   static Qwen2Model* model_;
   static Tokenizer* tokenizer_;
   static std::vector<EvalProblem> problems_;
@@ -340,8 +336,9 @@ TEST_F(EvalLoopTest, EveryProblemGetsACompleteGradedLine) {
   int64_t correct = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
     const json& l = lines[i];
-    for (const char* k : {"id", "question", "gold", "output", "pred", "correct", "tokens", "stopped", "seconds"})
+    for (const char* k : {"id", "question", "gold", "output", "pred", "correct", "tokens", "stopped"})
       EXPECT_TRUE(l.contains(k)) << k;
+    EXPECT_FALSE(l.contains("seconds"));  // the timing lives in the timing file
     EXPECT_EQ(l["id"], problems_[i].id);
     EXPECT_EQ(l["question"], problems_[i].question);
     EXPECT_FALSE(l.contains("output_ids"));
@@ -365,8 +362,8 @@ TEST_F(EvalLoopTest, InterruptedAndResumedEqualsUninterrupted) {
   EvalOptions o = options();
   o.record_ids = true;
   evaluate_dataset(*model_, *tokenizer_, problems_, o, dir + "/full.jsonl");
-  const auto full = untimed(dir + "/full.jsonl");
-  ASSERT_EQ(full.size(), 10u);
+  const std::string full = read_text(dir + "/full.jsonl");
+  ASSERT_EQ(json_lines(dir + "/full.jsonl").size(), 10u);
 
   // Ctrl-C after the first batch: the flag is polled between batches.
   std::atomic<bool> stop{false};
@@ -379,7 +376,7 @@ TEST_F(EvalLoopTest, InterruptedAndResumedEqualsUninterrupted) {
   const DatasetScore rest = evaluate_dataset(*model_, *tokenizer_, problems_, o, dir + "/cut.jsonl");
   EXPECT_EQ(rest.done_before, 3);
   EXPECT_EQ(rest.done_now, 7);
-  EXPECT_EQ(untimed(dir + "/cut.jsonl"), full);
+  EXPECT_EQ(read_text(dir + "/cut.jsonl"), full);  // byte for byte
 
   // A kill in the middle of writing batch 2 (lines 4..6): a torn line, and the
   // batch is regenerated whole but only its missing problems are written.
@@ -390,12 +387,65 @@ TEST_F(EvalLoopTest, InterruptedAndResumedEqualsUninterrupted) {
   const DatasetScore resumed = evaluate_dataset(*model_, *tokenizer_, problems_, o, dir + "/torn.jsonl");
   EXPECT_EQ(resumed.done_before, 4);
   EXPECT_EQ(resumed.done_now, 6);
-  EXPECT_EQ(untimed(dir + "/torn.jsonl"), full);
-  EXPECT_EQ(resumed.correct, score_results(ResultsFile(dir + "/full.jsonl"), problems_).correct);
+  EXPECT_EQ(read_text(dir + "/torn.jsonl"), full);
+  EXPECT_EQ(resumed.correct, score_results(ResultsFile(dir + "/full.jsonl").records(), problems_).correct);
 
   // A smaller selection scores only its own problems.
   const std::vector<EvalProblem> first4(problems_.begin(), problems_.begin() + 4);
-  EXPECT_EQ(score_results(ResultsFile(dir + "/full.jsonl"), first4).n, 4);
+  EXPECT_EQ(score_results(ResultsFile(dir + "/full.jsonl").records(), first4).n, 4);
+}
+
+TEST_F(EvalLoopTest, ShardsMergedEqualTheWholeFileAndTimeEveryProblemOnce) {
+  const std::string dir = test_dir();
+  EvalOptions o = options();  // 10 problems in batches of 3: uneven shares over 2 and 3
+  o.timing_path = dir + "/whole.timing.jsonl";
+  const DatasetScore whole = evaluate_dataset(*model_, *tokenizer_, problems_, o, dir + "/whole.jsonl");
+  std::set<int64_t> all;
+  for (const EvalProblem& p : problems_) all.insert(p.id);
+  EXPECT_GT(whole.seconds, 0.0);
+  EXPECT_NEAR(timed_seconds(o.timing_path, all), whole.seconds, 1e-12);
+  std::vector<int64_t> ids(all.begin(), all.end());
+  for (int world : {2, 3}) {
+    const std::string merged = dir + "/merged" + std::to_string(world) + ".jsonl";
+    std::vector<std::string> parts, timings;
+    int64_t lines = 0;
+    for (int r = 0; r < world; ++r) {
+      EvalOptions s = options();
+      s.shard = Shard{r, world};
+      parts.push_back(dir + "/part" + std::to_string(world) + "_" + std::to_string(r) + ".jsonl");
+      timings.push_back(parts.back() + ".timing");
+      s.timing_path = timings.back();
+      int64_t total = -1;
+      s.progress = [&](int64_t, int64_t t) { total = t; };
+      const DatasetScore part = evaluate_dataset(*model_, *tokenizer_, problems_, s, parts.back());
+      EXPECT_EQ(total, s.shard.items_owned(10, 3));
+      EXPECT_EQ(part.n, total);
+      lines += part.n;
+    }
+    EXPECT_EQ(lines, 10);
+    // A file holding problem 3 already (an earlier call): kept as it is, the
+    // rest after it in order, as a one-process run resuming that file writes.
+    const std::string whole_text = read_text(dir + "/whole.jsonl");
+    size_t l3 = 0;
+    for (int i = 0; i < 3; ++i) l3 = whole_text.find('\n', l3) + 1;
+    const std::string line3 = whole_text.substr(l3, whole_text.find('\n', l3) + 1 - l3);
+    write_text(merged, line3);
+    write_text(dir + "/resumed.jsonl", line3);
+    evaluate_dataset(*model_, *tokenizer_, problems_, options(), dir + "/resumed.jsonl");
+    EXPECT_EQ(merge_result_parts(merged, ids, parts), 9);
+    EXPECT_EQ(read_text(merged), read_text(dir + "/resumed.jsonl"));
+    EXPECT_NE(read_text(merged), whole_text);
+    fs::remove(merged);
+    EXPECT_EQ(merge_result_parts(merged, ids, parts), 10);
+    EXPECT_EQ(read_text(merged), read_text(dir + "/whole.jsonl")) << world;
+    EXPECT_EQ(merge_result_parts(merged, ids, parts), 0);  // nothing to add: untouched
+    const std::string timing = dir + "/merged" + std::to_string(world) + ".timing.jsonl";
+    merge_timing_parts(timing, timings);
+    std::multiset<int64_t> timed;
+    for (const json& j : json_lines(timing))
+      for (const auto& id : j["ids"]) timed.insert(id.get<int64_t>());
+    EXPECT_EQ(timed, std::multiset<int64_t>(all.begin(), all.end()));
+  }
 }
 
 TEST_F(EvalLoopTest, RecordedIdsAreTheExactPromptAndOutput) {

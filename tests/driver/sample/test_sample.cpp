@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "sample/problems.h"
 #include "prompt/chat_prompt.h"
 #include "sample/sampler.h"
+#include "sample/supervision_merge.h"
 #include "sample/supervision_store.h"
 #include "sample_fixture.h"
 #include "support/small_tokenizer.h"
@@ -350,6 +352,62 @@ TEST_F(SampleTest, ResumeInPiecesEqualsUninterrupted) {
     EXPECT_EQ(ps.problems_this_call, 0);
     EXPECT_EQ(read_text(parts), read_text(whole));
   }
+}
+
+// Sharded (distributed/sharding.h): each shard samples its batches into its
+// part, and the parts merged are the whole file, byte for byte (sampled draws
+// depend on the batch, not on who computes it); 7 problems in batches of 3:
+// uneven shares. No statistics file for a part.
+TEST_F(SampleTest, ShardsMergedEqualTheWholeFile) {
+  SampleOptions o = options();
+  o.greedy = false;
+  o.temperature = 0.8;
+  o.seed = 7;
+  const std::string whole = out("shard_whole.jsonl");
+  fs::remove(whole);
+  const SampleStats ws = run(o, whole);
+  std::vector<int64_t> ids;
+  for (const Problem& p : problems_) ids.push_back(p.id);
+  for (int world : {2, 3}) {
+    std::vector<std::string> parts;
+    int64_t written = 0;
+    for (int r = 0; r < world; ++r) {
+      SampleOptions so = o;
+      so.shard = Shard{r, world};
+      parts.push_back(out("shard_part" + std::to_string(world) + "_" + std::to_string(r) + ".jsonl"));
+      fs::remove(parts.back());
+      fs::remove(stats_path_for(parts.back()));
+      const SampleStats ps = run(so, parts.back());
+      EXPECT_EQ(ps.problems_this_call, so.shard.items_owned(7, 3));
+      EXPECT_FALSE(fs::exists(stats_path_for(parts.back())));
+      written += ps.problems_this_call;
+    }
+    EXPECT_EQ(written, 7);
+    const std::string merged = out("shard_merged" + std::to_string(world) + ".jsonl");
+    fs::remove(merged);
+    EXPECT_EQ(merge_supervision_parts(merged, read_supervision(whole).settings, ids, parts), 7);
+    EXPECT_EQ(read_text(merged), read_text(whole)) << world;
+    EXPECT_EQ(merge_supervision_parts(merged, read_supervision(whole).settings, ids, parts), 0);
+    // Problems done elsewhere are skipped: a shard with every problem done elsewhere writes none.
+    SampleOptions so = o;
+    so.shard = Shard{0, world};
+    so.done_elsewhere = std::set<int64_t>(ids.begin(), ids.end());
+    fs::remove(out("shard_none.jsonl"));
+    EXPECT_EQ(run(so, out("shard_none.jsonl")).problems_this_call, 0);
+  }
+  // A part with other settings is refused, naming it.
+  SampleOptions other = o;
+  other.k = o.k + 1;
+  const std::string odd = out("shard_odd.jsonl");
+  fs::remove(odd);
+  run(other, odd);
+  try {
+    merge_supervision_parts(out("shard_merged_odd.jsonl"), read_supervision(whole).settings, ids, {odd});
+    ADD_FAILURE() << "merged a part with other settings";
+  } catch (const SupervisionStoreError& e) {
+    EXPECT_NE(std::string(e.what()).find(odd), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ws.problems_this_call, 7);
 }
 
 TEST_F(SampleTest, ResumeAfterKillMidProblemEqualsUninterrupted) {

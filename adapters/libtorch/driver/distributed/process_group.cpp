@@ -59,10 +59,16 @@ struct Group {
 
 Group* g_group = nullptr;
 
+// set_stop_hook's hook; its mutex stays locked once stop_rank has run it.
+std::mutex g_stop_mutex;
+std::function<void()> g_stop_hook;
+
 [[noreturn]] void stop_rank(const std::string& why) {
   std::fprintf(stderr, "\nlightreasoner: rank %d of %d: stopping: %s; rerun the same command to resume\n",
                g_group->env.rank, g_group->env.world_size, why.c_str());
   std::fflush(stderr);
+  g_stop_mutex.lock();
+  if (g_stop_hook) g_stop_hook();
   std::_Exit(kExitPeerLost);
 }
 
@@ -296,6 +302,11 @@ void report_failure(const std::string& message) {
       g_group->store->set(kAbortKey, bytes_of("rank " + std::to_string(g_group->env.rank) + " failed: " + message));
   } catch (const std::exception&) {
   }
+}
+
+void set_stop_hook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(g_stop_mutex);
+  g_stop_hook = std::move(hook);
 }
 
 void leave() {

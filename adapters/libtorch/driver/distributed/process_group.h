@@ -20,6 +20,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,13 @@ std::vector<std::string> all_gather_text(const std::string& what, const std::str
 // Tells the others this rank is failing with `message` (they stop at once);
 // does nothing when not joined. Call before exiting with an error.
 void report_failure(const std::string& message);
+
+// Runs just before a rank exits because another rank was lost or failed,
+// after its line is printed (the exit skips destructors): a log that copies
+// stderr through a thread (runtime/run_log.h) drains there, so the line
+// reaches the terminal and the log. One hook at a time; {} removes it, and
+// waits while it runs. It runs on the watchdog thread.
+void set_stop_hook(std::function<void()> hook);
 
 // Leaves cleanly: waits for every rank to arrive, then stops the watchdog so
 // the others do not take this rank's silence for a loss.

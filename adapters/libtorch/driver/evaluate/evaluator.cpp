@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <stdexcept>
 
+#include "evaluate/batch_timing.h"
 #include "model/generate.h"
 
 namespace lr::driver {
@@ -19,17 +21,21 @@ nlohmann::ordered_json DatasetScore::to_json() const {
   return j;
 }
 
-DatasetScore score_results(const ResultsFile& file, const std::vector<EvalProblem>& problems) {
+DatasetScore score_results(const std::map<int64_t, ResultLine>& records, const std::vector<EvalProblem>& problems,
+                           const std::string& timing_path) {
   DatasetScore s;
+  std::set<int64_t> ids;
   for (const EvalProblem& p : problems) {
-    const auto it = file.records().find(p.id);
-    if (it == file.records().end()) continue;
+    const auto it = records.find(p.id);
+    if (it == records.end()) continue;
     const ResultLine& r = it->second;
     ++s.n;
+    ids.insert(p.id);
     if (r.value("correct", false)) ++s.correct;
-    s.seconds += r.value("seconds", 0.0);
+    s.seconds += r.value("seconds", 0.0);  // files written before the timing file
     s.generated_tokens += r.value("tokens", int64_t{0});
   }
+  if (!timing_path.empty()) s.seconds += timed_seconds(timing_path, ids);
   s.accuracy = s.n ? static_cast<double>(s.correct) / static_cast<double>(s.n) : 0.0;
   s.complete = s.n == static_cast<int64_t>(problems.size());
   return s;
@@ -78,7 +84,7 @@ GenerateOptions generate_options(const Tokenizer& tokenizer, const EvalOptions& 
 // One problem's result line: the output's text (without its stop id, cut
 // before a stop string), its extracted answer and grade.
 ResultLine result_line(const EvalProblem& p, const std::vector<int64_t>& prompt, const std::vector<int64_t>& out,
-                       double seconds, const Tokenizer& tokenizer, const EvalOptions& options) {
+                       const Tokenizer& tokenizer, const EvalOptions& options) {
   const bool stop_id = ends_with_stop_id(out, options.stop_ids);
   std::string text = output_text(tokenizer, out, options.stop_ids);
   bool stop_string = false;
@@ -98,7 +104,6 @@ ResultLine result_line(const EvalProblem& p, const std::vector<int64_t>& prompt,
   line["correct"] = graded.correct;
   line["tokens"] = static_cast<int64_t>(out.size());
   line["stopped"] = stop_id || stop_string;
-  line["seconds"] = seconds;
   if (options.record_ids) {
     line["prompt_ids"] = prompt;
     line["output_ids"] = out;
@@ -106,10 +111,21 @@ ResultLine result_line(const EvalProblem& p, const std::vector<int64_t>& prompt,
   return line;
 }
 
-// The result lines of problems [start, end) not yet in the file.
-std::vector<ResultLine> evaluate_batch(const Qwen2Model& model, const Tokenizer& tokenizer,
-                                       const std::vector<EvalProblem>& problems, int64_t start, int64_t end,
-                                       const EvalOptions& options, const GenerateOptions& g, const ResultsFile& file) {
+bool is_done(const ResultsFile& file, const EvalOptions& options, int64_t id) {
+  return file.has(id) || options.done_elsewhere.count(id) != 0;
+}
+
+// The result lines of problems [start, end) not done yet, and their share of
+// the batch's wall time.
+struct BatchLines {
+  std::vector<ResultLine> lines;
+  std::vector<int64_t> ids;
+  double seconds = 0;
+};
+
+BatchLines evaluate_batch(const Qwen2Model& model, const Tokenizer& tokenizer, const std::vector<EvalProblem>& problems,
+                          int64_t start, int64_t end, const EvalOptions& options, const GenerateOptions& g,
+                          const ResultsFile& file) {
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::vector<int64_t>> prompts;
   for (int64_t i = start; i < end; ++i) {
@@ -117,16 +133,17 @@ std::vector<ResultLine> evaluate_batch(const Qwen2Model& model, const Tokenizer&
     prompts.emplace_back(ids.begin(), ids.end());
   }
   const std::vector<std::vector<int64_t>> outputs = generate(model, prompts, g);
-  const double per_problem =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(end - start);
-  std::vector<ResultLine> lines;
+  const double batch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  BatchLines out;
   for (int64_t i = start; i < end; ++i) {
     const EvalProblem& p = problems[static_cast<size_t>(i)];
-    if (file.has(p.id)) continue;
+    if (is_done(file, options, p.id)) continue;
     const size_t row = static_cast<size_t>(i - start);
-    lines.push_back(result_line(p, prompts[row], outputs[row], per_problem, tokenizer, options));
+    out.lines.push_back(result_line(p, prompts[row], outputs[row], tokenizer, options));
+    out.ids.push_back(p.id);
   }
-  return lines;
+  out.seconds = batch_seconds * static_cast<double>(out.ids.size()) / static_cast<double>(end - start);
+  return out;
 }
 
 }  // namespace
@@ -138,25 +155,27 @@ DatasetScore evaluate_dataset(const Qwen2Model& model, const Tokenizer& tokenize
   if (options.batch_size < 1 || options.max_new_tokens < 1)
     throw std::invalid_argument("evaluate_dataset: batch_size and max_new_tokens must be >= 1");
   ResultsFile file(results_path);
-  const int64_t total = static_cast<int64_t>(problems.size());
+  const int64_t total = static_cast<int64_t>(problems.size()), bs = options.batch_size;
+  const auto owned = [&](int64_t i) { return options.shard.owns_batch(i / bs); };
   int64_t done = 0;
-  for (const EvalProblem& p : problems) done += file.has(p.id) ? 1 : 0;
-  const int64_t done_before = done;
-  if (options.progress) options.progress(done, total);
+  for (int64_t i = 0; i < total; ++i) done += owned(i) && is_done(file, options, problems[size_t(i)].id) ? 1 : 0;
+  const int64_t done_before = done, mine = options.shard.items_owned(total, bs);
+  if (options.progress) options.progress(done, mine);
 
   const GenerateOptions g = generate_options(tokenizer, options);
-  for (int64_t start = 0; start < total; start += options.batch_size) {
+  for (int64_t start = 0; start < total; start += bs) {
     if (options.stop && options.stop->load()) break;
-    const int64_t end = std::min(total, start + options.batch_size);
+    const int64_t end = std::min(total, start + bs);
     bool missing = false;
-    for (int64_t i = start; i < end && !missing; ++i) missing = !file.has(problems[static_cast<size_t>(i)].id);
-    if (!missing) continue;
-    const std::vector<ResultLine> lines = evaluate_batch(model, tokenizer, problems, start, end, options, g, file);
-    file.append(lines);
-    done += static_cast<int64_t>(lines.size());
-    if (options.progress) options.progress(done, total);
+    for (int64_t i = start; i < end && !missing; ++i) missing = !is_done(file, options, problems[size_t(i)].id);
+    if (!missing || !owned(start)) continue;
+    const BatchLines b = evaluate_batch(model, tokenizer, problems, start, end, options, g, file);
+    file.append(b.lines);
+    if (!options.timing_path.empty()) append_batch_timing(options.timing_path, start / bs, b.ids, b.seconds);
+    done += static_cast<int64_t>(b.lines.size());
+    if (options.progress) options.progress(done, mine);
   }
-  DatasetScore score = score_results(file, problems);
+  DatasetScore score = score_results(file.records(), problems, options.timing_path);
   score.done_before = done_before;
   score.done_now = done - done_before;
   return score;

@@ -7,27 +7,28 @@ namespace lr::driver {
 namespace fs = std::filesystem;
 using json = ResultLine;
 
-ResultsFile::ResultsFile(std::string path) : path_(std::move(path)) {
-  const fs::path p(path_);
-  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+ResultLines read_result_lines(const std::string& path) {
+  ResultLines out;
+  const fs::path p(path);
   std::string text;
   if (fs::exists(p)) {
     std::ifstream in(p, std::ios::binary);
-    if (!in) throw ResultsFileError(path_ + ": cannot read the results file");
+    if (!in) throw ResultsFileError(path + ": cannot read the results file");
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  size_t pos = 0, good_end = 0;
+  out.size = text.size();
+  size_t pos = 0;
   int64_t line_no = 0;
   while (pos < text.size()) {
     ++line_no;
     const size_t nl = text.find('\n', pos);
     const bool last = nl == std::string::npos || text.find_first_not_of(" \t\r\n", nl) == std::string::npos;
-    const std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    const std::string where = path_ + ":" + std::to_string(line_no) + ": ";
+    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
     if (nl == std::string::npos) break;  // no newline: an unfinished write, dropped
     if (line.find_first_not_of(" \t\r") == std::string::npos) {
       pos = nl + 1;
-      good_end = pos;
+      out.good_end = pos;
       continue;
     }
     json j;
@@ -40,14 +41,23 @@ ResultsFile::ResultsFile(std::string path) : path_(std::move(path)) {
     if (!j.is_object() || !j.contains("id") || !j["id"].is_number_integer())
       throw ResultsFileError(where + "not a result line (a JSON object with an integer \"id\")");
     const int64_t id = j["id"].get<int64_t>();
-    if (!records_.emplace(id, std::move(j)).second)
+    if (!out.records.emplace(id, std::move(j)).second)
       throw ResultsFileError(where + "problem " + std::to_string(id) + " appears twice");
+    out.raw.emplace(id, std::move(line));
     pos = nl + 1;
-    good_end = pos;
+    out.good_end = pos;
   }
-  if (good_end < text.size()) {
-    truncated_bytes_ = static_cast<int64_t>(text.size() - good_end);
-    fs::resize_file(p, good_end);
+  return out;
+}
+
+ResultsFile::ResultsFile(std::string path) : path_(std::move(path)) {
+  const fs::path p(path_);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  ResultLines lines = read_result_lines(path_);
+  records_ = std::move(lines.records);
+  if (lines.good_end < lines.size) {
+    truncated_bytes_ = static_cast<int64_t>(lines.size - lines.good_end);
+    fs::resize_file(p, lines.good_end);
   }
   out_.open(p, std::ios::binary | std::ios::app);
   if (!out_) throw ResultsFileError(path_ + ": cannot open the results file for writing");

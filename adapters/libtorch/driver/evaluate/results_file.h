@@ -5,8 +5,13 @@
 //
 // A line (evaluator.h writes them):
 //   {"id": 3, "question": "...", "gold": "18", "output": "...", "pred": "18",
-//    "correct": true, "tokens": 57, "stopped": true, "seconds": 0.41}
-// plus "prompt_ids" and "output_ids" when the ids are recorded (SFT).
+//    "correct": true, "tokens": 57, "stopped": true}
+// plus "prompt_ids" and "output_ids" when the ids are recorded (SFT). A line
+// depends only on the model, the settings and the problem's batch, so two
+// runs write the same bytes (a sharded run's merged file equals a
+// one-process run's); the generation times live beside the file
+// (batch_timing.h). Files of earlier versions carry a per-line "seconds",
+// still read by score_results.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +31,18 @@ class ResultsFileError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// A results file read without changing it: every complete line (a torn last
+// line, or an unparsable one at the end, left out), by problem id, as parsed
+// and as written (for merging the parts of a sharded run byte for byte).
+// Throws ResultsFileError as ResultsFile does; an absent file reads empty.
+struct ResultLines {
+  std::map<int64_t, ResultLine> records;
+  std::map<int64_t, std::string> raw;  // the line as written, without its newline
+  size_t good_end = 0;                 // bytes up to the end of the last complete line
+  size_t size = 0;                     // the file's size
+};
+ResultLines read_result_lines(const std::string& path);
 
 class ResultsFile {
  public:

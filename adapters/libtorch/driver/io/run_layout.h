@@ -9,9 +9,13 @@
 //   adapter/                     the LightReasoner LoRA adapter (PEFT)
 //   merged/                      the expert with the adapter merged in (train.export_merged)
 //   train_metrics.jsonl          one line per update
-//   eval/<model>/<dataset>.jsonl one line per problem; summary.json, settings.json beside
-//   sft/                         trajectories.jsonl, train/, train_metrics.jsonl,
-//                                adapter/, summary.json, settings.json
+//   eval/<model>/<dataset>.jsonl one line per problem; summary.json, settings.json beside;
+//                                <dataset>.timing.jsonl its generation times (timing_of)
+//   sft/                         trajectories.jsonl (+ trajectories.timing.jsonl), train/,
+//                                train_metrics.jsonl, adapter/, summary.json, settings.json
+//   shards/, eval/<model>/shards/, sft/shards/
+//                                a sharded stage's parts while it runs: NAME.rankR-of-W.EXT
+//                                per rank (shard_of), merged into NAME.EXT and removed
 //   stage_seconds.json           wall time per stage, summed over calls
 //   models/                      the tiny models' fallback tokenizer (models.make_tiny);
 //                                with models.pretrain: expert/, amateur/, expert-general/ (the
@@ -24,9 +28,12 @@
 //   sweep.md, sweep.json         `sweep`: the table over variants and seeds
 #pragma once
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace lr::driver {
 
@@ -79,6 +86,46 @@ class RunLayout {
   }
   path sweep_table() const { return root_ / "sweep.md"; }
   path sweep_json() const { return root_ / "sweep.json"; }
+
+  // The generation times of a results file (evaluate/batch_timing.h):
+  // DIR/NAME.jsonl -> DIR/NAME.timing.jsonl.
+  static path timing_of(const path& results) {
+    return results.parent_path() / (results.stem().string() + ".timing" + results.extension().string());
+  }
+
+  // Sharded stages (distributed/sharding.h): rank R of W writes its part of
+  // DIR/NAME.EXT as DIR/shards/NAME.rankR-of-W.EXT; rank 0 merges the parts
+  // into DIR/NAME.EXT and removes them.
+  static path shard_of(const path& file, int rank, int world) {
+    return shards_dir_of(file) /
+           (file.stem().string() + ".rank" + std::to_string(rank) + "-of-" + std::to_string(world) +
+            file.extension().string());
+  }
+  static path shards_dir_of(const path& file) { return file.parent_path() / "shards"; }
+  struct ShardFile {
+    path file;
+    int rank = 0, world = 0;
+  };
+  // Every part of `file` on disk, whatever its world size, by name.
+  static std::vector<ShardFile> shards_of(const path& file) {
+    std::vector<ShardFile> out;
+    std::error_code ec;
+    const std::string head = file.stem().string() + ".rank", tail = file.extension().string();
+    for (const auto& e : std::filesystem::directory_iterator(shards_dir_of(file), ec)) {
+      const std::string n = e.path().filename().string();
+      if (n.size() <= head.size() + tail.size() || n.compare(0, head.size(), head) != 0 ||
+          n.compare(n.size() - tail.size(), tail.size(), tail) != 0)
+        continue;
+      int r = -1, w = -1;
+      char end = 0;
+      const std::string mid = n.substr(head.size(), n.size() - head.size() - tail.size());
+      if (std::sscanf(mid.c_str(), "%d-of-%d%c", &r, &w, &end) == 2 && r >= 0 && w > r &&
+          mid == std::to_string(r) + "-of-" + std::to_string(w))
+        out.push_back({e.path(), r, w});
+    }
+    std::sort(out.begin(), out.end(), [](const ShardFile& a, const ShardFile& b) { return a.file < b.file; });
+    return out;
+  }
 
   // The files of a PEFT adapter folder (adapter/, sft/adapter/).
   static constexpr const char* kAdapterConfig = "adapter_config.json";

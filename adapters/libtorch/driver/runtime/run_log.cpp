@@ -1,5 +1,7 @@
 #include "runtime/run_log.h"
 
+#include "distributed/process_group.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -56,13 +58,19 @@ RunLog::RunLog(const std::string& out_dir, const std::string& verb) {
   ::close(fds[1]);
   pipe_read_ = fds[0];
   copier_ = std::thread([this] { copy_loop(); });
+  dist::set_stop_hook([this] { drain(); });
 }
 
-RunLog::~RunLog() {
+void RunLog::drain() {
   std::cerr.flush();
   std::fflush(stderr);
   ::dup2(saved_stderr_, STDERR_FILENO);  // the pipe's last writer closes: the copier sees EOF
   copier_.join();
+}
+
+RunLog::~RunLog() {
+  dist::set_stop_hook({});  // after a stop has drained, this waits for the exit
+  drain();
   ::close(saved_stderr_);
   ::close(pipe_read_);
   std::fclose(file_);

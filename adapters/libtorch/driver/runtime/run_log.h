@@ -2,7 +2,9 @@
 // the process writes to stderr (stage lines, warnings, progress) still
 // reaches the terminal and is also appended to RUN/logs/<verb>.log, one
 // timestamped line each. Progress-bar redraws (text ended by '\r') are left
-// out of the file; the bar's final line is kept.
+// out of the file; the bar's final line is kept. A rank stopped because
+// another was lost (distributed/process_group.h) drains the copy before it
+// exits, so its last line is not lost.
 #pragma once
 
 #include <cstdio>
@@ -27,6 +29,7 @@ class RunLog {
 
  private:
   void copy_loop();
+  void drain();  // stderr back to the terminal; every byte copied; the copier joined
 
   std::string path_;
   std::FILE* file_ = nullptr;

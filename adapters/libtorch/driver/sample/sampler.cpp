@@ -81,7 +81,6 @@ json SampleStats::to_json() const {
   j["problems_this_call"] = problems_this_call;
   j["problems_already_done"] = problems_already_done;
   j["resume_truncated_bytes"] = resume_truncated_bytes;
-  j["seconds"] = seconds;
   j["vocab"] = {{"expert", expert_vocab},
                 {"amateur", amateur_vocab},
                 {"tokenizer", tokenizer_vocab},
@@ -370,9 +369,14 @@ struct CallCount {
   bool limit_reached() const { return limit >= 0 && this_call >= limit; }
 };
 
-bool batch_has_work(const SupervisionStore& store, const std::vector<Problem>& problems, int64_t b0, int64_t b1) {
+bool is_done(const SupervisionStore& store, const SampleOptions& o, int64_t problem) {
+  return store.is_done(problem) || o.done_elsewhere.count(problem) != 0;
+}
+
+bool batch_has_work(const SupervisionStore& store, const SampleOptions& o, const std::vector<Problem>& problems,
+                    int64_t b0, int64_t b1) {
   for (int64_t i = b0; i < b1; ++i)
-    if (!store.is_done(problems[static_cast<size_t>(i)].id)) return true;
+    if (!is_done(store, o, problems[static_cast<size_t>(i)].id)) return true;
   return false;
 }
 
@@ -387,7 +391,7 @@ void sample_batch(const Qwen2Model& expert, const Qwen2Model& amateur, const Tok
   const ScoredRows rows = score(expert, amateur, ro, v, o, problem_ids);
   for (int64_t r = 0; r < b1 - b0 && !count.limit_reached(); ++r) {
     const Problem& p = problems[static_cast<size_t>(b0 + r)];
-    if (store.is_done(p.id)) continue;
+    if (is_done(store, o, p.id)) continue;
     std::vector<SupervisionRecord> recs;
     const ProblemDone d = problem_records(p, ro, r, rows, recs);
     store.append_problem(recs, d);
@@ -407,19 +411,20 @@ SampleStats run_sampling(const Qwen2Model& expert, const Qwen2Model& amateur, co
   const Vocab v = vocab_of(expert, amateur, tokenizer);
   SupervisionStore store = SupervisionStore::open(out_path, sample_settings(options, v.expert, v.amateur, v.tokenizer));
 
-  const int64_t total = static_cast<int64_t>(problems.size());
+  const int64_t total = static_cast<int64_t>(problems.size()), bs = options.batch_size;
+  const int64_t mine = options.shard.items_owned(total, bs);  // problems this shard computes
   CallCount count;
-  for (const Problem& p : problems) count.already += store.is_done(p.id) ? 1 : 0;
+  for (int64_t i = 0; i < total; ++i)
+    count.already += options.shard.owns_batch(i / bs) && is_done(store, options, problems[size_t(i)].id) ? 1 : 0;
   count.done = count.already;
   count.limit = options.max_problems_this_call;
 
   torch::NoGradGuard no_grad;
-  const int64_t bs = options.batch_size;
   for (int64_t b0 = 0, batch = 0; b0 < total && !count.limit_reached(); b0 += bs, ++batch) {
     const int64_t b1 = std::min(total, b0 + bs);
-    if (!batch_has_work(store, problems, b0, b1)) continue;
+    if (!options.shard.owns_batch(batch) || !batch_has_work(store, options, problems, b0, b1)) continue;
     sample_batch(expert, amateur, tokenizer, problems, b0, b1, batch, v, options, store, count);
-    if (progress) progress(count.done, total);
+    if (progress) progress(count.done, mine);
   }
 
   SampleStats s = supervision_stats(out_path, options.k);
@@ -434,7 +439,7 @@ SampleStats run_sampling(const Qwen2Model& expert, const Qwen2Model& amateur, co
   s.expert_rows_dropped = v.expert - v.shared;
   s.amateur_rows_dropped = v.amateur - v.shared;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_json_atomically(stats_path_for(out_path), s.to_json());
+  if (options.shard.whole()) write_json_atomically(stats_path_for(out_path), s.to_json());
   return s;
 }
 

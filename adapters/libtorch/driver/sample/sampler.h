@@ -22,17 +22,20 @@
 // A resumed run regenerates a partly done batch whole (so every row is
 // computed exactly as in an uninterrupted run) and writes only the problems
 // not yet done: the final file equals an uninterrupted run's, line for line.
-// Sampling draws depend on (seed, batch index, row in batch, step).
+// Sampling draws depend on (seed, batch index, row in batch, step), so a batch
+// computed by another rank (SampleOptions::shard) gives the same records.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "config/defaults.h"
+#include "distributed/sharding.h"
 #include "model/qwen2_model.h"
 #include "problems.h"
 #include "tokenizer.h"
@@ -60,6 +63,12 @@ struct SampleOptions {
   // Stop after this many problems have been written by this call (< 0: no
   // limit). For tests and for cutting a long run into pieces; resume goes on.
   int64_t max_problems_this_call = -1;
+  // A sharded run (distributed/sharding.h; not settings: the records do not
+  // depend on them): only the batches this shard owns are computed, and the
+  // problems in done_elsewhere (done in the merged file or in other parts)
+  // count as done. A shard's call writes no statistics (the merge does).
+  Shard shard;
+  std::set<int64_t> done_elsewhere;
 };
 
 // Everything decided by these (and the models' and tokenizer's vocabularies):
@@ -73,6 +82,8 @@ struct SampleStats {
   int64_t problems_this_call = 0;   // written by this call
   int64_t problems_already_done = 0;  // found done in the file
   int64_t resume_truncated_bytes = 0;  // partial last problem removed on open
+  // Not in the statistics file, so that its bytes depend on the records only
+  // (the stage's time is in RUN/stage_seconds.json).
   double seconds = 0;
   // The vocabularies.
   int64_t expert_vocab = 0, amateur_vocab = 0, tokenizer_vocab = 0, shared_vocab = 0;
@@ -101,9 +112,11 @@ SampleStats supervision_stats(const std::string& out_path, int64_t k);
 // OUT.jsonl -> OUT.stats.json (another name: NAME.stats.json).
 std::string stats_path_for(const std::string& out_path);
 
-using SampleProgress = std::function<void(int64_t done, int64_t total)>;  // problems
+// Problems done of those this shard computes (all of them for the whole).
+using SampleProgress = std::function<void(int64_t done, int64_t total)>;
 
-// Runs (or resumes) stage 1 into out_path and writes the stats beside it.
+// Runs (or resumes) stage 1 into out_path and, unless sharded, writes the
+// stats beside it.
 // expert and amateur may differ in vocabulary size; their logits meet on the
 // expert's device. Throws std::invalid_argument for bad options or a prompt id
 // outside a model's vocabulary, SupervisionStoreError for a file written with

@@ -89,6 +89,9 @@ struct Scan {
   std::vector<SupervisionRecord> records;  // of complete problems
   std::vector<ProblemDone> problems;
   int64_t good_end = 0;  // byte offset after the last complete problem (or the header)
+  int64_t header_end = 0;
+  std::vector<std::pair<int64_t, int64_t>> spans;  // per problem (as `problems`): its lines' [begin, end)
+  std::string text;  // the file
 };
 
 // A scan in progress: the records of the problem being read wait for its
@@ -108,6 +111,7 @@ void take_header(ScanState& st, const json& j, int64_t line_no, const std::strin
   st.scan.has_header = true;
   st.scan.settings = j.value("settings", json::object());
   st.scan.good_end = static_cast<int64_t>(next);
+  st.scan.header_end = st.scan.good_end;
 }
 
 void take_done(ScanState& st, const json& j, const std::string& where, size_t next) {
@@ -127,6 +131,7 @@ void take_done(ScanState& st, const json& j, const std::string& where, size_t ne
   st.pending.clear();
   st.pending_problem = -1;
   st.scan.problems.push_back(std::move(d));
+  st.scan.spans.emplace_back(st.scan.good_end, static_cast<int64_t>(next));  // right after the previous problem
   st.scan.good_end = static_cast<int64_t>(next);
 }
 
@@ -169,7 +174,7 @@ Scan scan_file(const std::string& path) {
   if (!in) throw SupervisionStoreError(path + ": cannot open the supervision file");
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string text = ss.str();
+  std::string text = ss.str();
   ScanState st;
   int64_t line_no = 0;
   for (size_t pos = 0; pos < text.size();) {
@@ -179,6 +184,7 @@ Scan scan_file(const std::string& path) {
     take_line(st, text.substr(pos, nl - pos), line_no, path + ":" + std::to_string(line_no) + ": ", nl + 1);
     pos = nl + 1;
   }
+  st.scan.text = std::move(text);
   return std::move(st.scan);
 }
 
@@ -215,9 +221,7 @@ SupervisionStore SupervisionStore::open(const std::string& path, const json& set
   const bool exists = fs::exists(path) && fs::file_size(path) > 0;
   Scan s;
   if (exists) s = scan_file(path);
-  if (exists && s.has_header && s.settings != settings)
-    throw SupervisionStoreError(path + ": written with other settings; resume refused:" +
-                                settings_difference(s.settings, settings));
+  if (exists && s.has_header && s.settings != settings) throw other_settings_error(path, s.settings, settings);
   if (exists) {
     const auto size = static_cast<int64_t>(fs::file_size(path));
     if (size != s.good_end) {
@@ -271,6 +275,26 @@ void SupervisionStore::append_problem(const std::vector<SupervisionRecord>& reco
   data += '\n';
   write_all(fd_, data, path_);
   done_.insert(done.problem);
+}
+
+SupervisionStoreError other_settings_error(const std::string& path, const json& file_settings, const json& settings) {
+  return SupervisionStoreError(path + ": written with other settings; resume refused:" +
+                               settings_difference(file_settings, settings));
+}
+
+SupervisionBlocks read_supervision_blocks(const std::string& path) {
+  const Scan s = scan_file(path);
+  if (!s.has_header) throw SupervisionStoreError(path + ": no supervision header");
+  SupervisionBlocks b;
+  b.settings = s.settings;
+  b.header = s.text.substr(0, static_cast<size_t>(s.header_end));
+  for (size_t i = 0; i < s.problems.size(); ++i) {
+    const auto [begin, end] = s.spans[i];
+    b.order.push_back(s.problems[i].problem);
+    b.problems.emplace(s.problems[i].problem,
+                       s.text.substr(static_cast<size_t>(begin), static_cast<size_t>(end - begin)));
+  }
+  return b;
 }
 
 SupervisionFile read_supervision(const std::string& path) {

@@ -33,6 +33,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -119,5 +120,22 @@ struct SupervisionFile {
   std::vector<ProblemDone> problems;  // file order
 };
 SupervisionFile read_supervision(const std::string& path);
+
+// A store file's bytes cut where they can be spliced (merging the parts of a
+// sharded run, supervision_merge.h): its header line and each complete
+// problem's lines (records and done marker) as written. The file's complete
+// part is header + problems in `order`. Throws SupervisionStoreError.
+struct SupervisionBlocks {
+  nlohmann::json settings;
+  std::string header;                       // with its newline
+  std::vector<int64_t> order;               // problems in file order
+  std::map<int64_t, std::string> problems;  // problem -> its lines
+};
+SupervisionBlocks read_supervision_blocks(const std::string& path);
+
+// The error open() throws for a file written with other settings: names the
+// file and each setting that differs.
+SupervisionStoreError other_settings_error(const std::string& path, const nlohmann::json& file_settings,
+                                           const nlohmann::json& settings);
 
 }  // namespace lr::driver

@@ -3,9 +3,14 @@
 // adapter (RUN/sft/adapter/), greedy, with per-model prompts.
 //
 //   RUN/eval/<model>/<dataset>.jsonl  one line per problem (evaluate/results_file.h)
+//   RUN/eval/<model>/<dataset>.timing.jsonl  generation time per batch (evaluate/batch_timing.h)
 //   RUN/eval/<model>/summary.json     accuracy, n, correct, seconds per dataset
 //   RUN/eval/<model>/settings.json    what the results were made with; a
 //                                     resume with other settings is refused
+//
+// On the ranks of a group the problems are sharded (stages/sharded_results.h):
+// every rank checks the settings, rank 0 alone writes settings.json, the
+// summaries and the messages; the merged files equal a one-process run's.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +21,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "distributed/process_group.h"
 #include "evaluate/datasets.h"
 #include "evaluate/evaluator.h"
 #include "io/file_digest.h"
@@ -28,6 +34,7 @@
 #include "runtime/model_loading.h"
 #include "runtime/progress.h"
 #include "stages/eval_progress.h"
+#include "stages/sharded_results.h"
 #include "stages/stage.h"
 #include "train/lora.h"
 #include "train/peft_export.h"
@@ -222,26 +229,30 @@ bool evaluate_model(const ExperimentConfig& c, const ModelSpec& m, const Tokeniz
   const fs::path dir = run.eval_dir(m.name);
   Qwen2Model model = load_model(c, m);
   const std::vector<int64_t> stop_ids = eval_stop_ids(c, model.config(), tokenizer);
-  write_settings(dir.string(), checked_settings(dir, model_settings(c, m, stop_ids), c.eval.datasets));
+  const json settings = checked_settings(dir, model_settings(c, m, stop_ids), c.eval.datasets);
+  if (dist::rank() == 0) write_settings(dir.string(), settings);
+  dist::barrier("eval settings " + dir.string());  // written before any rank writes a result
+  const bool speaks = dist::rank() == 0;  // the summaries and messages
   EvalOptions eo = eval_options(c, m, stop_ids);
   ModelScores ms;
   for (size_t i = 0; i < c.eval.datasets.size(); ++i) {
     const EvalDataset& d = c.eval.datasets[i];
     std::optional<Progress> progress;
     show_progress(eo, progress, "eval " + m.name + "/" + d.name);
-    DatasetScore s = evaluate_dataset(model, tokenizer, problems[i], eo, run.eval_results(m.name, d.name).string());
+    DatasetScore s = evaluate_on_ranks(model, tokenizer, problems[i], eo, run.eval_results(m.name, d.name));
     if (progress && s.complete) progress->finish();
     ms.scores.emplace_back(d.name, s);
     ms.totals.push_back(static_cast<int64_t>(problems[i].size()));
     ms.complete = ms.complete && s.complete;
-    write_summary(c, m, ms, false);
+    if (speaks) write_summary(c, m, ms, false);
     if (InterruptScope::requested()) {
-      std::cerr << "\neval: interrupted; the results so far are in " << dir.string()
+      std::cerr << "\neval: " << dist::rank_prefix() << "interrupted; the results so far are in " << dir.string()
                 << " (run the same command to resume)\n";
       return false;
     }
-    print_score(m, d, s);
+    if (speaks) print_score(m, d, s);
   }
+  if (!speaks) return true;
   write_summary(c, m, ms, ms.complete);
   std::cout << run.eval_summary(m.name).string() << "\n";
   return true;

@@ -7,7 +7,9 @@
 // trajectories file.
 //
 //   RUN/sft/trajectories.jsonl  one line per problem (evaluate/results_file.h, with
-//                               prompt_ids / output_ids); resumable
+//                               prompt_ids / output_ids); resumable; on the ranks of a
+//                               group sharded and merged (stages/sharded_results.h)
+//   RUN/sft/trajectories.timing.jsonl  their generation time per batch
 //   RUN/sft/train/              the trainer's checkpoint (resume continues the schedule)
 //   RUN/sft/train_metrics.jsonl one line per update: update, loss, lr, seconds
 //   RUN/sft/adapter/            the PEFT adapter (only when a trajectory was kept)
@@ -36,6 +38,7 @@
 #include "stages/eval_progress.h"
 #include "stages/ground_truth_samples.h"
 #include "stages/sft_samples.h"
+#include "stages/sharded_results.h"
 #include "stages/stage.h"
 #include "stages/train_metrics.h"
 #include "stages/train_options.h"
@@ -110,7 +113,7 @@ DatasetScore roll_out(const ExperimentConfig& c, const Qwen2Model& model, const 
   std::optional<Progress> progress;
   show_progress(eo, progress, "sft rollouts");
   const DatasetScore rollouts =
-      evaluate_dataset(model, tokenizer, problems, eo, RunLayout(c.run.out_dir).sft_trajectories().string());
+      evaluate_on_ranks(model, tokenizer, problems, eo, RunLayout(c.run.out_dir).sft_trajectories());
   if (progress && !InterruptScope::requested()) progress->finish();
   return rollouts;
 }

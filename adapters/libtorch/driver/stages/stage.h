@@ -45,7 +45,8 @@ bool sft_stage_complete(const ExperimentConfig& config);
 // 0.3, so that their next-token distributions differ: KL of 3 to 9 nats per
 // step), each unless already there with the same settings (a
 // folder made with other settings is an error naming it). Each folder appears
-// whole or not at all. Does nothing when make_tiny is false.
+// whole or not at all. Does nothing when make_tiny is false. On the ranks of
+// a group rank 0 writes them and every rank waits for it (call it on all).
 void ensure_tiny_models(const ExperimentConfig& config);
 
 // ---- the models a run needs before its first stage: the random tiny ones
@@ -53,7 +54,9 @@ void ensure_tiny_models(const ExperimentConfig& config);
 // for real checkpoints. What `run` and `sweep` call first (run.cpp).
 void prepare_models(const ExperimentConfig& config);
 
-// ---- sample: RUN/supervision.jsonl and RUN/supervision.stats.json (sample_stage.cpp)
+// ---- sample: RUN/supervision.jsonl and RUN/supervision.stats.json (sample_stage.cpp);
+// sample, eval and sft's rollouts shard their problems over the ranks of a
+// group (distributed/sharding.h), with the same files as one process
 int run_sample_stage(const ExperimentConfig& config);
 // True when the statistics file exists and every configured training problem
 // is done in the supervision file, written with the current sample settings.

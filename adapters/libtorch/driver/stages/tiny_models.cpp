@@ -4,7 +4,9 @@
 // Each folder is written whole under a temporary name and renamed into place
 // last, with a record of the settings that made it (lightreasoner_tiny.json),
 // so a kill leaves either no folder or a complete one, and a later run knows
-// whether what it finds is what the config asks for.
+// whether what it finds is what the config asks for. On the ranks of a group
+// rank 0 alone writes them (two ranks renaming folders into the same place,
+// or removing each other's scratch folders, would fail) while the others wait.
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 #include <stdexcept>
 
 #include "checkpoint/tiny_model.h"
+#include "distributed/process_group.h"
 #include "io/json_files.h"
 #include "io/run_layout.h"
 #include "sample/problems.h"
@@ -112,10 +115,7 @@ void ensure_tiny_model(const TinyModelsConfig& t, const TinyModel& m, const fs::
   publish_folder(tmp, dir);
 }
 
-}  // namespace
-
-void ensure_tiny_models(const ExperimentConfig& c) {
-  if (!c.models.make_tiny) return;
+void write_tiny_models(const ExperimentConfig& c) {
   const TinyModelsConfig& t = c.models.tiny;
   const fs::path tokenizer = ensure_tiny_tokenizer(c);
   // The expert's weights are drawn wider than the amateur's so that their
@@ -124,6 +124,14 @@ void ensure_tiny_models(const ExperimentConfig& c) {
                     tokenizer);
   ensure_tiny_model(t, {"models.amateur", c.models.amateur, t.amateur_layers, t.amateur_hidden, t.amateur_seed, 0.3},
                     tokenizer);
+}
+
+}  // namespace
+
+void ensure_tiny_models(const ExperimentConfig& c) {
+  if (!c.models.make_tiny) return;
+  if (dist::rank() == 0) write_tiny_models(c);
+  dist::barrier("tiny models");
 }
 
 }  // namespace lr::driver
