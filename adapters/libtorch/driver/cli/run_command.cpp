@@ -15,7 +15,8 @@ void add_run_command(CLI::App& app) {
                    "the stages already complete (rerun to resume after a stop)",
                    "data.num_problems=100", true, true},
                   [](const ExperimentConfig& c) {
-                    std::cout << run_experiment(c) << "\n";
+                    const std::string report = run_experiment(c);
+                    if (!report.empty()) std::cout << report << "\n";  // rank 0's alone under a launch
                     return 0;
                   });
 }

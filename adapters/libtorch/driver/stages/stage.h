@@ -79,7 +79,8 @@ int run_train_stage(const ExperimentConfig& config);
 bool train_stage_complete(const ExperimentConfig& config);
 
 // ---- run: the tiny models when models.make_tiny, then each stage not yet
-// complete, then the report (run.cpp). Returns the report's path; throws
+// complete, then the report (run.cpp). Returns the report's path ("" on a
+// rank other than 0 of a distributed launch: rank 0 writes it); throws
 // std::runtime_error("interrupted") after a Ctrl-C.
 std::string run_experiment(const ExperimentConfig& config);
 

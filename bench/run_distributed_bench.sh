@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The driver on torch.distributed, on this machine's CPU cores (Gloo on
+# loopback), world size 1 against 2, one thread per rank (OMP_NUM_THREADS=1),
+# in one run:
+#   sample   problems/s of `lightreasoner sample` (the stage's time from
+#            RUN/stage_seconds.json, merge included; and the command's wall clock,
+#            model loading and rendezvous included)
+#   train    updates/s of `lightreasoner train` on the supervision file sample
+#            wrote (same file for both), and the all-reduce's share of the
+#            train stage (its "all-reduce" line in RUN/logs/train.log)
+# on configs/tiny.toml with tiny random models of the shape below (bigger than
+# the smoke run's, so that compute is not all overhead). It checks that the
+# sharded run's supervision file is byte-identical to the one-process run's and
+# that both adapters agree, and writes bench/results/<date>-distributed-<commit>/:
+# README.md (the table) and raw/ (every command's output).
+#
+#   bench/run_distributed_bench.sh
+#
+# Environment: LR_BENCH_DRIVER (default build/release/adapters/libtorch/driver/cli/lightreasoner,
+# built first unless LR_BENCH_SKIP_BUILD=1); LR_BENCH_PROBLEMS (default 32), LR_BENCH_UPDATES (default 40).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bin=${LR_BENCH_DRIVER:-build/release/adapters/libtorch/driver/cli/lightreasoner}
+if [ "${LR_BENCH_SKIP_BUILD:-0}" != 1 ]; then
+  bash scripts/install_deps.sh
+  cmake --preset release
+  cmake --build build/release --target lightreasoner_driver -j "$(( $(nproc) < 2 ? 1 : 2 ))"
+fi
+[ -x "$bin" ] || { echo "run_distributed_bench.sh: $bin not built" >&2; exit 1; }
+bin=$(realpath "$bin")
+problems=${LR_BENCH_PROBLEMS:-32}
+updates=${LR_BENCH_UPDATES:-40}
+config=adapters/libtorch/driver/configs/tiny.toml
+shape=(--set models.tiny.expert_layers=4 --set models.tiny.expert_hidden=256
+       --set models.tiny.amateur_layers=2 --set models.tiny.amateur_hidden=128)
+
+commit=$(git rev-parse --short HEAD)
+out="bench/results/$(date -u +%Y-%m-%d)-distributed-$commit"
+rm -rf "$out"
+mkdir -p "$out/raw"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+export OMP_NUM_THREADS=1
+
+# The tiny models once, shared by every measured run.
+"$bin" sample --config "$config" "${shape[@]}" --set run.out_dir="$work/prep" --set data.num_problems=1 \
+  >"$out/raw/prep.txt" 2>&1
+models=(--set models.expert="$work/prep/models/tiny-expert" --set models.amateur="$work/prep/models/tiny-amateur")
+common=("${shape[@]}" "${models[@]}" --set data.num_problems="$problems" --set sample.batch_size=4
+        --set sample.max_new_tokens=48 --set train.updates="$updates" --set train.batch_size=8
+        --set train.checkpoint_every=0)
+
+# timed NAME CMD...: runs CMD, its output in raw/NAME.txt, its wall seconds on stdout.
+timed() {
+  local name=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >"$out/raw/$name.txt" 2>&1 || { echo "run_distributed_bench.sh: $name failed (raw/$name.txt)" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  python3 -c "print($t1 - $t0)"
+}
+stage_seconds() {  # RUN STAGE
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/stage_seconds.json" "$2"
+}
+allreduce_share() {  # RUN: the train stage's all-reduce line, or "-" on one process
+  grep -ho "all-reduce [0-9.]* s of [0-9.]* s ([0-9.]*%)" "$1/logs/train.log" | tail -1 || echo "-"
+}
+
+declare -A wall_s wall_t
+for w in 1 2; do
+  run=$work/w$w
+  if [ "$w" = 1 ]; then launch=(); else launch=(launch --nproc "$w" --); fi
+  wall_s[$w]=$(timed "sample-w$w" "$bin" "${launch[@]}" sample --config "$config" "${common[@]}" --set run.out_dir="$run")
+  wall_t[$w]=$(timed "train-w$w" "$bin" "${launch[@]}" train --config "$config" "${common[@]}" --set run.out_dir="$run")
+  cp "$run/logs/train.log" "$out/raw/train-w$w.log"
+  cp "$run/stage_seconds.json" "$out/raw/stage_seconds-w$w.json"
+done
+
+same_supervision=no
+cmp -s "$work/w1/supervision.jsonl" "$work/w2/supervision.jsonl" && same_supervision=yes
+adapter_diff=$(python3 - "$work/w1/adapter/adapter_model.safetensors" "$work/w2/adapter/adapter_model.safetensors" <<'PY'
+import json, struct, sys
+import numpy as np
+def read(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    out = {}
+    for k, v in h.items():
+        if k == "__metadata__":
+            continue
+        s, e = v["data_offsets"]
+        out[k] = np.frombuffer(b[8 + n + s:8 + n + e], dtype=np.float32)
+    return out
+a, b = read(sys.argv[1]), read(sys.argv[2])
+print("%.2e" % max(float(np.max(np.abs(a[k] - b[k])) / max(1e-30, float(np.max(np.abs(a[k]))))) for k in a))
+PY
+)
+
+{
+  echo "# The driver on torch.distributed: world size 1 vs 2 on the CPU"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ), commit $commit, $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
+  echo "- backend Gloo on loopback, OMP_NUM_THREADS=1 per rank; load average at the start: $load_start"
+  echo "- configs/tiny.toml, tiny random models: expert 4 x 256, amateur 2 x 128; $problems problems, sample.batch_size 4,"
+  echo "  48 new tokens; $updates updates of 8 samples"
+  echo "- the sharded run's supervision.jsonl identical to the one-process run's: **$same_supervision**;"
+  echo "  adapters' largest relative difference (per tensor, max |a-b| / max |a|): $adapter_diff"
+  echo
+  echo "| world size | sample stage s | problems/s | sample wall s | train stage s | updates/s | train wall s | all-reduce share |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for w in 1 2; do
+    ss=$(stage_seconds "$work/w$w" sample); ts=$(stage_seconds "$work/w$w" train)
+    printf "| %d | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %s |\n" "$w" "$ss" "$(python3 -c "print($problems / $ss)")" \
+      "${wall_s[$w]}" "$ts" "$(python3 -c "print($updates / $ts)")" "${wall_t[$w]}" "$(allreduce_share "$work/w$w")"
+  done
+  echo
+  echo "Stage times come from RUN/stage_seconds.json (rank 0's, merge included); wall times are the whole"
+  echo "command's (process start, model loading, rendezvous). Raw output in raw/."
+} >"$out/README.md"
+cat "$out/README.md"
+[ "$same_supervision" = yes ] || { echo "run_distributed_bench.sh: the supervision files differ" >&2; exit 1; }
