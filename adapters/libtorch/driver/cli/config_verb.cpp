@@ -63,6 +63,11 @@ CLI::App* add_config_verb(CLI::App& app, const ConfigVerb& verb, ConfigVerbRunWi
     if (verb.distributed) join_if_launched(c);
     std::optional<RunLog> log;
     if (verb.log) log.emplace(c.run.out_dir, log_name(verb));
+    // A rank stopped by the watchdog: its line reaches the terminal and the log.
+    struct StopFlush {
+      explicit StopFlush(std::optional<RunLog>& l) { dist::set_before_stop([&l] { l.reset(); }); }
+      ~StopFlush() { dist::set_before_stop({}); }
+    } stop_flush(log);
     // The speed of every CPU run depends on the BLAS: the line goes into the log (the
     // terminal output stays as it was); the warning on the slow one goes to stderr.
     const BlasInfo blas = find_blas_info();

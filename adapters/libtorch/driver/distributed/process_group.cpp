@@ -59,10 +59,15 @@ struct Group {
 
 Group* g_group = nullptr;
 
+std::mutex g_before_stop_mutex;  // held from the flush to the exit: never released then
+std::function<void()> g_before_stop;
+
 [[noreturn]] void stop_rank(const std::string& why) {
   std::fprintf(stderr, "\nlightreasoner: rank %d of %d: stopping: %s; rerun the same command to resume\n",
                g_group->env.rank, g_group->env.world_size, why.c_str());
   std::fflush(stderr);
+  g_before_stop_mutex.lock();
+  if (g_before_stop) g_before_stop();
   std::_Exit(kExitPeerLost);
 }
 
@@ -286,6 +291,11 @@ std::vector<std::string> all_gather_text(const std::string& what, const std::str
     stop_rank(store_lost_message(g_group->env));
   }
   return out;
+}
+
+void set_before_stop(std::function<void()> flush) {
+  std::lock_guard<std::mutex> lock(g_before_stop_mutex);
+  g_before_stop = std::move(flush);
 }
 
 void report_failure(const std::string& message) {

@@ -20,6 +20,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,12 @@ double all_reduce_seconds();
 
 // Every rank's `mine`, indexed by rank (through the store; for small data).
 std::vector<std::string> all_gather_text(const std::string& what, const std::string& mine);
+
+// Runs `flush` (once) when the watchdog ends this process for a lost or failed
+// peer, after its line is written to stderr and before the exit: e.g. the run
+// log, whose thread holds stderr, passes the line on to the terminal and the
+// file. An empty function removes it; set and remove from the same thread.
+void set_before_stop(std::function<void()> flush);
 
 // Tells the others this rank is failing with `message` (they stop at once);
 // does nothing when not joined. Call before exiting with an error.
