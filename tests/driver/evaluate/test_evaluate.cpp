@@ -638,10 +638,14 @@ TEST(SequenceObjective, TrainerLowersTheCrossEntropy) {
   const auto batch = ce_batch();
   const auto losses = trainer.train_with(
       static_cast<int64_t>(batch.size()),
-      [&](const std::vector<int64_t>& idx) {
+      [&](const MicroBatch& mb) {
         std::vector<SequenceSample> b;
-        for (int64_t i : idx) b.push_back(batch[static_cast<size_t>(i)]);
-        return sequence_ce_loss(model, b);
+        for (int64_t i : mb.indices) b.push_back(batch[static_cast<size_t>(i)]);
+        return sequence_ce_loss(model, b, mb.objective);
+      },
+      [&](int64_t i) {
+        const SequenceSample& s = batch[static_cast<size_t>(i)];
+        return SampleSize{target_tokens(s), static_cast<int64_t>(s.ids.size())};
       });
   ASSERT_EQ(losses.size(), 12u);
   EXPECT_LT(losses.back(), 0.8 * losses.front()) << losses.front() << " -> " << losses.back();

@@ -29,10 +29,14 @@ void run_phase(Trainer& trainer, const Qwen2Model& model, const PretrainPlan& pl
   double smoothed = -1;
   trainer.train_with(
       n,
-      [&](const std::vector<int64_t>& indices) {
+      [&](const MicroBatch& mb) {
         std::vector<SequenceSample> batch;
-        for (int64_t i : indices) batch.push_back(encoder.encode(corpus.document(phase.corpus, i)));
-        return sequence_ce_loss(model, batch);
+        for (int64_t i : mb.indices) batch.push_back(encoder.encode(corpus.document(phase.corpus, i)));
+        return sequence_ce_loss(model, batch, mb.objective);
+      },
+      [&](int64_t i) {
+        const SequenceSample s = encoder.encode(corpus.document(phase.corpus, i));
+        return SampleSize{target_tokens(s), static_cast<int64_t>(s.ids.size())};
       },
       phase.until, [&](int64_t done, int64_t, double loss) {
         smoothed = smoothed < 0 ? loss : 0.9 * smoothed + 0.1 * loss;

@@ -15,6 +15,9 @@
 //   RUN/sft/adapter/            the PEFT adapter (only when a trajectory was kept)
 //   RUN/sft/summary.json        source, problems, kept trajectories, tuned tokens, seconds
 //   RUN/sft/settings.json       what it was made with; a resume with other settings is refused
+//
+// As a rank of a data-parallel group the training is data-parallel
+// (trainer.h): rank 0 alone writes the checkpoint, metrics, adapter and summary.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -26,6 +29,7 @@
 #include <stdexcept>
 
 #include "config/defaults.h"
+#include "distributed/process_group.h"
 #include "evaluate/evaluator.h"
 #include "io/json_files.h"
 #include "io/run_layout.h"
@@ -203,20 +207,25 @@ TrainOptions sft_train_options(const ExperimentConfig& c, int64_t kept) {
 }
 
 // 3. Cross-entropy on the kept trajectories' tokens, to the end or to a
-// Ctrl-C, one metrics line per update. Returns the training seconds of every
-// update done (earlier calls' included).
+// Ctrl-C, one metrics line per update (rank 0 writes them). Returns the
+// training seconds of every update done (earlier calls' included).
 double train_on(Trainer& trainer, Qwen2Model& model, const TrainOptions& opts, const SftSamples& data,
                 const RunLayout& run) {
+  const bool writer = dist::rank() == 0;
   if (Trainer::has_checkpoint(opts.checkpoint_dir)) {
     trainer.load_checkpoint(opts.checkpoint_dir);
-    if (trainer.updates_done() < opts.total_updates)
+    if (writer && trainer.updates_done() < opts.total_updates)
       std::cerr << "sft: resuming after update " << trainer.updates_done() << " of " << opts.total_updates << "\n";
   }
-  double train_seconds = keep_metrics_through(run.sft_metrics().string(), trainer.updates_done());
-  std::ofstream metrics(run.sft_metrics(), std::ios::app);
+  double train_seconds = 0;
+  std::ofstream metrics;
   std::optional<Progress> progress;
-  if (trainer.updates_done() < opts.total_updates)
-    progress.emplace("sft train", opts.total_updates - trainer.updates_done(), "updates");
+  if (writer) {
+    train_seconds = keep_metrics_through(run.sft_metrics().string(), trainer.updates_done());
+    metrics.open(run.sft_metrics(), std::ios::app);
+    if (trainer.updates_done() < opts.total_updates)
+      progress.emplace("sft train", opts.total_updates - trainer.updates_done(), "updates");
+  }
   const int64_t start_update = trainer.updates_done();
   auto t_last = std::chrono::steady_clock::now();
   const auto on_update = [&](int64_t done, int64_t, double loss) {
@@ -224,16 +233,21 @@ double train_on(Trainer& trainer, Qwen2Model& model, const TrainOptions& opts, c
     const double secs = std::chrono::duration<double>(now - t_last).count();
     t_last = now;
     train_seconds += secs;
+    if (!writer) return;
     metrics << json{{"update", done}, {"loss", loss}, {"lr", trainer.learning_rate_at(done - 1)}, {"seconds", secs}}.dump()
             << "\n" << std::flush;
     if (progress) progress->update(done - start_update);
   };
-  const auto batch_loss = [&](const std::vector<int64_t>& indices) {
+  const auto batch_loss = [&](const MicroBatch& mb) {
     std::vector<SequenceSample> batch;
-    for (int64_t i : indices) batch.push_back(data.samples[static_cast<size_t>(i)]);
-    return sequence_ce_loss(model, batch);
+    for (int64_t i : mb.indices) batch.push_back(data.samples[static_cast<size_t>(i)]);
+    return sequence_ce_loss(model, batch, mb.objective);
   };
-  trainer.train_with(data.kept, batch_loss, 0, on_update);
+  const auto size_of = [&](int64_t i) {
+    const SequenceSample& s = data.samples[static_cast<size_t>(i)];
+    return SampleSize{target_tokens(s), static_cast<int64_t>(s.ids.size())};
+  };
+  trainer.train_with(data.kept, batch_loss, size_of, 0, on_update);
   if (progress && trainer.updates_done() >= opts.total_updates) progress->finish();
   return train_seconds;
 }
@@ -256,21 +270,23 @@ int run_sft_stage(const ExperimentConfig& c, const StageOptions&) {
                                     : rejection_data(c, model, tokenizer, problems, stop_ids);
   if (!made) return kExitInterrupted;
   SftData& data = *made;
-  if (data.samples.kept == 0) return finish_without_adapter(run, std::move(data));
+  if (data.samples.kept == 0) return dist::rank() == 0 ? finish_without_adapter(run, std::move(data)) : 0;
 
   const LoraConfig lora = lora_config(c);
   std::vector<torch::Tensor> params = attach_lora(model, lora);
-  // LoRA dropout draws from the global generators: seeded so a fresh run is
-  // reproducible (a resumed one restores their state from the checkpoint).
+  // LoRA dropout draws from per-sample seeds (lora_dropout.h); the global
+  // generators are seeded anyway, so nothing a fresh run draws is left to chance.
   torch::manual_seed(uint64_t(c.run.seed));
   const TrainOptions opts = sft_train_options(c, data.samples.kept);
   Trainer trainer(model, params, opts);
   const double train_seconds = train_on(trainer, model, opts, data.samples, run);
-  if (InterruptScope::requested() && trainer.updates_done() < opts.total_updates) {
+  if (trainer.updates_done() < opts.total_updates) {  // a Ctrl-C here or, data-parallel, on another rank
+    if (dist::rank() != 0) return kExitInterrupted;
     std::cerr << "\nsft: interrupted after update " << trainer.updates_done() << "; checkpoint in "
               << opts.checkpoint_dir << " (run the same command to resume)\n";
     return kExitInterrupted;
   }
+  if (dist::rank() != 0) return 0;  // rank 0 writes what the stage made
   trainer.save_checkpoint(opts.checkpoint_dir);
   save_peft_adapter(run.sft_adapter().string(), model, lora, c.models.expert);
   data.summary["updates"] = trainer.updates_done();

@@ -1,5 +1,7 @@
 #include "stages/train_options.h"
 
+#include "distributed/process_group.h"
+
 namespace lr::driver {
 
 LoraConfig lora_config(const ExperimentConfig& c) {
@@ -22,6 +24,9 @@ TrainOptions shared_train_options(const ExperimentConfig& c) {
   opts.shuffle_seed = uint64_t(c.run.seed);
   opts.checkpoint_every = c.train.checkpoint_every;
   opts.schedule = c.train.schedule;
+  opts.rank = dist::rank();
+  opts.world_size = dist::world_size();
+  if (dist::world_size() > 1) opts.sum_over_ranks = [](std::vector<torch::Tensor>& t) { dist::all_reduce_sum(t); };
   return opts;
 }
 

@@ -5,6 +5,10 @@
 // format to RUN/adapter/ (and merged into the expert's weights in RUN/merged/
 // with train.export_merged); one JSON line per update in RUN/train_metrics.jsonl.
 // Prefixes longer than train.max_seq_len are cut from the left and counted.
+// As a rank of a data-parallel group (distributed/process_group.h) every rank
+// trains its share of each update (trainer.h); rank 0 alone writes the
+// checkpoint, the metrics, the adapter and complete.json. A checkpoint resumes
+// on any world size with the same result (the split does not change the math).
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -16,6 +20,7 @@
 #include <stdexcept>
 
 #include "config/experiment_config.h"
+#include "distributed/process_group.h"
 #include "io/file_digest.h"
 #include "io/json_files.h"
 #include "io/run_layout.h"
@@ -96,7 +101,7 @@ SupervisionFile read_training_records(const ExperimentConfig& c, const RunLayout
 }
 
 // Records the inputs in RUN/train/inputs.json; a checkpoint made from other
-// inputs is not resumed.
+// inputs is not resumed. Every rank checks; rank 0 writes.
 void record_inputs(const RunLayout& run, const nlohmann::json& inputs) {
   const std::optional<nlohmann::json> before = read_json_file(run.train_inputs().string());
   if (Trainer::has_checkpoint(run.train_dir().string()) && before && before->is_object() && *before != inputs) {
@@ -105,6 +110,7 @@ void record_inputs(const RunLayout& run, const nlohmann::json& inputs) {
                              (diff ? *diff : std::string("inputs.json differs")) + "); remove " +
                              run.train_dir().string() + " to train afresh");
   }
+  if (dist::rank() != 0) return;
   fs::create_directories(run.train_dir());
   write_json_atomically(run.train_inputs().string(), inputs);
   fs::remove(run.train_complete());
@@ -123,24 +129,32 @@ TrainOptions train_options(const ExperimentConfig& c, const RunLayout& run) {
   return opts;
 }
 
-// Trains (or resumes) to the end or to a Ctrl-C, one metrics line per update.
+// Trains (or resumes) to the end or to a Ctrl-C, one metrics line per update
+// (rank 0 writes them and shows the progress).
 void train_with_metrics(Trainer& trainer, const TrainOptions& opts, const ExperimentConfig& c,
                         const RunLayout& run, const SupervisionFile& file) {
+  const bool writer = dist::rank() == 0;
   if (Trainer::has_checkpoint(opts.checkpoint_dir)) {
     trainer.load_checkpoint(opts.checkpoint_dir);
-    std::cerr << "train: resuming after update " << trainer.updates_done() << " of " << opts.total_updates << "\n";
+    if (writer)
+      std::cerr << "train: resuming after update " << trainer.updates_done() << " of " << opts.total_updates << "\n";
   }
-  keep_metrics_through(run.train_metrics().string(), trainer.updates_done());
-  std::ofstream metrics(run.train_metrics(), std::ios::app);
-  Progress progress("train", opts.total_updates, "updates");
+  std::ofstream metrics;
+  std::optional<Progress> progress;
+  if (writer) {
+    keep_metrics_through(run.train_metrics().string(), trainer.updates_done());
+    metrics.open(run.train_metrics(), std::ios::app);
+    progress.emplace("train", opts.total_updates, "updates");
+  }
   const auto on_update = [&](int64_t done, int64_t, double loss) {
+    if (!writer) return;
     metrics << "{\"update\":" << done << ",\"loss\":" << loss << ",\"lr\":" << trainer.learning_rate_at(done - 1)
             << "}\n" << std::flush;
-    progress.update(done);
+    progress->update(done);
   };
   if (c.train.packed) trainer.train_packed(packed_rollouts(file), 0, on_update);
   else trainer.train(prefix_samples(file), 0, on_update);
-  if (trainer.updates_done() >= opts.total_updates) progress.finish();
+  if (progress && trainer.updates_done() >= opts.total_updates) progress->finish();
 }
 
 // complete.json's keys beyond the inputs: what the finished stage made.
@@ -189,20 +203,22 @@ int run_train_stage(const ExperimentConfig& c) {
   std::vector<torch::Tensor> params = attach_lora(model, lora_config(c));
   const TrainOptions opts = train_options(c, run);
   Trainer trainer(model, params, opts);
-  // LoRA dropout draws from the global generators, which LibTorch seeds at
-  // random: seeded here, a fresh run is reproducible; a resumed one gets the
-  // generators' state back from the checkpoint.
+  // The trainer's LoRA dropout draws from per-sample seeds (lora_dropout.h);
+  // the global generators are seeded anyway, so that nothing else a fresh run
+  // draws is left to LibTorch's random seed.
   torch::manual_seed(uint64_t(c.run.seed));
   train_with_metrics(trainer, opts, c, run, file);
   const auto record_time = [&] {
     add_stage_seconds(c, "train", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   };
-  if (InterruptScope::requested() && trainer.updates_done() < opts.total_updates) {
+  if (trainer.updates_done() < opts.total_updates) {  // a Ctrl-C here or, data-parallel, on another rank
+    if (dist::rank() != 0) return kExitInterrupted;
     record_time();
     std::cerr << "\ntrain: interrupted after update " << trainer.updates_done() << "; checkpoint in "
               << opts.checkpoint_dir << " (run the same command to resume)\n";
     return kExitInterrupted;
   }
+  if (dist::rank() != 0) return 0;  // rank 0 writes what the stage made
   trainer.save_checkpoint(opts.checkpoint_dir);
   export_trained(c, run, model);
   record_time();

@@ -27,7 +27,10 @@ LoraAdapter::LoraAdapter(int64_t in_features, int64_t out_features, const LoraCo
 }
 
 torch::Tensor LoraAdapter::forward(const torch::Tensor& x) const {
-  auto h = (training && dropout > 0) ? torch::dropout(x, dropout, /*train=*/true) : x;
+  torch::Tensor h = x;
+  if (training && dropout > 0)
+    h = rows.empty() ? torch::dropout(x, dropout, /*train=*/true)
+                     : row_dropout(x, dropout, rows, static_cast<uint64_t>(index));
   auto dt = x.scalar_type();
   return torch::matmul(torch::matmul(h, A.to(dt).t()), B.to(dt).t()) * scaling;
 }
@@ -91,12 +94,15 @@ std::vector<torch::Tensor> attach_lora(Qwen2Model& model, const LoraConfig& conf
 
   torch::NoGradGuard no_grad;
   auto generator = at::make_generator<at::CPUGeneratorImpl>(config.seed);
+  int64_t index = 0;  // lora_adapters()'s order: layer by layer, modules in supported order
   for (auto& layer : model.layers()) {
     for (const auto& m : lora_supported_modules()) {
       if (!seen.count(m)) continue;
       auto& lin = linear_of(layer, m);
-      lin.adapter = std::make_shared<LoraAdapter>(lin.weight.size(1), lin.weight.size(0), config,
-                                                  lin.weight.device(), generator);
+      auto adapter = std::make_shared<LoraAdapter>(lin.weight.size(1), lin.weight.size(0), config,
+                                                   lin.weight.device(), generator);
+      adapter->index = index++;
+      lin.adapter = std::move(adapter);
     }
   }
   return lora_parameters(model);
@@ -123,6 +129,27 @@ std::vector<torch::Tensor> lora_parameters(const Qwen2Model& model) {
 
 void set_lora_training(const Qwen2Model& model, bool training) {
   for (const auto& entry : lora_adapters(model)) entry.second->training = training;
+}
+
+void set_lora_dropout_rows(const Qwen2Model& model, const std::vector<DropoutRow>& rows) {
+  for (const auto& entry : lora_adapters(model)) entry.second->rows = rows;
+}
+
+LoraDropoutRows::LoraDropoutRows(const Qwen2Model& model, const std::vector<uint64_t>& seeds,
+                                 const std::vector<int64_t>& lengths)
+    : model_(model) {
+  if (seeds.empty()) return;
+  if (seeds.size() != lengths.size())
+    throw std::invalid_argument("LoRA dropout: " + std::to_string(seeds.size()) + " row seeds for " +
+                                std::to_string(lengths.size()) + " rows");
+  std::vector<DropoutRow> rows(seeds.size());
+  for (size_t i = 0; i < seeds.size(); ++i) rows[i] = {seeds[i], lengths[i]};
+  set_lora_dropout_rows(model_, rows);
+  set_ = true;
+}
+
+LoraDropoutRows::~LoraDropoutRows() {
+  if (set_) set_lora_dropout_rows(model_, {});
 }
 
 void merge_lora(Qwen2Model& model) {

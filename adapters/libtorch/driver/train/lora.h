@@ -17,6 +17,7 @@
 
 #include "config/defaults.h"
 #include "model/qwen2_model.h"
+#include "train/lora_dropout.h"
 
 namespace lr::driver {
 
@@ -39,8 +40,9 @@ class LoraAdapter : public LinearAdapter {
   LoraAdapter(int64_t in_features, int64_t out_features, const LoraConfig& config, torch::Device device,
               torch::Generator& generator);
 
-  // scaling * (dropout(x) @ A^T) @ B^T in x's dtype; dropout only in training mode
-  // (it draws from the global generator of x's device).
+  // scaling * (dropout(x) @ A^T) @ B^T in x's dtype; dropout only in training
+  // mode: per row (lora_dropout.h) when rows are set, else from the global
+  // generator of x's device.
   torch::Tensor forward(const torch::Tensor& x) const override;
 
   // scaling * B @ A, float32 [out, in]: what merging adds to the weight.
@@ -51,6 +53,8 @@ class LoraAdapter : public LinearAdapter {
   double scaling = 1.0;
   double dropout = 0.0;
   bool training = true;
+  int64_t index = 0;              // its place in lora_adapters(): salts the row masks
+  std::vector<DropoutRow> rows;   // the current forward's rows; empty: the global generator
 };
 
 // The Linear `module` ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
@@ -79,6 +83,25 @@ std::vector<torch::Tensor> lora_parameters(const Qwen2Model& model);
 
 // Training (dropout on) or evaluation mode for every adapter.
 void set_lora_training(const Qwen2Model& model, bool training);
+
+// Sets the rows of the next forward passes for every adapter's dropout (empty:
+// back to the global generator). The objectives set them around their forward
+// pass from the seeds the trainer gives (LoraDropoutRows).
+void set_lora_dropout_rows(const Qwen2Model& model, const std::vector<DropoutRow>& rows);
+
+// Rows with these seeds (one per row; none: nothing set) and real lengths for
+// the scope's lifetime.
+class LoraDropoutRows {
+ public:
+  LoraDropoutRows(const Qwen2Model& model, const std::vector<uint64_t>& seeds, const std::vector<int64_t>& lengths);
+  ~LoraDropoutRows();
+  LoraDropoutRows(const LoraDropoutRows&) = delete;
+  LoraDropoutRows& operator=(const LoraDropoutRows&) = delete;
+
+ private:
+  const Qwen2Model& model_;
+  bool set_ = false;
+};
 
 // Merges every LoRA adapter into its Linear's weight (W + scaling * B A, as a
 // new tensor; the old one is not written to) and removes the adapters.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lightreasoner/torch.h"
+#include "train/lora.h"
 
 namespace lr::driver {
 
@@ -37,7 +38,24 @@ std::pair<torch::Tensor, torch::Tensor> pad_targets(const std::vector<const std:
   return {id_t.to(device), w_t.to(device)};
 }
 
+bool counted(const std::vector<int32_t>& ids) {
+  return std::any_of(ids.begin(), ids.end(), [](int32_t id) { return id != -1; });
+}
+
 }  // namespace
+
+torch::Tensor reduced_distill_loss(const torch::Tensor& logits, const torch::Tensor& target_ids,
+                                   const torch::Tensor& target_weights, const ObjectiveOptions& options) {
+  lr::torch_adapter::LossOptions o;
+  o.reduction = options.sum ? lr::torch_adapter::Reduction::Sum : lr::torch_adapter::Reduction::Mean;
+  return lr::torch_adapter::distill_loss(logits, target_ids, target_weights, o);
+}
+
+int64_t loss_units(const SupervisionSample& sample) { return counted(sample.target_ids) ? 1 : 0; }
+
+int64_t loss_units(const PackedRollout& rollout) {
+  return std::count_if(rollout.target_ids.begin(), rollout.target_ids.end(), counted);
+}
 
 std::vector<SupervisionSample> unpack(const PackedRollout& rollout) {
   if (rollout.target_ids.size() != rollout.positions.size() ||
@@ -58,10 +76,11 @@ std::vector<SupervisionSample> unpack(const PackedRollout& rollout) {
   return out;
 }
 
-torch::Tensor per_prefix_loss(const Qwen2Model& model, const std::vector<SupervisionSample>& batch) {
+torch::Tensor per_prefix_loss(const Qwen2Model& model, const std::vector<SupervisionSample>& batch,
+                              const ObjectiveOptions& options) {
   if (batch.empty()) throw std::invalid_argument("per_prefix_loss: empty batch");
   const int64_t B = static_cast<int64_t>(batch.size());
-  int64_t T = 0;
+  int64_t T = options.pad_to;
   for (const auto& s : batch) {
     if (s.prefix_ids.empty()) throw std::invalid_argument("per_prefix_loss: a sample has an empty prefix");
     T = std::max(T, static_cast<int64_t>(s.prefix_ids.size()));
@@ -73,8 +92,10 @@ torch::Tensor per_prefix_loss(const Qwen2Model& model, const std::vector<Supervi
   auto ma = mask.accessor<int64_t, 2>();
   std::vector<const std::vector<int32_t>*> tid;
   std::vector<const std::vector<float>*> tw;
+  std::vector<int64_t> lengths;
   for (int64_t b = 0; b < B; ++b) {
     const auto& p = batch[static_cast<size_t>(b)].prefix_ids;
+    lengths.push_back(static_cast<int64_t>(p.size()));
     for (size_t t = 0; t < p.size(); ++t) {
       ia[b][static_cast<int64_t>(t)] = p[t];
       ma[b][static_cast<int64_t>(t)] = 1;
@@ -84,19 +105,24 @@ torch::Tensor per_prefix_loss(const Qwen2Model& model, const std::vector<Supervi
     tw.push_back(&batch[static_cast<size_t>(b)].target_weights);
   }
   const auto device = model.device();
-  auto logits = model.logits_at(ids.to(device), mask.to(device), last.to(device)).reshape({B, -1});  // [B, V]
+  torch::Tensor logits;
+  {
+    LoraDropoutRows dropout_rows(model, options.dropout_seeds, lengths);
+    logits = model.logits_at(ids.to(device), mask.to(device), last.to(device)).reshape({B, -1});  // [B, V]
+  }
   auto [target_ids, target_weights] = pad_targets(tid, tw, device, "per_prefix_loss");
-  return lr::torch_adapter::distill_loss(logits, target_ids, target_weights);
+  return reduced_distill_loss(logits, target_ids, target_weights, options);
 }
 
 torch::Tensor packed_loss(const Qwen2Model& model, const PackedRollout& rollout) {
   return packed_loss(model, std::vector<PackedRollout>{rollout});
 }
 
-torch::Tensor packed_loss(const Qwen2Model& model, const std::vector<PackedRollout>& rollouts) {
+torch::Tensor packed_loss(const Qwen2Model& model, const std::vector<PackedRollout>& rollouts,
+                          const ObjectiveOptions& options) {
   if (rollouts.empty()) throw std::invalid_argument("packed_loss: empty batch");
   const int64_t B = static_cast<int64_t>(rollouts.size());
-  int64_t T = 0, P = 0;
+  int64_t T = options.pad_to, P = 0;
   for (const auto& r : rollouts) {
     if (r.positions.empty()) throw std::invalid_argument("packed_loss: a rollout has no supervised positions");
     if (r.target_ids.size() != r.positions.size() || r.target_weights.size() != r.positions.size())
@@ -110,12 +136,14 @@ torch::Tensor packed_loss(const Qwen2Model& model, const std::vector<PackedRollo
   std::vector<int64_t> rows;                      // flat indices b * P + p of the real slots
   std::vector<const std::vector<int32_t>*> tid;
   std::vector<const std::vector<float>*> tw;
+  std::vector<int64_t> lengths;
   auto ia = ids.accessor<int64_t, 2>();
   auto ma = mask.accessor<int64_t, 2>();
   auto pa = pos.accessor<int64_t, 2>();
   for (int64_t b = 0; b < B; ++b) {
     const auto& r = rollouts[static_cast<size_t>(b)];
     const int64_t len = static_cast<int64_t>(r.ids.size());
+    lengths.push_back(len);
     for (int64_t t = 0; t < len; ++t) {
       ia[b][t] = r.ids[static_cast<size_t>(t)];
       ma[b][t] = 1;
@@ -132,12 +160,16 @@ torch::Tensor packed_loss(const Qwen2Model& model, const std::vector<PackedRollo
     }
   }
   const auto device = model.device();
-  auto logits = model.logits_at(ids.to(device), mask.to(device), pos.to(device));  // [B, P, V]
+  torch::Tensor logits;
+  {
+    LoraDropoutRows dropout_rows(model, options.dropout_seeds, lengths);
+    logits = model.logits_at(ids.to(device), mask.to(device), pos.to(device));  // [B, P, V]
+  }
   logits = logits.reshape({B * P, logits.size(2)});
   if (static_cast<int64_t>(rows.size()) != B * P)
     logits = logits.index_select(0, torch::tensor(rows, torch::kLong).to(device));
   auto [target_ids, target_weights] = pad_targets(tid, tw, device, "packed_loss");
-  return lr::torch_adapter::distill_loss(logits, target_ids, target_weights);
+  return reduced_distill_loss(logits, target_ids, target_weights, options);
 }
 
 }  // namespace lr::driver

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lightreasoner/torch.h"
+#include "train/lora.h"
 
 namespace lr::driver {
 
@@ -14,13 +14,16 @@ int64_t target_tokens(const SequenceSample& sample) {
   return static_cast<int64_t>(sample.ids.size()) - sample.loss_start;
 }
 
-torch::Tensor sequence_ce_loss(const Qwen2Model& model, const std::vector<SequenceSample>& batch) {
+torch::Tensor sequence_ce_loss(const Qwen2Model& model, const std::vector<SequenceSample>& batch,
+                               const ObjectiveOptions& options) {
   if (batch.empty()) throw std::invalid_argument("sequence_ce_loss: empty batch");
   const int64_t B = static_cast<int64_t>(batch.size());
-  int64_t T = 0, P = 0, N = 0;
+  int64_t T = options.pad_to, P = 0, N = 0;
+  std::vector<int64_t> lengths;
   for (size_t b = 0; b < batch.size(); ++b) {
     const SequenceSample& s = batch[b];
     const int64_t len = static_cast<int64_t>(s.ids.size());
+    lengths.push_back(len);
     if (s.loss_start < 1 || s.loss_start >= len)
       throw std::invalid_argument("sequence_ce_loss: sample " + std::to_string(b) + " has loss_start " +
                                   std::to_string(s.loss_start) + " outside [1, " + std::to_string(len) + ")");
@@ -54,11 +57,15 @@ torch::Tensor sequence_ce_loss(const Qwen2Model& model, const std::vector<Sequen
     }
   }
   const auto device = model.device();
-  auto logits = model.logits_at(ids.to(device), mask.to(device), pos.to(device));  // [B, P, V]
+  torch::Tensor logits;
+  {
+    LoraDropoutRows dropout_rows(model, options.dropout_seeds, lengths);
+    logits = model.logits_at(ids.to(device), mask.to(device), pos.to(device));  // [B, P, V]
+  }
   logits = logits.reshape({B * P, logits.size(2)});
   if (N != B * P) logits = logits.index_select(0, torch::tensor(rows, torch::kLong).to(device));
   const auto weights = torch::ones({N, 1}, torch::kFloat).to(device);
-  return lr::torch_adapter::distill_loss(logits, targets.to(device), weights);
+  return reduced_distill_loss(logits, targets.to(device), weights, options);
 }
 
 }  // namespace lr::driver

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model/qwen2_model.h"
+#include "train/objective.h"
 
 namespace lr::driver {
 
@@ -29,8 +30,10 @@ int64_t target_tokens(const SequenceSample& sample);
 
 // The mean cross-entropy over every target token of the batch (0-d float32,
 // differentiable w.r.t. the LoRA weights). Rows are right-padded (pad id 0,
-// attention mask 0). Throws std::invalid_argument for an empty batch or a
-// loss_start outside [1, ids.size()).
-torch::Tensor sequence_ce_loss(const Qwen2Model& model, const std::vector<SequenceSample>& batch);
+// attention mask 0); options as objective.h's (one dropout seed per sample;
+// the sum is over target tokens). Throws std::invalid_argument for an empty
+// batch or a loss_start outside [1, ids.size()).
+torch::Tensor sequence_ce_loss(const Qwen2Model& model, const std::vector<SequenceSample>& batch,
+                               const ObjectiveOptions& options = {});
 
 }  // namespace lr::driver

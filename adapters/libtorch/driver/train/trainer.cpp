@@ -3,14 +3,17 @@
 #include <ATen/Context.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <random>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "train/data_parallel.h"
 #include "train/length_limit.h"
 #include "train/lora.h"
+#include "train/lora_dropout.h"
 
 namespace lr::driver {
 
@@ -34,6 +37,11 @@ Trainer::Trainer(const Qwen2Model& model, std::vector<torch::Tensor> params, Tra
   if (options_.schedule != "linear" && options_.schedule != "constant")
     throw std::invalid_argument("Trainer: schedule must be \"linear\" or \"constant\", got \"" + options_.schedule +
                                 "\"");
+  if (options_.world_size < 1 || options_.rank < 0 || options_.rank >= options_.world_size)
+    throw std::invalid_argument("Trainer: rank " + std::to_string(options_.rank) + " of world size " +
+                                std::to_string(options_.world_size));
+  if (options_.world_size > 1 && !options_.sum_over_ranks)
+    throw std::invalid_argument("Trainer: world size > 1 without sum_over_ranks");
   auto opts = torch::optim::AdamWOptions(options_.learning_rate)
                   .betas({options_.adam_beta1, options_.adam_beta2})
                   .eps(options_.adam_eps)
@@ -81,37 +89,101 @@ std::vector<int64_t> Trainer::micro_batch_indices(int64_t m, int64_t n) const {
 std::vector<double> Trainer::train(const std::vector<SupervisionSample>& samples, int64_t until,
                                    const TrainProgress& progress) {
   if (samples.empty()) throw std::invalid_argument("Trainer::train: no samples");
-  return run(static_cast<int64_t>(samples.size()),
-             [&](const std::vector<int64_t>& indices) {
-               std::vector<SupervisionSample> batch;
-               for (int64_t i : indices) batch.push_back(cut_from_left(samples[static_cast<size_t>(i)], options_.max_seq_len));
-               return per_prefix_loss(model_, batch);
-             },
-             until, progress);
+  const int64_t max_len = options_.max_seq_len;
+  return run(
+      static_cast<int64_t>(samples.size()),
+      [&](const MicroBatch& mb) {
+        std::vector<SupervisionSample> batch;
+        for (int64_t i : mb.indices) batch.push_back(cut_from_left(samples[static_cast<size_t>(i)], max_len));
+        return per_prefix_loss(model_, batch, mb.objective);
+      },
+      [&](int64_t i) {
+        const SupervisionSample& s = samples[static_cast<size_t>(i)];
+        const auto len = static_cast<int64_t>(s.prefix_ids.size());
+        return SampleSize{loss_units(s), is_cut(len, max_len) ? max_len : len};
+      },
+      until, progress);
 }
 
 std::vector<double> Trainer::train_packed(const std::vector<PackedRollout>& rollouts, int64_t until,
                                           const TrainProgress& progress) {
   if (rollouts.empty()) throw std::invalid_argument("Trainer::train_packed: no rollouts");
-  return run(static_cast<int64_t>(rollouts.size()),
-             [&](const std::vector<int64_t>& indices) {
-               std::vector<PackedRollout> batch;
-               for (int64_t i : indices)
-                 for (auto& part : cut_from_left(rollouts[static_cast<size_t>(i)], options_.max_seq_len))
-                   batch.push_back(std::move(part));
-               return packed_loss(model_, batch);
-             },
-             until, progress);
+  const int64_t max_len = options_.max_seq_len;
+  return run(
+      static_cast<int64_t>(rollouts.size()),
+      [&](const MicroBatch& mb) {
+        std::vector<PackedRollout> batch;
+        ObjectiveOptions o = mb.objective;
+        o.dropout_seeds.clear();  // a rollout cut into parts: one seed per part
+        for (size_t k = 0; k < mb.indices.size(); ++k) {
+          uint64_t part = 0;
+          for (auto& piece : cut_from_left(rollouts[static_cast<size_t>(mb.indices[k])], max_len)) {
+            batch.push_back(std::move(piece));
+            o.dropout_seeds.push_back(mix_seed(mb.objective.dropout_seeds[k], part++));
+          }
+        }
+        return packed_loss(model_, batch, o);
+      },
+      [&](int64_t i) {
+        const PackedRollout& r = rollouts[static_cast<size_t>(i)];
+        int64_t tokens = 0;
+        for (const auto& piece : cut_from_left(r, max_len)) tokens = std::max(tokens, int64_t(piece.ids.size()));
+        return SampleSize{loss_units(r), tokens};  // the cut keeps each supervised position once
+      },
+      until, progress);
 }
 
-std::vector<double> Trainer::train_with(int64_t n, const BatchLoss& loss_of, int64_t until,
-                                        const TrainProgress& progress) {
+std::vector<double> Trainer::train_with(int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of,
+                                        int64_t until, const TrainProgress& progress) {
   if (n < 1) throw std::invalid_argument("Trainer::train_with: no samples");
-  if (!loss_of) throw std::invalid_argument("Trainer::train_with: no loss function");
-  return run(n, loss_of, until, progress);
+  if (!loss_of || !size_of) throw std::invalid_argument("Trainer::train_with: no loss or sample size function");
+  return run(n, loss_of, size_of, until, progress);
 }
 
-std::vector<double> Trainer::run(int64_t n, const BatchLoss& loss_of, int64_t until, const TrainProgress& progress) {
+// Micro-batch a of the current update: this rank's share (padded as the whole
+// micro-batch), its summed loss over the whole micro-batch's units, backward.
+// Returns that part of the micro-batch's mean loss (0 without a share).
+double Trainer::accumulate(int64_t a, int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of) {
+  const int64_t m = updates_done_ * options_.grad_accum + a;
+  const std::vector<int64_t> all = micro_batch_indices(m, n);
+  MicroBatch mine;
+  mine.objective.sum = true;
+  int64_t units = 0;
+  for (size_t j = 0; j < all.size(); ++j) {
+    const SampleSize size = size_of(all[j]);
+    units += size.units;
+    mine.objective.pad_to = std::max(mine.objective.pad_to, size.tokens);
+    if (!is_my_position(a * options_.batch_size + static_cast<int64_t>(j), options_.rank, options_.world_size))
+      continue;
+    mine.indices.push_back(all[j]);
+    mine.objective.dropout_seeds.push_back(
+        sample_dropout_seed(options_.shuffle_seed, m * options_.batch_size + static_cast<int64_t>(j), all[j]));
+  }
+  if (mine.indices.empty() || units == 0) return 0;
+  auto part = share_of_mean(loss_of(mine), units);
+  (part / static_cast<double>(options_.grad_accum)).backward();
+  return part.item<double>();
+}
+
+// The one exchange of an update: gradients, the loss and the stop votes
+// summed over the ranks in one bucket. Returns whether any rank votes to stop.
+bool Trainer::sum_update_over_ranks(double& loss) {
+  const bool stop_vote = options_.stop && options_.stop->load();
+  if (options_.world_size == 1) return stop_vote;
+  std::vector<torch::Tensor> bucket;
+  for (auto& p : params_) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // no share in this update
+    bucket.push_back(p.mutable_grad());
+  }
+  bucket.push_back(torch::tensor({loss, stop_vote ? 1.0 : 0.0}, torch::kFloat).to(params_[0].device()));
+  options_.sum_over_ranks(bucket);
+  const auto scalars = bucket.back().to(torch::kCPU);
+  loss = scalars[0].item<double>();
+  return scalars[1].item<double>() > 0;
+}
+
+std::vector<double> Trainer::run(int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of, int64_t until,
+                                 const TrainProgress& progress) {
   if (until <= 0 || until > options_.total_updates) until = options_.total_updates;
   struct TrainingMode {  // dropout on for the loop, off again however it ends
     const Qwen2Model& model;
@@ -125,19 +197,17 @@ std::vector<double> Trainer::run(int64_t n, const BatchLoss& loss_of, int64_t un
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     optimizer_->zero_grad();
     double loss_sum = 0;
-    for (int64_t a = 0; a < options_.grad_accum; ++a) {
-      auto loss = loss_of(micro_batch_indices(updates_done_ * options_.grad_accum + a, n));
-      (loss / static_cast<double>(options_.grad_accum)).backward();
-      loss_sum += loss.item<double>();
-    }
+    for (int64_t a = 0; a < options_.grad_accum; ++a) loss_sum += accumulate(a, n, loss_of, size_of);
+    bool stopping = sum_update_over_ranks(loss_sum);
     if (options_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params_, options_.max_grad_norm);
     optimizer_->step();
     ++updates_done_;
     const double loss = loss_sum / static_cast<double>(options_.grad_accum);
     losses.push_back(loss);
     if (progress) progress(updates_done_, options_.total_updates, loss);
-    const bool stopping = options_.stop && options_.stop->load();
-    if (!options_.checkpoint_dir.empty() &&
+    // One process also stops for a flag raised during this update; ranks agree through their votes.
+    if (options_.world_size == 1) stopping = options_.stop && options_.stop->load();
+    if (options_.rank == 0 && !options_.checkpoint_dir.empty() &&
         (stopping || (options_.checkpoint_every > 0 && updates_done_ % options_.checkpoint_every == 0)))
       save_checkpoint(options_.checkpoint_dir);
     if (stopping) break;

@@ -9,6 +9,23 @@
 // stream of epochs, each epoch a permutation of the samples (Fisher-Yates over
 // std::mt19937_64 seeded with shuffle_seed + epoch), so the samples of update u
 // depend only on u: a resumed run sees the samples an uninterrupted one would.
+// LoRA dropout masks are drawn per sample from seeds made of shuffle_seed, the
+// sample's place in that stream and its index (lora_dropout.h): they too
+// depend on nothing else.
+//
+// Each micro-batch's loss is the sum over its samples' units (samples,
+// supervised positions, target tokens) divided by the micro-batch's units,
+// its rows padded to the micro-batch's longest.
+//
+// Data parallel (data_parallel.h): with world_size > 1 every rank runs the
+// same loop over the same samples and computes its share of each micro-batch
+// (its rows padded as the whole micro-batch, divided by the whole
+// micro-batch's units, so each row's arithmetic is the one-process run's);
+// one bucketed sum over the ranks per update (the gradients, the loss, the
+// stop votes); then the same clipping (on the global norm) and the same AdamW
+// step everywhere, so the parameters stay identical on every rank and equal
+// the one-process run's up to the order of the final sums, whatever the world
+// size: a checkpoint resumes on any world size. Only rank 0 writes checkpoints.
 #pragma once
 
 #include <torch/types.h>
@@ -47,12 +64,34 @@ struct TrainOptions {
   // train() and train_packed() cut longer prefixes from the left (length_limit.h);
   // <= 0: no limit. train_with() leaves its samples to its caller.
   int64_t max_seq_len = defaults::train::max_seq_len;
-  uint64_t shuffle_seed = 0;
+  uint64_t shuffle_seed = 0;  // the sample order's and the LoRA dropout masks' seed
   int64_t checkpoint_every = 0;  // updates; 0: never (save_checkpoint can still be called)
   std::string checkpoint_dir;    // where periodic checkpoints go (DIR/checkpoint.pt)
   // Polled after each update (e.g. set by a SIGINT handler): when true, the
   // loop writes a checkpoint (when checkpoint_dir is set) and returns early.
+  // With world_size > 1, any rank's flag stops every rank after the same update.
   const std::atomic<bool>* stop = nullptr;
+  // Data parallel: this process is rank `rank` of `world_size`; sum_over_ranks
+  // sums the tensors over the ranks in place (required when world_size > 1).
+  int rank = 0;
+  int world_size = 1;
+  std::function<void(std::vector<torch::Tensor>&)> sum_over_ranks;
+};
+
+// What the trainer knows of a sample before its micro-batch runs: the units
+// its loss sums over (objective.h's loss_units, target_tokens) and its
+// longest row's tokens as the objective sees them (after any cut).
+struct SampleSize {
+  int64_t units = 1;
+  int64_t tokens = 0;
+};
+
+// The samples of a micro-batch this rank computes (indices into the n
+// samples) and how to run the objective on them: one dropout seed per index,
+// pad_to the micro-batch's longest row, sum = true.
+struct MicroBatch {
+  std::vector<int64_t> indices;
+  ObjectiveOptions objective;
 };
 
 // After each update: updates done, total updates, that update's loss (mean over its micro-batches).
@@ -86,11 +125,13 @@ class Trainer {
                                    const TrainProgress& progress = {});
 
   // Any other objective (e.g. sequence_objective.h's cross-entropy for SFT):
-  // loss_of(indices) returns the mean loss of the micro-batch made of those
-  // indices into n samples, with the same schedule, order, clipping,
-  // checkpoints and stop flag as train().
-  using BatchLoss = std::function<torch::Tensor(const std::vector<int64_t>& indices)>;
-  std::vector<double> train_with(int64_t n, const BatchLoss& loss_of, int64_t until = 0,
+  // loss_of(batch) returns the loss SUMMED over the units of the samples
+  // batch.indices (into n samples), run with batch.objective; size_of(i) says
+  // sample i's units and tokens. Same schedule, order, clipping, checkpoints,
+  // stop flag and data parallelism as train().
+  using BatchLoss = std::function<torch::Tensor(const MicroBatch& batch)>;
+  using SampleSizes = std::function<SampleSize(int64_t index)>;
+  std::vector<double> train_with(int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of, int64_t until = 0,
                                  const TrainProgress& progress = {});
 
   // The indices of the samples (or rollouts) of micro-batch m (global count) for n of them.
@@ -109,7 +150,10 @@ class Trainer {
   const TrainOptions& options() const { return options_; }
 
  private:
-  std::vector<double> run(int64_t n, const BatchLoss& loss_of, int64_t until, const TrainProgress& progress);
+  std::vector<double> run(int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of, int64_t until,
+                          const TrainProgress& progress);
+  double accumulate(int64_t a, int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of);
+  bool sum_update_over_ranks(double& loss);
   const std::vector<int64_t>& epoch_order(int64_t epoch, int64_t n) const;
 
   const Qwen2Model& model_;
