@@ -11,6 +11,7 @@
 // on any world size with the same result (the split does not change the math).
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -223,6 +224,13 @@ int run_train_stage(const ExperimentConfig& c) {
   export_trained(c, run, model);
   record_time();
   record_completion(c, run, inputs, file, trainer.updates_done());
+  if (dist::world_size() > 1) {  // what the data-parallel updates spent waiting on each other
+    const double stage = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    char line[160];
+    std::snprintf(line, sizeof line, "train: data-parallel on %d ranks; rank 0: all-reduce %.2f s of %.2f s (%.1f%%)\n",
+                  dist::world_size(), dist::all_reduce_seconds(), stage, 100.0 * dist::all_reduce_seconds() / stage);
+    std::cerr << line;
+  }
   return 0;
 }
 
