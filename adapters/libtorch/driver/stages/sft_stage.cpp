@@ -161,8 +161,9 @@ std::optional<SftData> rejection_data(const ExperimentConfig& c, const Qwen2Mode
   d.summary["rollout_tokens"] = rollouts.generated_tokens;
   d.summary["rollout_seconds"] = rollouts.seconds;
   d.seconds = rollouts.seconds;
-  std::cerr << "sft: " << d.samples.correct << " of " << d.samples.trajectories << " trajectories correct, "
-            << d.samples.kept << " kept (" << d.samples.tuned_tokens << " tokens to tune)\n";
+  if (dist::rank() == 0)  // every rank reads the merged file: one says what it holds
+    std::cerr << "sft: " << d.samples.correct << " of " << d.samples.trajectories << " trajectories correct, "
+              << d.samples.kept << " kept (" << d.samples.tuned_tokens << " tokens to tune)\n";
   return d;
 }
 
