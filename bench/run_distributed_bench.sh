@@ -43,12 +43,14 @@ mkdir -p "$out/raw"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+cores=$(nproc --all)
 export OMP_NUM_THREADS=1
 
 # The tiny models once, shared by every measured run.
 "$bin" sample --config "$config" "${shape[@]}" --set run.out_dir="$work/prep" --set data.num_problems=1 \
   >"$out/raw/prep.txt" 2>&1
-models=(--set models.expert="$work/prep/models/tiny-expert" --set models.amateur="$work/prep/models/tiny-amateur")
+models=(--set models.make_tiny=false --set models.expert="$work/prep/models/tiny-expert"
+        --set models.amateur="$work/prep/models/tiny-amateur")
 common=("${shape[@]}" "${models[@]}" --set data.num_problems="$problems" --set sample.batch_size=4
         --set sample.max_new_tokens=48 --set train.updates="$updates" --set train.batch_size=8
         --set train.checkpoint_every=0)
@@ -64,6 +66,9 @@ timed() {
 }
 stage_seconds() {  # RUN STAGE
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/stage_seconds.json" "$2"
+}
+last_loss() {  # RUN: the last update's loss in RUN/train_metrics.jsonl
+  python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["loss"])' "$1/train_metrics.jsonl"
 }
 allreduce_share() {  # RUN: the train stage's all-reduce line, or "-" on one process
   grep -ho "all-reduce [0-9.]* s of [0-9.]* s ([0-9.]*%)" "$1/logs/train.log" | tail -1 || echo "-"
@@ -81,7 +86,7 @@ done
 
 same_supervision=no
 cmp -s "$work/w1/supervision.jsonl" "$work/w2/supervision.jsonl" && same_supervision=yes
-adapter_diff=$(python3 - "$work/w1/adapter/adapter_model.safetensors" "$work/w2/adapter/adapter_model.safetensors" <<'PY'
+adapter_diff=$(/usr/bin/python3 - "$work/w1/adapter/adapter_model.safetensors" "$work/w2/adapter/adapter_model.safetensors" <<'PY'
 import json, struct, sys
 import numpy as np
 def read(p):
@@ -96,19 +101,23 @@ def read(p):
         out[k] = np.frombuffer(b[8 + n + s:8 + n + e], dtype=np.float32)
     return out
 a, b = read(sys.argv[1]), read(sys.argv[2])
-print("%.2e" % max(float(np.max(np.abs(a[k] - b[k])) / max(1e-30, float(np.max(np.abs(a[k]))))) for k in a))
+worst = max(float(np.max(np.abs(a[k] - b[k])) / max(1e-30, float(np.max(np.abs(a[k]))))) for k in a)
+whole = float(np.sqrt(sum(float(np.sum((a[k].astype(np.float64) - b[k]) ** 2)) for k in a)) /
+              np.sqrt(sum(float(np.sum(a[k].astype(np.float64) ** 2)) for k in a)))
+print("%.2e per tensor at worst, %.2e over all of them (Frobenius)" % (worst, whole))
 PY
 )
 
 {
   echo "# The driver on torch.distributed: world size 1 vs 2 on the CPU"
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ), commit $commit, $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ), commit $commit, $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
   echo "- backend Gloo on loopback, OMP_NUM_THREADS=1 per rank; load average at the start: $load_start"
   echo "- configs/tiny.toml, tiny random models: expert 4 x 256, amateur 2 x 128; $problems problems, sample.batch_size 4,"
   echo "  48 new tokens; $updates updates of 8 samples"
   echo "- the sharded run's supervision.jsonl identical to the one-process run's: **$same_supervision**;"
-  echo "  adapters' largest relative difference (per tensor, max |a-b| / max |a|): $adapter_diff"
+  echo "  the adapters' relative difference, world size 2 vs 1 (max |a-b| / max |a|): $adapter_diff;"
+  echo "  last logged losses: $(last_loss "$work/w1") (1 rank), $(last_loss "$work/w2") (2 ranks)"
   echo
   echo "| world size | sample stage s | problems/s | sample wall s | train stage s | updates/s | train wall s | all-reduce share |"
   echo "|---|---|---|---|---|---|---|---|"
