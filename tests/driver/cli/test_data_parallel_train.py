@@ -36,8 +36,6 @@ import os
 import random
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
@@ -45,6 +43,9 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from cli_checks import check, finish  # noqa: E402
+from ranks import free_port, plain_env, rank_env  # noqa: E402
+from ranks import wait_all as wait_all_within  # noqa: E402
+from run_folders import run_with_supervision, safetensors_table  # noqa: E402
 
 BIN, CONFIG, SCRATCH = sys.argv[1:4]
 PEER_TIMEOUT = 3
@@ -55,12 +56,6 @@ ADAPTER_TOLERANCE = 2e-4
 LOSS_TOLERANCE = 1e-4
 SFT = ['sft.source="ground_truth"', "sft.num_problems=8", "sft.batch_size=3", "sft.grad_accum=2", "sft.updates=6",
        "sft.lr=1e-3"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def args(verb, run, sets):
@@ -74,22 +69,17 @@ def start(verb, run, sets, world):
     """`world` ranks of one job (world 1: no variables, a plain process)."""
     if world == 1:
         return [subprocess.Popen(args(verb, run, sets), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 env=dict(os.environ, OMP_NUM_THREADS="1"))]
-    port = str(free_port())
+                                 env=plain_env())]
+    port = free_port()
     procs = []
     for r in range(world):
-        env = dict(os.environ, RANK=str(r), WORLD_SIZE=str(world), LOCAL_RANK=str(r), LOCAL_WORLD_SIZE=str(world),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port, OMP_NUM_THREADS="1")
+        env = rank_env(plain_env(), r, world, port)
         procs.append(subprocess.Popen(args(verb, run, sets), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
     return procs
 
 
 def wait_all(procs, limit=120):
-    out = []
-    for p in procs:
-        o, e = p.communicate(timeout=limit)
-        out.append((p.returncode, o.decode(), e.decode()))
-    return out
+    return wait_all_within(procs, limit)
 
 
 def run_job(verb, run, sets, world):
@@ -97,17 +87,11 @@ def run_job(verb, run, sets, world):
 
 
 def read_safetensors(path):
-    """{name: (shape, float32 values)} from the file's own header (F32 only)."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
+    """{name: (shape, float32 values)} (F32 only)."""
     out = {}
-    for name, v in header.items():
-        assert v["dtype"] == "F32", v["dtype"]
-        a, b = v["data_offsets"]
-        out[name] = (v["shape"], array.array("f", data[a:b]))
+    for name, (dtype, shape, data) in safetensors_table(path).items():
+        assert dtype == "F32", dtype
+        out[name] = (shape, array.array("f", data))
     return out
 
 
@@ -124,14 +108,7 @@ def relative_difference(path_a, path_b):
 
 
 def fresh_run(name, base):
-    """A run folder holding the base's tiny models and supervision file only."""
-    run = os.path.join(SCRATCH, name)
-    shutil.rmtree(run, ignore_errors=True)
-    os.makedirs(run)
-    shutil.copytree(os.path.join(base, "models"), os.path.join(run, "models"))
-    for f in ("supervision.jsonl", "supervision.stats.json"):
-        shutil.copy(os.path.join(base, f), run)
-    return run
+    return run_with_supervision(SCRATCH, name, base)
 
 
 def losses(path):

@@ -15,13 +15,14 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from cli_checks import check, finish  # noqa: E402
+from ranks import free_port, plain_env, rank_env  # noqa: E402
+from ranks import wait_all as wait_all_within  # noqa: E402
 
 BINARY, CONFIG, SCRATCH = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 TIMEOUT = 180
@@ -32,15 +33,7 @@ SETS = ["data.num_problems=7", "sample.batch_size=2", "sample.max_new_tokens=12"
         "sft.num_problems=5", "sft.max_new_tokens=12", "run.peer_timeout=%d" % PEER_TIMEOUT,
         "models.expert=" + os.path.join(MODELS, "expert"), "models.amateur=" + os.path.join(MODELS, "amateur"),
         "models.make_tiny=false"]
-BASE_ENV = dict(os.environ, OMP_NUM_THREADS="1")
-for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-    BASE_ENV.pop(k, None)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+BASE_ENV = plain_env()
 
 
 def args_for(verb, out_dir, sets=()):
@@ -60,23 +53,14 @@ def start(verb, out_dir, world, sets=()):
     port = free_port()
     procs = []
     for r in range(world):
-        env = dict(BASE_ENV, RANK=str(r), WORLD_SIZE=str(world), LOCAL_RANK=str(r), LOCAL_WORLD_SIZE=str(world),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        env = rank_env(BASE_ENV, r, world, port)
         procs.append(subprocess.Popen(args_for(verb, out_dir, sets), env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE))
     return procs
 
 
 def wait_all(procs):
-    out = []
-    for p in procs:
-        try:
-            o, e = p.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            o, e = p.communicate()
-        out.append((p.returncode, o.decode(), e.decode()))
-    return out
+    return wait_all_within(procs, TIMEOUT)
 
 
 def run(verb, out_dir, world, sets=()):

@@ -18,13 +18,13 @@ Prints one line per check and a closing 'N passed, N failed' line.
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from cli_checks import check, finish  # noqa: E402
+from run_folders import run_with_supervision as run_folder_with_supervision, safetensors_table  # noqa: E402
 
 BIN, CONFIG, SCRATCH = sys.argv[1:4]
 LR = 5e-5  # tiny.toml's train.lr
@@ -48,25 +48,8 @@ def metrics_lrs(run):
         return [json.loads(line)["lr"] for line in f if line.strip()]
 
 
-def safetensors_table(path):
-    """{name: (dtype, shape, bytes)} read from the file's own header."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
-
-
 def run_with_supervision(name, source):
-    """A fresh run folder holding `source`'s tiny models and supervision file only."""
-    run = os.path.join(SCRATCH, name)
-    shutil.rmtree(run, ignore_errors=True)
-    os.makedirs(run)
-    shutil.copytree(os.path.join(source, "models"), os.path.join(run, "models"))
-    for f in ("supervision.jsonl", "supervision.stats.json"):
-        shutil.copy(os.path.join(source, f), run)
-    return run
+    return run_folder_with_supervision(SCRATCH, name, source)
 
 
 def check_linear_default(base):

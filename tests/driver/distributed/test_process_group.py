@@ -7,29 +7,22 @@ the others at once, naming it, and that the ranks join torchrun's agent store.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from cli_checks import check, finish  # noqa: E402
+from ranks import free_port, rank_env, wait_all  # noqa: E402
 
 PROBE = sys.argv[1]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(world, extra=(), timeout="5", env_change=None):
     port = free_port()
     procs = []
     for r in range(world):
-        env = dict(os.environ, RANK=str(r), WORLD_SIZE=str(world), LOCAL_RANK=str(r),
-                   LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        env = rank_env(os.environ, r, world, port)
         if env_change:
             env_change(r, env)
         procs.append(subprocess.Popen([PROBE, "gloo", timeout] + list(extra), env=env,
@@ -37,16 +30,8 @@ def start(world, extra=(), timeout="5", env_change=None):
     return procs
 
 
-def wait_all(procs, limit=60):
-    out = []
-    for p in procs:
-        o, e = p.communicate(timeout=limit)
-        out.append((p.returncode, o.decode(), e.decode()))
-    return out
-
-
 for world in (1, 2, 3):
-    res = wait_all(start(world))
+    res = wait_all(start(world), 60)
     ok = all(rc == 0 for rc, _, _ in res)
     check("world %d: every rank exits 0" % world, ok, res)
     if not ok:
@@ -66,7 +51,7 @@ for world in (1, 2, 3):
 # A rank SIGKILLed: the others stop within the peer timeout (2 s here), naming it.
 for world, victim in ((2, 1), (3, 0), (3, 2)):
     t0 = time.time()
-    res = wait_all(start(world, ["--kill-rank", str(victim)], timeout="2"))
+    res = wait_all(start(world, ["--kill-rank", str(victim)], timeout="2"), 60)
     took = time.time() - t0
     others = [res[r] for r in range(world) if r != victim]
     check("world %d, rank %d killed: it died of SIGKILL" % (world, victim), res[victim][0] == -9, res[victim])
@@ -111,7 +96,7 @@ else:
     def under_agent(r, env):
         env.update(MASTER_PORT=str(agent_port), TORCHELASTIC_USE_AGENT_STORE="True", TORCHELASTIC_RESTART_COUNT="2")
 
-    res = wait_all(start(2, env_change=under_agent))
+    res = wait_all(start(2, env_change=under_agent), 60)
     check("torchrun's agent store: both ranks join it as clients and all-reduce", all(rc == 0 for rc, _, _ in res)
           and all(json.loads(o.strip().splitlines()[-1])["sum_a"] == 3 for _, o, _ in res), res)
     check("  under the attempt's prefix", agent.get("/worker/attempt_2/lr/joined") == b"2")
