@@ -20,16 +20,8 @@
 # Exits 1 when a BLAS is missing, a setting loaded another BLAS, or the ids differ.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-bin=${LR_BENCH_DRIVER:-build/release/adapters/libtorch/driver/cli/lightreasoner}
-if [ "${LR_BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  bash scripts/install_deps.sh
-  cmake --preset release
-  cmake --build build/release --target lightreasoner_driver -j "$(( $(nproc) < 2 ? 1 : 2 ))"
-fi
-[ -x "$bin" ] || { echo "run_cpu_blas_bench.sh: $bin not built" >&2; exit 1; }
-bin=$(realpath "$bin")
+script=run_cpu_blas_bench.sh
+source "$(dirname "$0")/driver_binary.sh"
 config=adapters/libtorch/driver/configs/tiny.toml
 updates=${LR_BENCH_UPDATES:-200}
 # The generation model: Qwen2-shaped, about 60 M parameters (a quarter of

@@ -20,16 +20,8 @@
 # built first unless LR_BENCH_SKIP_BUILD=1); LR_BENCH_PROBLEMS (default 32), LR_BENCH_UPDATES (default 40).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-bin=${LR_BENCH_DRIVER:-build/release/adapters/libtorch/driver/cli/lightreasoner}
-if [ "${LR_BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  bash scripts/install_deps.sh
-  cmake --preset release
-  cmake --build build/release --target lightreasoner_driver -j "$(( $(nproc) < 2 ? 1 : 2 ))"
-fi
-[ -x "$bin" ] || { echo "run_distributed_bench.sh: $bin not built" >&2; exit 1; }
-bin=$(realpath "$bin")
+script=run_distributed_bench.sh
+source "$(dirname "$0")/driver_binary.sh"
 problems=${LR_BENCH_PROBLEMS:-32}
 updates=${LR_BENCH_UPDATES:-40}
 config=adapters/libtorch/driver/configs/tiny.toml
