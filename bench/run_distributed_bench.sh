@@ -7,7 +7,10 @@
 #            model loading and rendezvous included)
 #   train    updates/s of `lightreasoner train` on the supervision file sample
 #            wrote (same file for both), and the all-reduce's share of the
-#            train stage (its "all-reduce" line in RUN/logs/train.log)
+#            train stage (its "all-reduce" line in RUN/logs/train.log); and
+#            one process again with the micro-batch in one pass
+#            (train.samples_per_pass = 8) instead of the default passes of one
+#            sample, the speed that exactness across world sizes costs
 # on configs/tiny.toml with tiny random models of the shape below (bigger than
 # the smoke run's, so that compute is not all overhead). It checks that the
 # sharded run's supervision file is byte-identical to the one-process run's and
@@ -76,6 +79,13 @@ for w in 1 2; do
   cp "$run/stage_seconds.json" "$out/raw/stage_seconds-w$w.json"
 done
 
+# One process, each micro-batch in one pass, on world size 1's supervision.
+batched=$work/w1-batched
+cp -r "$work/w1" "$batched"
+rm -rf "$batched/train" "$batched/adapter" "$batched/train_metrics.jsonl" "$batched/stage_seconds.json"
+wall_batched=$(timed "train-w1-batched" "$bin" train --config "$config" "${common[@]}" --set run.out_dir="$batched" \
+  --set train.samples_per_pass=8)
+
 same_supervision=no
 cmp -s "$work/w1/supervision.jsonl" "$work/w2/supervision.jsonl" && same_supervision=yes
 adapter_diff=$(/usr/bin/python3 - "$work/w1/adapter/adapter_model.safetensors" "$work/w2/adapter/adapter_model.safetensors" <<'PY'
@@ -111,13 +121,15 @@ PY
   echo "  the adapters' relative difference, world size 2 vs 1 (max |a-b| / max |a|): $adapter_diff;"
   echo "  last logged losses: $(last_loss "$work/w1") (1 rank), $(last_loss "$work/w2") (2 ranks)"
   echo
-  echo "| world size | sample stage s | problems/s | sample wall s | train stage s | updates/s | train wall s | all-reduce share |"
+  echo "| world size, samples per pass | sample stage s | problems/s | sample wall s | train stage s | updates/s | train wall s | all-reduce share |"
   echo "|---|---|---|---|---|---|---|---|"
   for w in 1 2; do
     ss=$(stage_seconds "$work/w$w" sample); ts=$(stage_seconds "$work/w$w" train)
-    printf "| %d | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %s |\n" "$w" "$ss" "$(python3 -c "print($problems / $ss)")" \
+    printf "| %d, 1 | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %s |\n" "$w" "$ss" "$(python3 -c "print($problems / $ss)")" \
       "${wall_s[$w]}" "$ts" "$(python3 -c "print($updates / $ts)")" "${wall_t[$w]}" "$(allreduce_share "$work/w$w")"
   done
+  tb=$(stage_seconds "$batched" train)
+  printf "| 1, 8 | | | | %.1f | %.2f | %.1f | - |\n" "$tb" "$(python3 -c "print($updates / $tb)")" "$wall_batched"
   echo
   echo "Stage times come from RUN/stage_seconds.json (rank 0's, merge included); wall times are the whole"
   echo "command's (process start, model loading, rendezvous). Raw output in raw/."

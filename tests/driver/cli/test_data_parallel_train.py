@@ -6,19 +6,12 @@ items 3 and 4): ranks started directly with torchrun's variables on loopback
   same adapter   `train` (per-prefix and packed) and `sft` (ground-truth
                  sequences) at world sizes 1, 2 and 3 on one supervision set:
                  6 samples per update in 2 micro-batches of 3, so the shares
-                 are uneven (2 + 1, 1 + 2, 1 + 1 + 1), LoRA dropout on. The
-                 math is the one-process run's; the float32 arithmetic is not
-                 (GEMM shapes differ with the share), and these tiny random
-                 models' gradients cancel strongly, so the adapters agree
-                 within 2e-4 relative, the logged losses within 1e-4, and a
-                 one-process run batched otherwise (1 x 6, the same math)
-                 differs from the 3 x 2 one about as much. With Adam's usual
-                 eps (1e-8) small gradients' rounding is amplified further
-                 (up to percents on single weights), so the runs here use
-                 train.adam_eps = 1. The 1e-5 criterion on a well-conditioned
-                 case, and the summed gradients within 2e-6, are checked by
-                 tests/driver/train/test_data_parallel.cpp. Only rank 0
-                 writes the run's files.
+                 are uneven (2 + 1, 1 + 2, 1 + 1 + 1), LoRA dropout on,
+                 Adam's default eps. Each sample is its own pass (the same
+                 arithmetic on any rank) and passes are summed in float64,
+                 so the adapters agree within 1e-6 relative (the issue asks
+                 1e-5) and the logged losses within 1e-6. Only rank 0 writes
+                 the run's files.
   a lost rank    one rank SIGKILLed at a random update after the first
                  checkpoint: the others exit 75 within run.peer_timeout,
                  naming it; the same command resumes and ends with the
@@ -51,9 +44,9 @@ BIN, CONFIG, SCRATCH = sys.argv[1:4]
 PEER_TIMEOUT = 3
 # 6 samples per update in 2 micro-batches of 3: uneven shares on 2 and 3 ranks.
 SHAPE = ["train.batch_size=3", "train.grad_accum=2", "train.updates=6", "train.lr=1e-3", "train.checkpoint_every=2",
-         "train.adam_eps=1", "lora.dropout=0.2", "run.peer_timeout=%d" % PEER_TIMEOUT]
-ADAPTER_TOLERANCE = 2e-4
-LOSS_TOLERANCE = 1e-4
+         "lora.dropout=0.2", "run.peer_timeout=%d" % PEER_TIMEOUT]
+ADAPTER_TOLERANCE = 1e-6
+LOSS_TOLERANCE = 1e-6
 SFT = ['sft.source="ground_truth"', "sft.num_problems=8", "sft.batch_size=3", "sft.grad_accum=2", "sft.updates=6",
        "sft.lr=1e-3"]
 
@@ -116,9 +109,8 @@ def losses(path):
         return [json.loads(line)["loss"] for line in f if line.strip()]
 
 
-def check_same_adapter(label, verb, base, sets, adapter, metrics, rank_files, rebatched=None):
-    """World sizes 1, 2 and 3 from copies of one run folder: the same adapter.
-    `rebatched`: settings giving the same math in other batches (the noise floor)."""
+def check_same_adapter(label, verb, base, sets, adapter, metrics, rank_files):
+    """World sizes 1, 2 and 3 from copies of one run folder: the same adapter."""
     runs = {}
     for world in (1, 2, 3):
         run = fresh_run("%s-w%d" % (label, world), base)
@@ -148,13 +140,6 @@ def check_same_adapter(label, verb, base, sets, adapter, metrics, rank_files, re
         check("%s, world %d: one log per rank" % (label, world),
               [l for l in logs if l.startswith(verb)] == [verb + ".log"] + ["%s.rank%d.log" % (verb, r)
                                                                               for r in range(1, world)], logs)
-    if rebatched:
-        run = fresh_run(label + "-rebatched", base)
-        res = run_job(verb, run, sets + rebatched, 1)
-        noise = relative_difference(one, os.path.join(run, adapter, "adapter_model.safetensors")) if res[0][0] == 0 else None
-        check("%s: one process batched otherwise (the same math) differs by %s, the ranks by %.2g at most: "
-              "no more than 3 times that" % (label, noise, worst), noise is not None and worst <= 3 * noise + 1e-6,
-              (noise, worst))
 
 
 def train_files(run):
@@ -220,8 +205,7 @@ def main():
                        timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
     if not check("sample once (one process)", p.returncode == 0, p.stderr.decode()[-2000:]):
         finish()
-    check_same_adapter("per-prefix", "train", base, SHAPE, "adapter", "train_metrics.jsonl", train_files,
-                       rebatched=["train.batch_size=1", "train.grad_accum=6"])
+    check_same_adapter("per-prefix", "train", base, SHAPE, "adapter", "train_metrics.jsonl", train_files)
     check_same_adapter("packed", "train", base, SHAPE + ["train.packed=true"], "adapter", "train_metrics.jsonl",
                        train_files)
     check_same_adapter("sft", "sft", base, SHAPE + SFT, os.path.join("sft", "adapter"),

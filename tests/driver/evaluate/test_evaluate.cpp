@@ -638,7 +638,7 @@ TEST(SequenceObjective, TrainerLowersTheCrossEntropy) {
   const auto batch = ce_batch();
   const auto losses = trainer.train_with(
       static_cast<int64_t>(batch.size()),
-      [&](const MicroBatch& mb) {
+      [&](const TrainingPass& mb) {
         std::vector<SequenceSample> b;
         for (int64_t i : mb.indices) b.push_back(batch[static_cast<size_t>(i)]);
         return sequence_ce_loss(model, b, mb.objective);

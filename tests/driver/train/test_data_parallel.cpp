@@ -1,9 +1,10 @@
 // Data-parallel training in one process (train/data_parallel.h, trainer.h,
-// train/lora_dropout.h): the share and weight rules; LoRA dropout masks that
-// do not depend on the batch a sample is in; and W trainers in W threads,
-// their gradients summed by a stand-in for the all-reduce, ending with the
-// one-process adapter (per-prefix, packed and cross-entropy objectives,
-// uneven shares, a rank without a share, dropout on, clipping on).
+// train/lora_dropout.h): the pass and weight rules; LoRA dropout masks that
+// do not depend on the batch a sample is in; passes of any size giving the
+// whole micro-batch's gradient; and W trainers in W threads, their gradients
+// summed by a stand-in for the all-reduce, ending with the one-process
+// adapter (per-prefix, packed and cross-entropy objectives, uneven shares, a
+// rank without a share, dropout on, clipping on).
 // tests/driver/cli/test_data_parallel_train.py runs real ranks over Gloo.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -208,9 +209,10 @@ double relative_diff(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 // The first update's gradients summed over each world size's ranks equal one
-// process's (the exactness claim: only the order of the sums differs); after
-// all updates every rank holds the one-process parameters and losses (Adam's
-// normalisation of small gradients amplifies that rounding, hence 1e-5).
+// process's (the same passes; only the order of float64 sums differs); after
+// all updates every rank holds the one-process parameters and losses. The
+// issue asks for 1e-5; the passes make it 1e-6 with room (ties in rounding
+// the float64 sums to float32 are the only difference left).
 void expect_same_as_one_process(const std::string& ckpt, const TrainOptions& o, const std::vector<int>& worlds,
                                 const TrainFn& train) {
   const RankResult one = train_ranks(ckpt, o, 1, train)[0];
@@ -223,7 +225,7 @@ void expect_same_as_one_process(const std::string& ckpt, const TrainOptions& o, 
     const auto summed = train_ranks(ckpt, first, world, train)[0].first_gradients;
     ASSERT_EQ(summed.size(), gradients.size() + 1);  // and the loss with the stop votes
     for (size_t i = 0; i < gradients.size(); ++i)
-      EXPECT_LT(relative_diff(gradients[i], summed[i]), 2e-6) << "world " << world << ", gradient " << i;
+      EXPECT_LT(relative_diff(gradients[i], summed[i].to(torch::kFloat)), 1e-6) << "world " << world << ", gradient " << i;
     const auto ranks = train_ranks(ckpt, o, world, train);
     double worst = 0;
     for (int r = 0; r < world; ++r) {
@@ -231,11 +233,11 @@ void expect_same_as_one_process(const std::string& ckpt, const TrainOptions& o, 
       for (size_t i = 0; i < one.params.size(); ++i) {
         const double d = relative_diff(one.params[i], got.params[i]);
         worst = std::max(worst, d);
-        EXPECT_LT(d, 1e-5) << "world " << world << ", rank " << r << ", parameter " << i;
+        EXPECT_LT(d, 1e-6) << "world " << world << ", rank " << r << ", parameter " << i;
       }
       ASSERT_EQ(got.losses.size(), one.losses.size());
       for (size_t u = 0; u < one.losses.size(); ++u)
-        EXPECT_NEAR(got.losses[u], one.losses[u], 1e-5 * std::abs(one.losses[u])) << "world " << world << ", update " << u;
+        EXPECT_NEAR(got.losses[u], one.losses[u], 1e-6 * std::abs(one.losses[u])) << "world " << world << ", update " << u;
     }
     std::printf("world %d: largest relative difference from one process %.2e\n", world, worst);
   }
@@ -243,14 +245,14 @@ void expect_same_as_one_process(const std::string& ckpt, const TrainOptions& o, 
 
 }  // namespace
 
-TEST(DataParallel, PositionsRoundRobinAndSharesOverTheMicroBatchsUnits) {
+TEST(DataParallel, PassesRoundRobinAndSharesOverTheMicroBatchsUnits) {
   std::vector<int> owner;
   for (int64_t p = 0; p < 7; ++p)
     for (int r = 0; r < 3; ++r)
-      if (is_my_position(p, r, 3)) owner.push_back(r);
+      if (is_my_pass(p, r, 3)) owner.push_back(r);
   EXPECT_EQ(owner, (std::vector<int>{0, 1, 2, 0, 1, 2, 0}));
-  EXPECT_TRUE(is_my_position(5, 0, 1));
-  EXPECT_THROW(is_my_position(0, 3, 3), std::invalid_argument);
+  EXPECT_TRUE(is_my_pass(5, 0, 1));
+  EXPECT_THROW(is_my_pass(0, 3, 3), std::invalid_argument);
   EXPECT_DOUBLE_EQ(share_of_mean(torch::tensor(3.0), 4).item<double>(), 0.75);
   EXPECT_THROW(share_of_mean(torch::tensor(3.0), 0), std::invalid_argument);
   // The units the objectives average over: rows with a target id.
@@ -304,16 +306,43 @@ TEST(DataParallel, DropoutMasksDoNotDependOnTheBatch) {
   EXPECT_THROW(per_prefix_loss(model, samples, seeded({1, 2})), std::invalid_argument);
 }
 
+TEST(DataParallel, PassesOfAnySizeGiveTheMicroBatchsGradient) {
+  // The reference: one pass per micro-batch, i.e. its mean loss as one
+  // composite. Passes of 1 and of 2 (2 + 1, uneven) must sum to it.
+  const auto samples = prefix_samples(11, 25);
+  const std::string ckpt = tiny_model("PassSizes");
+  TrainOptions o = options(3, 2);
+  o.max_grad_norm = 0;
+  o.total_updates = 1;
+  const TrainFn train = [&](Trainer& t, const Qwen2Model&) { return t.train(samples); };
+  o.samples_per_pass = 3;
+  const auto whole = first_gradients(ckpt, o, train);
+  for (int64_t per_pass : {1, 2}) {
+    o.samples_per_pass = per_pass;
+    const auto passes = first_gradients(ckpt, o, train);
+    for (size_t i = 0; i < whole.size(); ++i)
+      EXPECT_LT(relative_diff(whole[i], passes[i]), 1e-5) << per_pass << " per pass, gradient " << i;
+  }
+}
+
 TEST(DataParallel, PerPrefixRanksEqualOneProcess) {
   const auto samples = prefix_samples(11, 21);
-  // 3 x 2 = 6 positions per update: 3 + 3 (shares 2 + 1 and 1 + 2) and 2 + 2 + 2 (one per micro-batch each).
+  // 3 x 2 = 6 passes per update: 3 + 3 and 2 + 2 + 2.
   expect_same_as_one_process(tiny_model("PerPrefix"), options(3, 2), {2, 3},
+                             [&](Trainer& t, const Qwen2Model&) { return t.train(samples); });
+}
+
+TEST(DataParallel, PassesOfTwoRanksEqualOneProcess) {
+  const auto samples = prefix_samples(11, 26);
+  TrainOptions o = options(5, 2);
+  o.samples_per_pass = 2;  // passes of 2 + 2 + 1 per micro-batch: 6 per update, 3 + 3 and 2 + 2 + 2
+  expect_same_as_one_process(tiny_model("PassesOfTwo"), o, {2, 3},
                              [&](Trainer& t, const Qwen2Model&) { return t.train(samples); });
 }
 
 TEST(DataParallel, ARankWithoutAShareStillSteps) {
   const auto samples = prefix_samples(7, 22);
-  // 2 samples per update on 3 ranks: rank 2 computes nothing and takes the same step.
+  // 2 passes per update on 3 ranks: rank 2 computes nothing and takes the same step.
   expect_same_as_one_process(tiny_model("NoShare"), options(2, 1), {3},
                              [&](Trainer& t, const Qwen2Model&) { return t.train(samples); });
 }
@@ -331,7 +360,7 @@ TEST(DataParallel, CrossEntropyRanksEqualOneProcess) {
   expect_same_as_one_process(tiny_model("Sequence"), options(4, 2), {2, 3}, [&](Trainer& t, const Qwen2Model& m) {
     return t.train_with(
         static_cast<int64_t>(data.size()),
-        [&](const MicroBatch& mb) {
+        [&](const TrainingPass& mb) {
           std::vector<SequenceSample> batch;
           for (int64_t i : mb.indices) batch.push_back(data[static_cast<size_t>(i)]);
           return sequence_ce_loss(m, batch, mb.objective);

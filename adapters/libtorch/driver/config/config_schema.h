@@ -106,6 +106,7 @@ void visit_train(TrainConfig& t, V& v) {
   v.real("grad_clip", t.grad_clip, in_range(0, false, kInf, true));
   v.integer("batch_size", t.batch_size, 1, kMaxCount);
   v.integer("grad_accum", t.grad_accum, 1, kMaxCount);
+  v.integer("samples_per_pass", t.samples_per_pass, 1, kMaxCount);
   v.integer("updates", t.updates, 1, kMaxInt);
   v.integer("max_seq_len", t.max_seq_len, 2, int64_t{1} << 24);
   v.integer("checkpoint_every", t.checkpoint_every, 0, kMaxInt);
@@ -132,6 +133,7 @@ void visit_sft(SftConfig& s, V& v) {
   v.integer("num_problems", s.num_problems, 0, kMaxInt);
   v.integer("batch_size", s.batch_size, 1, kMaxCount);
   v.integer("grad_accum", s.grad_accum, 1, kMaxCount);
+  v.integer("samples_per_pass", s.samples_per_pass, 1, kMaxCount);
   v.real("lr", s.lr, in_range(0, true, kInf, true));
   v.integer("epochs", s.epochs, 1, kMaxCount);
   v.integer("updates", s.updates, 0, kMaxInt);

@@ -128,6 +128,7 @@ struct TrainConfig {
   double grad_clip = defaults::train::grad_clip;  // max grad norm; 0: off
   int64_t batch_size = defaults::train::batch_size;
   int64_t grad_accum = defaults::train::grad_accum;
+  int64_t samples_per_pass = defaults::train::samples_per_pass;  // per forward/backward (trainer.h)
   int64_t updates = defaults::train::updates;
   int64_t max_seq_len = defaults::train::max_seq_len;  // longer prefixes are cut from the left
   int64_t checkpoint_every = defaults::train::checkpoint_every;  // updates; 0: only at the end
@@ -166,6 +167,7 @@ struct SftConfig {
   int64_t num_problems = defaults::sft::num_problems;  // GSM8K train problems to roll out; 0: all
   int64_t batch_size = defaults::sft::batch_size;
   int64_t grad_accum = defaults::sft::grad_accum;
+  int64_t samples_per_pass = defaults::sft::samples_per_pass;  // per forward/backward (trainer.h)
   double lr = defaults::sft::lr;
   int64_t epochs = defaults::sft::epochs;
   int64_t updates = defaults::sft::updates;  // > 0: this many updates instead of epochs

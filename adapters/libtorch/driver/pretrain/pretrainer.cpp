@@ -29,7 +29,7 @@ void run_phase(Trainer& trainer, const Qwen2Model& model, const PretrainPlan& pl
   double smoothed = -1;
   trainer.train_with(
       n,
-      [&](const MicroBatch& mb) {
+      [&](const TrainingPass& mb) {
         std::vector<SequenceSample> batch;
         for (int64_t i : mb.indices) batch.push_back(encoder.encode(corpus.document(phase.corpus, i)));
         return sequence_ce_loss(model, batch, mb.objective);

@@ -100,6 +100,7 @@ TrainOptions pretrain_options(const ExperimentConfig& c, int64_t total, const fs
   o.schedule = "linear";
   o.batch_size = c.pretrain.batch_size;
   o.grad_accum = 1;
+  o.samples_per_pass = o.batch_size;  // rank 0 alone pretrains: no shares, the fastest passes
   o.total_updates = total;
   o.max_seq_len = c.pretrain.seq_len;
   o.shuffle_seed = uint64_t(c.pretrain.init_seed);

@@ -200,6 +200,7 @@ TrainOptions sft_train_options(const ExperimentConfig& c, int64_t kept) {
   opts.learning_rate = c.sft.lr;
   opts.batch_size = c.sft.batch_size;
   opts.grad_accum = c.sft.grad_accum;
+  opts.samples_per_pass = c.sft.samples_per_pass;
   opts.total_updates = sft_updates(c, kept);
   opts.warmup_updates = std::min(c.train.warmup_steps, opts.total_updates);
   opts.checkpoint_dir = RunLayout(c.run.out_dir).sft_train_dir().string();
@@ -239,7 +240,7 @@ double train_on(Trainer& trainer, Qwen2Model& model, const TrainOptions& opts, c
             << "\n" << std::flush;
     if (progress) progress->update(done - start_update);
   };
-  const auto batch_loss = [&](const MicroBatch& mb) {
+  const auto batch_loss = [&](const TrainingPass& mb) {
     std::vector<SequenceSample> batch;
     for (int64_t i : mb.indices) batch.push_back(data.samples[static_cast<size_t>(i)]);
     return sequence_ce_loss(model, batch, mb.objective);

@@ -123,6 +123,7 @@ TrainOptions train_options(const ExperimentConfig& c, const RunLayout& run) {
   opts.warmup_updates = c.train.warmup_steps;
   opts.batch_size = c.train.batch_size;
   opts.grad_accum = c.train.grad_accum;
+  opts.samples_per_pass = c.train.samples_per_pass;
   opts.total_updates = c.train.updates;
   opts.max_seq_len = c.train.max_seq_len;
   opts.checkpoint_dir = run.train_dir().string();

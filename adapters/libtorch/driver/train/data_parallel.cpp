@@ -5,10 +5,10 @@
 
 namespace lr::driver {
 
-bool is_my_position(int64_t position, int rank, int world) {
+bool is_my_pass(int64_t pass, int rank, int world) {
   if (world < 1 || rank < 0 || rank >= world)
     throw std::invalid_argument("rank " + std::to_string(rank) + " of " + std::to_string(world) + ": not a rank");
-  return position % world == rank;
+  return pass % world == rank;
 }
 
 torch::Tensor share_of_mean(const torch::Tensor& share_sum, int64_t micro_batch_units) {

@@ -30,8 +30,9 @@ std::vector<at::Generator> generators_of(torch::Device device) {
 Trainer::Trainer(const Qwen2Model& model, std::vector<torch::Tensor> params, TrainOptions options)
     : model_(model), params_(std::move(params)), options_(std::move(options)) {
   if (params_.empty()) throw std::invalid_argument("Trainer: no trainable parameters");
-  if (options_.batch_size < 1 || options_.grad_accum < 1 || options_.total_updates < 1)
-    throw std::invalid_argument("Trainer: batch_size, grad_accum and total_updates must be >= 1");
+  if (options_.batch_size < 1 || options_.grad_accum < 1 || options_.total_updates < 1 ||
+      options_.samples_per_pass < 1)
+    throw std::invalid_argument("Trainer: batch_size, grad_accum, samples_per_pass and total_updates must be >= 1");
   if (options_.warmup_updates < 0 || options_.learning_rate <= 0)
     throw std::invalid_argument("Trainer: warmup must be >= 0 and the learning rate > 0");
   if (options_.schedule != "linear" && options_.schedule != "constant")
@@ -47,6 +48,7 @@ Trainer::Trainer(const Qwen2Model& model, std::vector<torch::Tensor> params, Tra
                   .eps(options_.adam_eps)
                   .weight_decay(options_.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(params_, opts);
+  gradient_sums_.resize(params_.size());
 }
 
 Trainer::~Trainer() = default;
@@ -92,7 +94,7 @@ std::vector<double> Trainer::train(const std::vector<SupervisionSample>& samples
   const int64_t max_len = options_.max_seq_len;
   return run(
       static_cast<int64_t>(samples.size()),
-      [&](const MicroBatch& mb) {
+      [&](const TrainingPass& mb) {
         std::vector<SupervisionSample> batch;
         for (int64_t i : mb.indices) batch.push_back(cut_from_left(samples[static_cast<size_t>(i)], max_len));
         return per_prefix_loss(model_, batch, mb.objective);
@@ -111,7 +113,7 @@ std::vector<double> Trainer::train_packed(const std::vector<PackedRollout>& roll
   const int64_t max_len = options_.max_seq_len;
   return run(
       static_cast<int64_t>(rollouts.size()),
-      [&](const MicroBatch& mb) {
+      [&](const TrainingPass& mb) {
         std::vector<PackedRollout> batch;
         ObjectiveOptions o = mb.objective;
         o.dropout_seeds.clear();  // a rollout cut into parts: one seed per part
@@ -140,46 +142,69 @@ std::vector<double> Trainer::train_with(int64_t n, const BatchLoss& loss_of, con
   return run(n, loss_of, size_of, until, progress);
 }
 
-// Micro-batch a of the current update: this rank's share (padded as the whole
-// micro-batch), its summed loss over the whole micro-batch's units, backward.
-// Returns that part of the micro-batch's mean loss (0 without a share).
+// Micro-batch a of the current update: its passes that are this rank's, each
+// its summed loss over the whole micro-batch's units, backward, its gradients
+// added to the update's float64 sums. Returns those passes' part of the
+// micro-batch's mean loss (0 without one).
 double Trainer::accumulate(int64_t a, int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of) {
   const int64_t m = updates_done_ * options_.grad_accum + a;
   const std::vector<int64_t> all = micro_batch_indices(m, n);
-  MicroBatch mine;
-  mine.objective.sum = true;
+  std::vector<SampleSize> sizes;
   int64_t units = 0;
-  for (size_t j = 0; j < all.size(); ++j) {
-    const SampleSize size = size_of(all[j]);
-    units += size.units;
-    mine.objective.pad_to = std::max(mine.objective.pad_to, size.tokens);
-    if (!is_my_position(a * options_.batch_size + static_cast<int64_t>(j), options_.rank, options_.world_size))
-      continue;
-    mine.indices.push_back(all[j]);
-    mine.objective.dropout_seeds.push_back(
-        sample_dropout_seed(options_.shuffle_seed, m * options_.batch_size + static_cast<int64_t>(j), all[j]));
+  for (int64_t i : all) {
+    sizes.push_back(size_of(i));
+    units += sizes.back().units;
   }
-  if (mine.indices.empty() || units == 0) return 0;
-  auto part = share_of_mean(loss_of(mine), units);
-  (part / static_cast<double>(options_.grad_accum)).backward();
-  return part.item<double>();
+  if (units == 0) return 0;
+  const int64_t batch = options_.batch_size, per_pass = std::min(options_.samples_per_pass, batch);
+  const int64_t passes_per_micro_batch = (batch + per_pass - 1) / per_pass;
+  double loss = 0;
+  for (int64_t first = 0; first < batch; first += per_pass) {
+    if (!is_my_pass(a * passes_per_micro_batch + first / per_pass, options_.rank, options_.world_size)) continue;
+    TrainingPass pass;
+    pass.objective.sum = true;
+    for (int64_t j = first; j < std::min(first + per_pass, batch); ++j) {
+      pass.indices.push_back(all[static_cast<size_t>(j)]);
+      pass.objective.dropout_seeds.push_back(sample_dropout_seed(options_.shuffle_seed, m * batch + j, all[static_cast<size_t>(j)]));
+      pass.objective.pad_to = std::max(pass.objective.pad_to, sizes[static_cast<size_t>(j)].tokens);
+    }
+    auto part = share_of_mean(loss_of(pass), units);
+    (part / static_cast<double>(options_.grad_accum)).backward();
+    add_pass_gradients();
+    loss += part.item<double>();
+  }
+  return loss;
 }
 
-// The one exchange of an update: gradients, the loss and the stop votes
-// summed over the ranks in one bucket. Returns whether any rank votes to stop.
-bool Trainer::sum_update_over_ranks(double& loss) {
-  const bool stop_vote = options_.stop && options_.stop->load();
-  if (options_.world_size == 1) return stop_vote;
-  std::vector<torch::Tensor> bucket;
-  for (auto& p : params_) {
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // no share in this update
-    bucket.push_back(p.mutable_grad());
+// Moves the pass's gradients into the update's float64 sums (and clears them
+// for the next pass).
+void Trainer::add_pass_gradients() {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    torch::Tensor& grad = params_[i].mutable_grad();
+    if (!grad.defined()) continue;
+    gradient_sums_[i].add_(grad.to(torch::kDouble));
+    grad.zero_();
   }
-  bucket.push_back(torch::tensor({loss, stop_vote ? 1.0 : 0.0}, torch::kFloat).to(params_[0].device()));
-  options_.sum_over_ranks(bucket);
-  const auto scalars = bucket.back().to(torch::kCPU);
-  loss = scalars[0].item<double>();
-  return scalars[1].item<double>() > 0;
+}
+
+// The one exchange of an update: the float64 gradient sums, the loss and the
+// stop votes summed over the ranks in one bucket; then the sums, rounded to
+// the parameters' dtype, become their gradients. Returns whether any rank
+// votes to stop.
+bool Trainer::sum_update_over_ranks(double& loss) {
+  bool stop_vote = options_.stop && options_.stop->load();
+  if (options_.world_size > 1) {
+    std::vector<torch::Tensor> bucket = gradient_sums_;
+    bucket.push_back(torch::tensor({loss, stop_vote ? 1.0 : 0.0}, torch::kDouble).to(params_[0].device()));
+    options_.sum_over_ranks(bucket);
+    const auto scalars = bucket.back().to(torch::kCPU);
+    loss = scalars[0].item<double>();
+    stop_vote = scalars[1].item<double>() > 0;
+  }
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) params_[i].mutable_grad() = gradient_sums_[i].to(params_[i].dtype());
+  return stop_vote;
 }
 
 std::vector<double> Trainer::run(int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of, int64_t until,
@@ -196,6 +221,7 @@ std::vector<double> Trainer::run(int64_t n, const BatchLoss& loss_of, const Samp
     for (auto& group : optimizer_->param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     optimizer_->zero_grad();
+    for (size_t i = 0; i < params_.size(); ++i) gradient_sums_[i] = torch::zeros_like(params_[i], torch::kDouble);
     double loss_sum = 0;
     for (int64_t a = 0; a < options_.grad_accum; ++a) loss_sum += accumulate(a, n, loss_of, size_of);
     bool stopping = sum_update_over_ranks(loss_sum);

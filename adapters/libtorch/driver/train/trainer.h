@@ -14,18 +14,24 @@
 // depend on nothing else.
 //
 // Each micro-batch's loss is the sum over its samples' units (samples,
-// supervised positions, target tokens) divided by the micro-batch's units,
-// its rows padded to the micro-batch's longest.
+// supervised positions, target tokens) divided by the micro-batch's units. It
+// runs in passes of samples_per_pass consecutive samples, each pass one
+// forward and backward with its rows padded to the pass's longest; the
+// passes' gradients are summed in float64 and the update steps with their sum
+// rounded to the parameters' dtype.
 //
 // Data parallel (data_parallel.h): with world_size > 1 every rank runs the
-// same loop over the same samples and computes its share of each micro-batch
-// (its rows padded as the whole micro-batch, divided by the whole
-// micro-batch's units, so each row's arithmetic is the one-process run's);
-// one bucketed sum over the ranks per update (the gradients, the loss, the
-// stop votes); then the same clipping (on the global norm) and the same AdamW
-// step everywhere, so the parameters stay identical on every rank and equal
-// the one-process run's up to the order of the final sums, whatever the world
-// size: a checkpoint resumes on any world size. Only rank 0 writes checkpoints.
+// same loop over the same samples and runs its share of the passes (pass q on
+// rank q % world_size); one bucketed float64 sum over the ranks per update
+// (the gradients, the loss, the stop votes); then the same clipping (on the
+// global norm) and the same AdamW step everywhere. A pass's arithmetic does
+// not depend on the rank that runs it, and float64 sums in another order
+// round to the same float32 (but for ties once in ~2^29), so the parameters
+// stay identical on every rank and equal the one-process run's, whatever the
+// world size: a checkpoint resumes on any world size. Only rank 0 writes
+// checkpoints. samples_per_pass trades speed (bigger matrices) for balance
+// (an update has ceil(batch_size / samples_per_pass) * grad_accum passes to
+// share out).
 #pragma once
 
 #include <torch/types.h>
@@ -60,6 +66,7 @@ struct TrainOptions {
   double max_grad_norm = defaults::train::grad_clip;  // <= 0: no clipping
   int64_t batch_size = defaults::train::batch_size;   // samples per micro-batch
   int64_t grad_accum = defaults::train::grad_accum;   // micro-batches per update
+  int64_t samples_per_pass = defaults::train::samples_per_pass;  // per forward/backward; capped at batch_size
   int64_t total_updates = defaults::train::updates;
   // train() and train_packed() cut longer prefixes from the left (length_limit.h);
   // <= 0: no limit. train_with() leaves its samples to its caller.
@@ -86,10 +93,10 @@ struct SampleSize {
   int64_t tokens = 0;
 };
 
-// The samples of a micro-batch this rank computes (indices into the n
-// samples) and how to run the objective on them: one dropout seed per index,
-// pad_to the micro-batch's longest row, sum = true.
-struct MicroBatch {
+// The samples of one pass (indices into the n samples) and how to run the
+// objective on them: one dropout seed per index, pad_to the pass's longest
+// row, sum = true.
+struct TrainingPass {
   std::vector<int64_t> indices;
   ObjectiveOptions objective;
 };
@@ -129,7 +136,7 @@ class Trainer {
   // batch.indices (into n samples), run with batch.objective; size_of(i) says
   // sample i's units and tokens. Same schedule, order, clipping, checkpoints,
   // stop flag and data parallelism as train().
-  using BatchLoss = std::function<torch::Tensor(const MicroBatch& batch)>;
+  using BatchLoss = std::function<torch::Tensor(const TrainingPass& batch)>;
   using SampleSizes = std::function<SampleSize(int64_t index)>;
   std::vector<double> train_with(int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of, int64_t until = 0,
                                  const TrainProgress& progress = {});
@@ -153,6 +160,7 @@ class Trainer {
   std::vector<double> run(int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of, int64_t until,
                           const TrainProgress& progress);
   double accumulate(int64_t a, int64_t n, const BatchLoss& loss_of, const SampleSizes& size_of);
+  void add_pass_gradients();
   bool sum_update_over_ranks(double& loss);
   const std::vector<int64_t>& epoch_order(int64_t epoch, int64_t n) const;
 
@@ -161,6 +169,7 @@ class Trainer {
   TrainOptions options_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   int64_t updates_done_ = 0;
+  std::vector<torch::Tensor> gradient_sums_;  // float64, one per parameter: the update's passes so far
   mutable int64_t cached_epoch_ = -1;
   mutable std::vector<int64_t> cached_order_;
 };
