@@ -2,7 +2,7 @@
 // exercises the collectives, printing one JSON line that test_process_group.py
 // checks against the values each rank contributed.
 //   dist_probe BACKEND PEER_TIMEOUT_S [--kill-rank R] [--pid-dir DIR] [--sleep S]
-//              [--exit R:CODE:DELAY_S ...] [--ignore-sigterm]
+//              [--exit R:CODE:DELAY_S ...] [--ignore-sigterm] [--rendezvous S]
 // With --kill-rank, rank R SIGKILLs itself after the first barrier and the
 // others wait in a second barrier: the watchdog must stop them, naming rank R.
 // For test_launch.py (the launcher): --pid-dir writes DIR/rank<R>.pid before
@@ -46,6 +46,7 @@ struct ProbeArgs {
   double sleep_s = 0;
   std::map<int, Exit> exits;  // rank -> how it exits
   bool ignore_sigterm = false;
+  double rendezvous_s = lr::driver::dist::GroupOptions{}.rendezvous_timeout_s;
 };
 
 ProbeArgs parse(int argc, char** argv) {
@@ -62,6 +63,8 @@ ProbeArgs parse(int argc, char** argv) {
       a.kill_rank = std::stoi(value);
     } else if (flag == "--pid-dir") {
       a.pid_dir = value;
+    } else if (flag == "--rendezvous") {
+      a.rendezvous_s = std::stod(value);
     } else if (flag == "--sleep") {
       a.sleep_s = std::stod(value);
     } else if (flag == "--exit") {
@@ -101,7 +104,7 @@ int main(int argc, char** argv) {
   namespace dist = lr::driver::dist;
   if (argc < 3) {
     std::cerr << "usage: dist_probe BACKEND PEER_TIMEOUT_S [--kill-rank R] [--pid-dir DIR] [--sleep S] "
-                 "[--exit R:CODE:DELAY_S ...] [--ignore-sigterm]\n";
+                 "[--exit R:CODE:DELAY_S ...] [--ignore-sigterm] [--rendezvous S]\n";
     return 2;
   }
   try {
@@ -114,6 +117,7 @@ int main(int argc, char** argv) {
     dist::GroupOptions o;
     o.backend = argv[1];
     o.peer_timeout_s = std::atof(argv[2]);
+    o.rendezvous_timeout_s = args.rendezvous_s;
     dist::join(*env, o);
     const int kill_rank = args.kill_rank;
     dist::barrier("start");

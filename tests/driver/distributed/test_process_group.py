@@ -72,7 +72,7 @@ def bad_rank(r, env):
         env["RANK"] = "x"
 
 
-res = wait_all(start(2, env_change=bad_rank, timeout="3"), limit=60)
+res = wait_all(start(2, ["--rendezvous", "3"], env_change=bad_rank, timeout="3"), limit=60)
 check("RANK=x: that rank fails with a line naming RANK", res[1][0] == 1 and "RANK" in res[1][2], res[1])
 check("RANK=x: rank 0 does not hang (it stops at the rendezvous timeout)", res[0][0] != 0, res[0])
 

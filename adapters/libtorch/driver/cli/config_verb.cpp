@@ -28,6 +28,7 @@ void join_if_launched(const ExperimentConfig& c) {
   o.backend = c.run.backend;
   o.cuda = c.run.device.rfind("cuda", 0) == 0;
   o.peer_timeout_s = c.run.peer_timeout;
+  o.rendezvous_timeout_s = c.run.rendezvous_timeout;
   dist::join(*env, o);
 }
 

@@ -30,6 +30,7 @@ void visit_run(RunConfig& r, V& v) {
   v.str("dtype", r.dtype, one_of({"float32", "bfloat16"}));
   v.str("backend", r.backend, one_of({"auto", "nccl", "gloo"}));
   v.real("peer_timeout", r.peer_timeout, in_range(0, true, 86400, false));
+  v.real("rendezvous_timeout", r.rendezvous_timeout, in_range(0, true, 86400, false));
 }
 
 template <class V>

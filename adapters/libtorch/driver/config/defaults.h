@@ -42,10 +42,13 @@ inline constexpr const char* out_dir = "runs/lightreasoner";
 inline constexpr int64_t seed = 42;
 inline constexpr const char* device = "cuda";
 inline constexpr const char* dtype = "bfloat16";
-// Under torchrun / `lightreasoner launch` (distributed/): the c10d backend and
-// how long a silent peer (or the rendezvous) may take before the ranks stop.
+// Under torchrun / `lightreasoner launch` (distributed/): the c10d backend,
+// how long a silent peer may take before the ranks stop, and how long the
+// ranks wait for each other to start (process start and library loading
+// differ by many seconds on a loaded machine; torchrun's rendezvous waits 900 s).
 inline constexpr const char* backend = "auto";
 inline constexpr double peer_timeout = 120;
+inline constexpr double rendezvous_timeout = 600;
 }  // namespace run
 
 namespace launch {  // `lightreasoner launch` (distributed/launcher.h)

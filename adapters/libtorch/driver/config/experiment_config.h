@@ -51,6 +51,7 @@ struct RunConfig {
   // peer or the rendezvous may take before every rank stops.
   std::string backend = defaults::run::backend;
   double peer_timeout = defaults::run::peer_timeout;
+  double rendezvous_timeout = defaults::run::rendezvous_timeout;
 };
 
 // make-tiny-model shapes, used when ModelsConfig::make_tiny is true.

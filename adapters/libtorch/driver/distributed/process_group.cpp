@@ -208,17 +208,19 @@ std::string next_key(const std::string& kind, const std::string& what) {
 void join(const LaunchEnv& env, const GroupOptions& options) {
   if (g_group) throw std::runtime_error("dist::join: already joined");
   if (!(options.peer_timeout_s > 0)) throw std::runtime_error("run.peer_timeout must be > 0 seconds");
+  if (!(options.rendezvous_timeout_s > 0)) throw std::runtime_error("run.rendezvous_timeout must be > 0 seconds");
   auto grp = std::make_unique<Group>();
   grp->env = env;
   grp->options = options;
   grp->backend = chosen_backend(options);
   try {
-    grp->store = open_store(env, options.peer_timeout_s, env.rank == 0);
-    rendezvous(*grp->store, env, options.peer_timeout_s);
+    // The store's timeout bounds the connection to a server that has not started yet.
+    grp->store = open_store(env, options.rendezvous_timeout_s, env.rank == 0);
+    rendezvous(*grp->store, env, options.rendezvous_timeout_s);
   } catch (const std::exception& e) {
     throw std::runtime_error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
                              ": rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port) +
-                             " failed within run.peer_timeout (" + std::to_string(int(options.peer_timeout_s)) +
+                             " failed within run.rendezvous_timeout (" + std::to_string(int(options.rendezvous_timeout_s)) +
                              " s): " + std::string(e.what()).substr(0, 200));
   }
   grp->collectives = make_collectives(*grp);

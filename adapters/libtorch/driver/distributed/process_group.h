@@ -35,8 +35,10 @@ struct GroupOptions {
   // "auto" (NCCL on CUDA, Gloo on CPU), "nccl" or "gloo": run.backend.
   std::string backend = "auto";
   bool cuda = false;  // the ranks compute on cuda:LOCAL_RANK (decides "auto")
-  // Rendezvous and lost-peer timeout, seconds: run.peer_timeout.
+  // Lost-peer timeout, seconds: run.peer_timeout.
   double peer_timeout_s = 120;
+  // How long the ranks wait for each other to start, seconds: run.rendezvous_timeout.
+  double rendezvous_timeout_s = 600;
 };
 
 // Joins the group `env` describes; once per process (a second call throws).
