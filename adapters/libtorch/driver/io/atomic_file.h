@@ -29,10 +29,6 @@ void write_chunks_atomically(const std::string& path, const std::vector<ByteChun
 
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
-// For writers that need a file name of their own (a LibTorch archive): they
-// write `temp` completely, then this fsyncs it and renames it over PATH.
-void commit_temp_file(const std::string& temp, const std::string& path);
-
 // PATH.tmp.<pid>: the temporary name the functions above use.
 std::string temp_path_for(const std::string& path);
 
