@@ -5,24 +5,23 @@ The disk fills up through tests/driver/support/full_disk.c, loaded with
 LD_PRELOAD: writes to files under the run folder fail with ENOSPC once a byte
 budget is spent. For each stage, on the tiny random models of configs/tiny.toml:
 
-  1. an uninterrupted run counts the bytes the stage writes (the shim's count);
-  2. from a copy of the state before the stage, the stage runs with budgets
-     that land the failure at several places (the first byte, about a third
-     and two thirds in, the last byte): each exits 1 with one line naming a
-     file of the run folder and "No space left on device" (no crash, no stack
-     trace), leaves no temporary file, and leaves nothing half written that
-     the next run would take as complete (every JSON file parses; a JSON-lines
-     file is whole lines but for a torn tail its reader cuts; a safetensors
-     file is whole);
+  1. an uninterrupted run logs its writes (the shim's log): each kind of file
+     the stage writes gives a budget that fills the disk halfway through it;
+  2. from a copy of the state before the stage, the stage runs with each
+     budget: it exits 1 with one line naming that file and "No space left on
+     device" (no crash, no stack trace), leaves no temporary file, and leaves
+     nothing half written that the next run would take as complete (every
+     JSON file parses; a JSON-lines file is whole lines but for a torn tail
+     its reader cuts; a safetensors file is whole);
   3. the same command without the budget then finishes, and its outputs equal
-     the uninterrupted run's: supervision.jsonl, the eval results files and
-     summaries, the adapter's tensors and train_metrics.jsonl byte for byte,
-     report.md byte for byte.
+     the uninterrupted run's: supervision.jsonl, the eval results files, the
+     adapter's tensors and config and train_metrics.jsonl byte for byte, the
+     eval summaries but for their times, report.md but for its date.
 
-Usage: test_full_disk.py LIGHTREASONER TINY_TOML FULL_DISK_SO SCRATCH_DIR
+Usage: test_full_disk.py LIGHTREASONER TINY_TOML FULL_DISK_SO SCRATCH_DIR [STAGE,STAGE...]
+(the stages tested; all four by default)
 Prints one line per check and a closing 'N passed, N failed' line.
 """
-import glob
 import json
 import os
 import re
@@ -43,11 +42,21 @@ STAGES = ["sample", "train", "eval", "report"]
 TESTED = sys.argv[5].split(",") if len(sys.argv) > 5 else STAGES
 
 
+def preload():
+    """The shim, after the ASan runtime when the program links it (a sanitizer
+    build: ASan's runtime must come first)."""
+    ldd = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+    return ":".join(re.findall(r"libasan\.so\S* => (\S+)", ldd) + [SHIM])
+
+
+PRELOAD = preload()
+
+
 def lr(verb, out_dir, budget=None, log=None):
     args = [BIN, verb, "--config", CONFIG, "--set", "run.out_dir=" + json.dumps(out_dir)]
     for s in SETS:
         args += ["--set", s]
-    env = dict(os.environ, OMP_NUM_THREADS="1", LD_PRELOAD=SHIM, LR_FULL_DISK_DIR=os.path.realpath(out_dir))
+    env = dict(os.environ, OMP_NUM_THREADS="1", LD_PRELOAD=PRELOAD, LR_FULL_DISK_DIR=os.path.realpath(out_dir))
     if budget is not None:
         env["LR_FULL_DISK_BYTES"] = str(budget)
     if log is not None:

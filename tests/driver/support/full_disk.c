@@ -14,7 +14,8 @@
  * pwrite, pwritev, sendfile and copy_file_range, which is every path of the
  * driver's own writers, libstdc++'s file streams and std::filesystem's copies.
  * glibc's stdio writes through an internal alias it does not see (the driver
- * uses stdio only for its best-effort run log).
+ * uses stdio only for its best-effort run log). The budget is per process: a
+ * child (gnuplot drawing the report's plots) starts with one of its own.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -2,7 +2,8 @@
 // contents or its new ones, never a part: the bytes go to PATH.tmp.<pid>
 // beside it, every write is checked, the file is fsync'ed and closed, renamed
 // over PATH, and the folder fsync'ed (best effort: some file systems refuse).
-// Every writer of the driver goes through here.
+// Every file the driver writes whole goes through here (the JSON-lines files
+// it appends to: append_file.h); a failed write removes the temporary file.
 #pragma once
 
 #include <cstddef>
