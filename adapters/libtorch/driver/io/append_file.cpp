@@ -30,6 +30,7 @@ AppendFile::~AppendFile() {
 }
 
 void AppendFile::append(std::string_view bytes) {
+  if (bytes.empty()) return;
   if (fd_ < 0) throw AppendError(path_ + ": not open for appending");
   while (!bytes.empty()) {
     const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
