@@ -6,7 +6,9 @@ LD_PRELOAD: writes to files under the run folder fail with ENOSPC once a byte
 budget is spent. For each stage, on the tiny random models of configs/tiny.toml:
 
   1. an uninterrupted run logs its writes (the shim's log): each kind of file
-     the stage writes gives a budget that fills the disk halfway through it;
+     the stage writes gives a budget that fills the disk halfway through it
+     (the biggest kind twice: the second time the writes succeed and fsync
+     finds the disk full, as with delayed allocation);
   2. from a copy of the state before the stage, the stage runs with each
      budget: it exits 1 with one line naming that file and "No space left on
      device" (no crash, no stack trace), leaves no temporary file, and leaves
@@ -52,13 +54,15 @@ def preload():
 PRELOAD = preload()
 
 
-def lr(verb, out_dir, budget=None, log=None):
+def lr(verb, out_dir, budget=None, log=None, late=False):
     args = [BIN, verb, "--config", CONFIG, "--set", "run.out_dir=" + json.dumps(out_dir)]
     for s in SETS:
         args += ["--set", s]
     env = dict(os.environ, OMP_NUM_THREADS="1", LD_PRELOAD=PRELOAD, LR_FULL_DISK_DIR=os.path.realpath(out_dir))
     if budget is not None:
         env["LR_FULL_DISK_BYTES"] = str(budget)
+    if late:
+        env["LR_FULL_DISK_LATE"] = "1"
     if log is not None:
         env["LR_FULL_DISK_LOG"] = log
     p = subprocess.run(args, capture_output=True, timeout=300, env=env)
@@ -140,8 +144,8 @@ def error_line(err):
 def mid_file_budgets(writes):
     """From the shim's log of a run: for each kind of file written (by name:
     eval/base/x and eval/tuned/x are one kind; a temporary file is its
-    target's), the budget that fills the disk halfway through its bytes; and
-    the bytes written in all."""
+    target's), (name, the budget that fills the disk halfway through its
+    bytes, its bytes, False: not late); and the bytes written in all."""
     entries = []
     for line in writes.splitlines():
         start, n, path = line.split(" ", 2)
@@ -155,7 +159,7 @@ def mid_file_budgets(writes):
         # the budget ends one byte short of the file's middle byte, inside a write
         middle, before = max(1, size[name] // 2), seen.get(name, 0)
         if before < middle <= before + n:
-            out.append((name, start + middle - before - 1))
+            out.append((name, start + middle - before - 1, size[name], False))
         seen[name] = before + n
     return out, sum(n for _, n, _ in entries)
 
@@ -180,18 +184,21 @@ for stage in STAGES[:STAGES.index(TESTED[-1]) + 1]:
     log = os.path.join(SCRATCH, stage + ".writes")
     rc, _, err = lr(stage, ref, log=log)
     budgets[stage], total = mid_file_budgets(read(log))
+    # and the biggest kind again, the disk found full only when it is flushed
+    budgets[stage].append(max(budgets[stage], key=lambda b: b[2])[:2] + (0, True))
     check("%s uninterrupted: exit 0, %d bytes written to %d kinds of file" % (stage, total, len(budgets[stage])),
           rc == 0 and total > 0, err[-2000:])
 reference = {stage: outputs(stage, ref) for stage in TESTED}
 
 # --- 2. and 3. each stage on a full disk, then resumed ------------------
 for stage in TESTED:
-    for name, budget in budgets[stage]:
-        run = os.path.join(SCRATCH, "%s-%d" % (stage, budget))
+    for name, budget, _, late in budgets[stage]:
+        run = os.path.join(SCRATCH, "%s-%d%s" % (stage, budget, "-late" if late else ""))
         shutil.copytree(before[stage], run)
-        rc, out, err = lr(stage, run, budget=budget)
+        rc, out, err = lr(stage, run, budget=budget, late=late)
         line = error_line(err)
-        what = "%s, the disk full halfway through its %s (%d bytes free)" % (stage, name, budget)
+        what = "%s, the disk full halfway through its %s (%d bytes free%s)" % (
+            stage, name, budget, ", found at fsync" if late else "")
         check(what + ": exit 1 with one line naming the file and the full disk",
               rc == 1 and line.startswith("lightreasoner: " + run + "/") and "No space left on device" in line
               and name in line and err.count("No space left") == 1, "rc=%d line=%r" % (rc, line))

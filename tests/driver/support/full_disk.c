@@ -7,6 +7,9 @@
  *   LR_FULL_DISK_BYTES  the budget: bytes that may still be written under it
  *   LR_FULL_DISK_LOG    a file outside it: one line per write under the folder,
  *                       "BYTES_BEFORE BYTES PATH" (to place budgets in a run)
+ *   LR_FULL_DISK_LATE   1: the writes succeed and fsync fails with ENOSPC
+ *                       once the budget is spent (space found missing only
+ *                       when the data is flushed: delayed allocation, NFS)
  *
  * Chosen over a small tmpfs or loop file system (they need root) and over
  * RLIMIT_FSIZE (a limit per file, not on the disk). It catches the write
@@ -37,6 +40,7 @@ static char dir[PATH_MAX];
 static size_t dir_len = 0;
 
 static int log_fd = -1;
+static int late = 0;
 
 __attribute__((constructor)) static void full_disk_init(void) {
   const char* d = getenv("LR_FULL_DISK_DIR");
@@ -48,6 +52,7 @@ __attribute__((constructor)) static void full_disk_init(void) {
     while (dir_len > 1 && dir[dir_len - 1] == '/') dir[--dir_len] = '\0';
   }
   if (b && *b) budget = atoll(b);
+  late = getenv("LR_FULL_DISK_LATE") && atoi(getenv("LR_FULL_DISK_LATE")) == 1;
   if (log && *log) log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
@@ -71,8 +76,7 @@ static int watched(int fd) {
 
 /* How many of n bytes the disk takes now (0: full, errno set to ENOSPC). */
 static size_t allowed(int fd, size_t n) {
-  if (n == 0 || !watched(fd)) return n;
-  if (budget < 0) return n;
+  if (n == 0 || budget < 0 || late || !watched(fd)) return n;
   long long left = budget - __atomic_load_n(&written, __ATOMIC_SEQ_CST);
   if (left <= 0) {
     errno = ENOSPC;
@@ -180,3 +184,20 @@ ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n
 }
 
 static ssize_t write_to_log(const char* text, size_t n) { return write(log_fd, text, n); }
+
+/* Late mode: the flush finds the disk full. */
+static int flush_fails(int fd) {
+  if (!late || budget < 0 || __atomic_load_n(&written, __ATOMIC_SEQ_CST) <= budget || !watched(fd)) return 0;
+  errno = ENOSPC;
+  return 1;
+}
+
+int fsync(int fd) {
+  REAL(fsync);
+  return flush_fails(fd) ? -1 : real_fsync(fd);
+}
+
+int fdatasync(int fd) {
+  REAL(fdatasync);
+  return flush_fails(fd) ? -1 : real_fdatasync(fd);
+}
