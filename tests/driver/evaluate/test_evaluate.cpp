@@ -27,6 +27,7 @@
 #include "evaluate/batch_timing.h"
 #include "evaluate/results_file.h"
 #include "evaluate/results_merge.h"
+#include "io/append_file.h"
 #include "io/settings_file.h"
 #include "model/qwen2_model.h"
 #include "prompt/chat_prompt.h"
@@ -268,6 +269,16 @@ TEST(ResultsFile, TornLastLineIsCutDuplicatesRefused) {
   write_text(path, "{\"id\": 0}\nnot json\n{\"id\": 1}\n");
   msg = error_of<ResultsFileError>([&] { ResultsFile f(path); });
   EXPECT_NE(msg.find("r.jsonl:2:"), std::string::npos) << msg;
+}
+
+// A full disk (/dev/full answers every write with ENOSPC): the append fails
+// naming the file and the reason, as every JSON-lines writer of the driver does.
+TEST(AppendFile, FullDiskIsAnErrorNamingTheFile) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  AppendFile f("/dev/full");
+  const std::string msg = error_of<AppendError>([&] { f.append("{\"id\": 0}\n"); });
+  EXPECT_EQ(msg, "/dev/full: cannot append: No space left on device");
+  f.append("");  // nothing to write: nothing fails
 }
 
 // ------------------------------------------------------------------ the loop on a tiny model

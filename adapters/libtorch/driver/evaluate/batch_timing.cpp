@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "io/append_file.h"
 #include "io/atomic_file.h"
 #include "io/json_files.h"
 
@@ -33,10 +34,8 @@ void append_batch_timing(const std::string& path, int64_t batch, const std::vect
   const fs::path p(path);
   if (p.has_parent_path()) fs::create_directories(p.parent_path());
   const bool torn = fs::exists(p) && fs::file_size(p) > 0 && ended(read_text(path)).size() != fs::file_size(p);
-  std::ofstream out(p, std::ios::binary | std::ios::app);
-  out << (torn ? "\n" : "") << nlohmann::json{{"batch", batch}, {"ids", ids}, {"seconds", seconds}}.dump() << "\n";
-  out.flush();
-  if (!out) throw std::runtime_error(path + ": cannot append the batch timing");
+  AppendFile(path).append((torn ? "\n" : "") +
+                          nlohmann::json{{"batch", batch}, {"ids", ids}, {"seconds", seconds}}.dump() + "\n");
 }
 
 double timed_seconds(const std::string& path, const std::set<int64_t>& ids) {

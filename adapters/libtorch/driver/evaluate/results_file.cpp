@@ -1,6 +1,7 @@
 #include "evaluate/results_file.h"
 
 #include <filesystem>
+#include <fstream>
 
 namespace lr::driver {
 
@@ -59,8 +60,7 @@ ResultsFile::ResultsFile(std::string path) : path_(std::move(path)) {
     truncated_bytes_ = static_cast<int64_t>(lines.size - lines.good_end);
     fs::resize_file(p, lines.good_end);
   }
-  out_.open(p, std::ios::binary | std::ios::app);
-  if (!out_) throw ResultsFileError(path_ + ": cannot open the results file for writing");
+  out_ = AppendFile(path_);
 }
 
 void ResultsFile::append(const std::vector<json>& lines) {
@@ -72,9 +72,7 @@ void ResultsFile::append(const std::vector<json>& lines) {
     if (records_.count(id)) throw ResultsFileError(path_ + ": problem " + std::to_string(id) + " is already written");
     block += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   }
-  out_ << block;
-  out_.flush();
-  if (!out_) throw ResultsFileError(path_ + ": write error");
+  out_.append(block);
   for (const json& j : lines) records_.emplace(j["id"].get<int64_t>(), j);
 }
 

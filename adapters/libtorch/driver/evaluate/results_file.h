@@ -15,12 +15,13 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "io/append_file.h"
 
 namespace lr::driver {
 
@@ -61,14 +62,14 @@ class ResultsFile {
   int64_t truncated_bytes() const { return truncated_bytes_; }
 
   // Appends one line per record (each must have an integer "id" not yet in
-  // the file) and flushes.
+  // the file) in one checked, fsync'ed write (io/append_file.h).
   void append(const std::vector<ResultLine>& lines);
 
  private:
   std::string path_;
   std::map<int64_t, ResultLine> records_;
   int64_t truncated_bytes_ = 0;
-  std::ofstream out_;
+  AppendFile out_;
 };
 
 }  // namespace lr::driver

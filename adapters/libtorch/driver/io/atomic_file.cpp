@@ -75,11 +75,4 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
   write_chunks_atomically(path, {{bytes.data(), bytes.size()}});
 }
 
-void commit_temp_file(const std::string& temp, const std::string& path) {
-  const int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, "cannot open", temp, errno);
-  sync_and_close(fd, path, temp);
-  rename_into_place(temp, path);
-}
-
 }  // namespace lr::driver

@@ -2,7 +2,8 @@
 // contents or its new ones, never a part: the bytes go to PATH.tmp.<pid>
 // beside it, every write is checked, the file is fsync'ed and closed, renamed
 // over PATH, and the folder fsync'ed (best effort: some file systems refuse).
-// Every writer of the driver goes through here.
+// Every file the driver writes whole goes through here (the JSON-lines files
+// it appends to: append_file.h); a failed write removes the temporary file.
 #pragma once
 
 #include <cstddef>
@@ -28,10 +29,6 @@ struct ByteChunk {
 void write_chunks_atomically(const std::string& path, const std::vector<ByteChunk>& chunks);
 
 void write_file_atomically(const std::string& path, std::string_view bytes);
-
-// For writers that need a file name of their own (a LibTorch archive): they
-// write `temp` completely, then this fsyncs it and renames it over PATH.
-void commit_temp_file(const std::string& temp, const std::string& path);
 
 // PATH.tmp.<pid>: the temporary name the functions above use.
 std::string temp_path_for(const std::string& path);

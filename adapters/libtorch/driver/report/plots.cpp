@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "io/atomic_file.h"
@@ -42,7 +41,7 @@ void kl_histogram(const ExperimentConfig& c, const RunFiles& f, Script& s) {
     s.notes.push_back("KL histogram: no scored positions yet");
     return;
   }
-  std::ofstream dat(s.dir / "kl_histogram.dat");
+  std::ostringstream dat;
   dat << "# bin\tlabel\tpositions\tfraction\tabove_kappa\n";
   for (size_t i = 0; i < counts.size(); ++i) {
     const double lo = i == 0 ? 0.0 : edges[i - 1];
@@ -51,6 +50,7 @@ void kl_histogram(const ExperimentConfig& c, const RunFiles& f, Script& s) {
     dat << i << "\t\"" << label << "\"\t" << counts[i] << "\t" << double(counts[i]) / double(total) << "\t"
         << (above ? 1 : 0) << "\n";
   }
+  write_file_atomically((s.dir / "kl_histogram.dat").string(), dat.str());
   const std::string png = (s.dir / "kl_histogram.png").string();
   s.gp << "\n# KL(p_E || p_A) of every scored position\nset output " << gp_quote(png) << "\n"
        << "set title " << gp_quote("KL(p_E || p_A) at every scored position (" + std::to_string(total) +
@@ -73,7 +73,7 @@ void write_curve(const fs::path& file, const std::vector<json>& metrics) {
     if (m.contains("update") && m.contains("loss") && m["loss"].is_number())
       pts.push_back({m["update"].get<int64_t>(), m["loss"].get<double>()});
   const size_t window = std::max<size_t>(1, pts.size() / 20);
-  std::ofstream dat(file);
+  std::ostringstream dat;
   dat << "# update\tloss\trunning mean (" << window << " updates)\n";
   double sum = 0;
   for (size_t i = 0; i < pts.size(); ++i) {
@@ -81,6 +81,7 @@ void write_curve(const fs::path& file, const std::vector<json>& metrics) {
     if (i >= window) sum -= pts[i - window].second;
     dat << pts[i].first << "\t" << pts[i].second << "\t" << sum / double(std::min(i + 1, window)) << "\n";
   }
+  write_file_atomically(file.string(), dat.str());
 }
 
 // The raw loss (points when there are few updates) and its running mean.
@@ -127,7 +128,7 @@ void train_loss(const RunFiles& f, Script& s) {
 
 void write_accuracy_data(const fs::path& file, const std::vector<std::string>& datasets,
                          const std::vector<std::pair<std::string, ModelScores>>& models) {
-  std::ofstream dat(file);
+  std::ostringstream dat;
   dat << "# benchmark";
   for (const auto& m : models) dat << "\t\"" << m.first << "\"";
   dat << "\n";
@@ -139,6 +140,7 @@ void write_accuracy_data(const fs::path& file, const std::vector<std::string>& d
     }
     dat << "\n";
   }
+  write_file_atomically(file.string(), dat.str());
 }
 
 // 3. Accuracy bars per benchmark and model.

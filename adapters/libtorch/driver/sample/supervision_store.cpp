@@ -1,12 +1,6 @@
 #include "supervision_store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -188,19 +182,6 @@ Scan scan_file(const std::string& path) {
   return std::move(st.scan);
 }
 
-void write_all(int fd, const std::string& data, const std::string& path) {
-  size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw SupervisionStoreError(path + ": write failed: " + std::strerror(errno));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) throw SupervisionStoreError(path + ": fsync failed: " + std::strerror(errno));
-}
-
 std::string settings_difference(const json& a, const json& b) {
   std::string out;
   for (auto it = b.begin(); it != b.end(); ++it) {
@@ -229,32 +210,10 @@ SupervisionStore SupervisionStore::open(const std::string& path, const json& set
       fs::resize_file(path, static_cast<uintmax_t>(s.good_end));
     }
   }
-  st.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (st.fd_ < 0) throw SupervisionStoreError(path + ": cannot open for appending: " + std::strerror(errno));
-  if (!s.has_header) write_all(st.fd_, header_json(settings).dump() + "\n", path);
+  st.file_ = AppendFile(path);
+  if (!s.has_header) st.file_.append(header_json(settings).dump() + "\n");
   for (const ProblemDone& d : s.problems) st.done_.insert(d.problem);
   return st;
-}
-
-SupervisionStore::SupervisionStore(SupervisionStore&& o) noexcept
-    : path_(std::move(o.path_)), fd_(o.fd_), done_(std::move(o.done_)), truncated_bytes_(o.truncated_bytes_) {
-  o.fd_ = -1;
-}
-
-SupervisionStore& SupervisionStore::operator=(SupervisionStore&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    path_ = std::move(o.path_);
-    fd_ = o.fd_;
-    done_ = std::move(o.done_);
-    truncated_bytes_ = o.truncated_bytes_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-SupervisionStore::~SupervisionStore() {
-  if (fd_ >= 0) ::close(fd_);
 }
 
 void SupervisionStore::append_problem(const std::vector<SupervisionRecord>& records, const ProblemDone& done) {
@@ -273,7 +232,7 @@ void SupervisionStore::append_problem(const std::vector<SupervisionRecord>& reco
   }
   data += to_json(done).dump();
   data += '\n';
-  write_all(fd_, data, path_);
+  file_.append(data);
   done_.insert(done.problem);
 }
 

@@ -40,6 +40,8 @@
 #include <string>
 #include <vector>
 
+#include "io/append_file.h"
+
 namespace lr::driver {
 
 inline constexpr int kSupervisionFormatVersion = 1;
@@ -88,11 +90,8 @@ class SupervisionStore {
   // problem. Throws SupervisionStoreError.
   static SupervisionStore open(const std::string& path, const nlohmann::json& settings);
 
-  SupervisionStore(SupervisionStore&&) noexcept;
-  SupervisionStore& operator=(SupervisionStore&&) noexcept;
-  SupervisionStore(const SupervisionStore&) = delete;
-  SupervisionStore& operator=(const SupervisionStore&) = delete;
-  ~SupervisionStore();
+  SupervisionStore(SupervisionStore&&) noexcept = default;
+  SupervisionStore& operator=(SupervisionStore&&) noexcept = default;
 
   const std::set<int64_t>& done() const { return done_; }
   bool is_done(int64_t problem) const { return done_.count(problem) != 0; }
@@ -107,7 +106,7 @@ class SupervisionStore {
  private:
   SupervisionStore() = default;
   std::string path_;
-  int fd_ = -1;
+  AppendFile file_;
   std::set<int64_t> done_;
   int64_t truncated_bytes_ = 0;
 };

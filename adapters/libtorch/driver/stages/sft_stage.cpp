@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,6 +30,7 @@
 #include "config/defaults.h"
 #include "distributed/process_group.h"
 #include "evaluate/evaluator.h"
+#include "io/append_file.h"
 #include "io/json_files.h"
 #include "io/run_layout.h"
 #include "io/settings_file.h"
@@ -220,11 +220,11 @@ double train_on(Trainer& trainer, Qwen2Model& model, const TrainOptions& opts, c
       std::cerr << "sft: resuming after update " << trainer.updates_done() << " of " << opts.total_updates << "\n";
   }
   double train_seconds = 0;
-  std::ofstream metrics;
+  AppendFile metrics;
   std::optional<Progress> progress;
   if (writer) {
     train_seconds = keep_metrics_through(run.sft_metrics().string(), trainer.updates_done());
-    metrics.open(run.sft_metrics(), std::ios::app);
+    metrics = AppendFile(run.sft_metrics().string());
     if (trainer.updates_done() < opts.total_updates)
       progress.emplace("sft train", opts.total_updates - trainer.updates_done(), "updates");
   }
@@ -236,8 +236,9 @@ double train_on(Trainer& trainer, Qwen2Model& model, const TrainOptions& opts, c
     t_last = now;
     train_seconds += secs;
     if (!writer) return;
-    metrics << json{{"update", done}, {"loss", loss}, {"lr", trainer.learning_rate_at(done - 1)}, {"seconds", secs}}.dump()
-            << "\n" << std::flush;
+    metrics.append(
+        json{{"update", done}, {"loss", loss}, {"lr", trainer.learning_rate_at(done - 1)}, {"seconds", secs}}.dump() +
+        "\n");
     if (progress) progress->update(done - start_update);
   };
   const auto batch_loss = [&](const TrainingPass& mb) {

@@ -13,16 +13,17 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 
 #include "config/experiment_config.h"
 #include "distributed/process_group.h"
 #include "io/file_digest.h"
+#include "io/append_file.h"
 #include "io/json_files.h"
 #include "io/run_layout.h"
 #include "io/settings_file.h"
@@ -141,17 +142,18 @@ void train_with_metrics(Trainer& trainer, const TrainOptions& opts, const Experi
     if (writer)
       std::cerr << "train: resuming after update " << trainer.updates_done() << " of " << opts.total_updates << "\n";
   }
-  std::ofstream metrics;
+  AppendFile metrics;
   std::optional<Progress> progress;
   if (writer) {
     keep_metrics_through(run.train_metrics().string(), trainer.updates_done());
-    metrics.open(run.train_metrics(), std::ios::app);
+    metrics = AppendFile(run.train_metrics().string());
     progress.emplace("train", opts.total_updates, "updates");
   }
   const auto on_update = [&](int64_t done, int64_t, double loss) {
     if (!writer) return;
-    metrics << "{\"update\":" << done << ",\"loss\":" << loss << ",\"lr\":" << trainer.learning_rate_at(done - 1)
-            << "}\n" << std::flush;
+    std::ostringstream line;
+    line << "{\"update\":" << done << ",\"loss\":" << loss << ",\"lr\":" << trainer.learning_rate_at(done - 1) << "}\n";
+    metrics.append(line.str());
     progress->update(done);
   };
   if (c.train.packed) trainer.train_packed(packed_rollouts(file), 0, on_update);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
@@ -257,10 +258,11 @@ void Trainer::save_checkpoint(const std::string& dir) const {
   torch::serialize::OutputArchive opt_archive;
   optimizer_->save(opt_archive);
   archive.write("optimizer", opt_archive);
-  const std::string path = (std::filesystem::path(dir) / kCheckpointFile).string();
-  const std::string tmp = temp_path_for(path);
-  archive.save_to(tmp);
-  commit_temp_file(tmp, path);
+  // Serialized in memory, then written atomically: LibTorch's own file writer
+  // aborts the program when a write fails (its destructor throws again).
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomically((std::filesystem::path(dir) / kCheckpointFile).string(), bytes.str());
 }
 
 bool Trainer::has_checkpoint(const std::string& dir) {

@@ -1,0 +1,44 @@
+#include "io/append_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace lr::driver {
+
+AppendFile::AppendFile(std::string path) : path_(std::move(path)) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw AppendError(path_ + ": cannot open for appending: " + std::strerror(errno));
+}
+
+AppendFile::AppendFile(AppendFile&& o) noexcept : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)) {}
+
+AppendFile& AppendFile::operator=(AppendFile&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    path_ = std::move(o.path_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+AppendFile::~AppendFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void AppendFile::append(std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (fd_ < 0) throw AppendError(path_ + ": not open for appending");
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw AppendError(path_ + ": cannot append: " + std::strerror(errno));
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd_) != 0) throw AppendError(path_ + ": cannot fsync: " + std::strerror(errno));
+}
+
+}  // namespace lr::driver

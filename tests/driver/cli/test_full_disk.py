@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""A full disk during `sample`, `train`, `eval` and `report` (issue 15, item 6).
+
+The disk fills up through tests/driver/support/full_disk.c, loaded with
+LD_PRELOAD: writes to files under the run folder fail with ENOSPC once a byte
+budget is spent. For each stage, on the tiny random models of configs/tiny.toml:
+
+  1. an uninterrupted run logs its writes (the shim's log): each kind of file
+     the stage writes gives a budget that fills the disk halfway through it
+     (the biggest kind twice: the second time the writes succeed and fsync
+     finds the disk full, as with delayed allocation);
+  2. from a copy of the state before the stage, the stage runs with each
+     budget: it exits 1 with one line naming that file and "No space left on
+     device" (no crash, no stack trace), leaves no temporary file, and leaves
+     nothing half written that the next run would take as complete (every
+     JSON file parses; a JSON-lines file is whole lines but for a torn tail
+     its reader cuts; a safetensors file is whole);
+  3. the same command without the budget then finishes, and its outputs equal
+     the uninterrupted run's: supervision.jsonl, the eval results files, the
+     adapter's tensors and config and train_metrics.jsonl byte for byte, the
+     eval summaries but for their times, report.md but for its date.
+
+Usage: test_full_disk.py LIGHTREASONER TINY_TOML FULL_DISK_SO SCRATCH_DIR [STAGE,STAGE...]
+(the stages tested; all four by default)
+Prints one line per check and a closing 'N passed, N failed' line.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_checks import check, finish  # noqa: E402
+from run_folders import safetensors_table  # noqa: E402
+
+BIN, CONFIG, SHIM, SCRATCH = sys.argv[1:5]
+SCRATCH = os.path.abspath(SCRATCH)
+# Few problems and updates: every stage runs in a second or two.
+SETS = ["data.num_problems=8", "train.updates=6", "train.checkpoint_every=2", "eval.limit=8", "sft.enabled=false"]
+STAGES = ["sample", "train", "eval", "report"]
+TESTED = sys.argv[5].split(",") if len(sys.argv) > 5 else STAGES
+
+
+def preload():
+    """The shim, after the ASan runtime when the program links it (a sanitizer
+    build: ASan's runtime must come first)."""
+    ldd = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+    return ":".join(re.findall(r"libasan\.so\S* => (\S+)", ldd) + [SHIM])
+
+
+PRELOAD = preload()
+
+
+def lr(verb, out_dir, budget=None, log=None, late=False):
+    args = [BIN, verb, "--config", CONFIG, "--set", "run.out_dir=" + json.dumps(out_dir)]
+    for s in SETS:
+        args += ["--set", s]
+    env = dict(os.environ, OMP_NUM_THREADS="1", LD_PRELOAD=PRELOAD, LR_FULL_DISK_DIR=os.path.realpath(out_dir))
+    if budget is not None:
+        env["LR_FULL_DISK_BYTES"] = str(budget)
+    if late:
+        env["LR_FULL_DISK_LATE"] = "1"
+    if log is not None:
+        env["LR_FULL_DISK_LOG"] = log
+    p = subprocess.run(args, capture_output=True, timeout=300, env=env)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def read(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def files_of(run):
+    return sorted(os.path.relpath(os.path.join(d, f), run) for d, _, fs in os.walk(run) for f in fs)
+
+
+def outputs(stage, run):
+    """What the stage makes, as compared between runs: {name: bytes or a
+    table}, the run folder's path in the bytes replaced by RUN."""
+    def of(rel):
+        return read(os.path.join(run, rel), "rb").replace(run.encode(), b"RUN")
+    if stage == "sample":
+        return {"supervision.jsonl": of("supervision.jsonl")}
+    if stage == "train":
+        return {"adapter tensors": safetensors_table(os.path.join(run, "adapter/adapter_model.safetensors")),
+                "adapter/adapter_config.json": of("adapter/adapter_config.json"),
+                "train_metrics.jsonl": of("train_metrics.jsonl")}
+    if stage == "eval":  # the summaries less their generation times
+        return {"eval/" + f: without_seconds(json.loads(of("eval/" + f))) if f.endswith("summary.json")
+                else of("eval/" + f) for f in files_of(os.path.join(run, "eval")) if not f.endswith(".timing.jsonl")}
+    return {"report.md": re.sub(rb"written \d{4}-\d\d-\d\d \d\d:\d\d UTC", b"written WHEN", of("report.md"))}
+
+
+def without_seconds(summary):
+    for d in summary["datasets"].values():
+        d.pop("seconds")
+    return summary
+
+
+def half_written(run):
+    """The files of `run` a reader could take as complete but are not whole: a
+    list of 'FILE: why'."""
+    bad = []
+    for rel in files_of(run):
+        path = os.path.join(run, rel)
+        if rel.startswith("logs/"):
+            continue
+        if rel.endswith(".json"):
+            try:
+                json.loads(read(path))
+            except ValueError as e:
+                bad.append("%s: not whole JSON (%s)" % (rel, e))
+        elif rel.endswith(".jsonl"):
+            # Whole lines; a torn last line (no newline) is cut by its reader.
+            for i, line in enumerate(read(path, "rb").split(b"\n")[:-1]):
+                try:
+                    json.loads(line)
+                except ValueError:
+                    bad.append("%s:%d: a line that is not JSON" % (rel, i + 1))
+        elif rel.endswith(".safetensors"):
+            try:
+                data = read(path, "rb")
+                n = int.from_bytes(data[:8], "little")
+                header = json.loads(data[8:8 + n])
+                end = max([v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"] or [0])
+                if len(data) != 8 + n + end:
+                    bad.append("%s: %d bytes, its header says %d" % (rel, len(data), 8 + n + end))
+            except ValueError as e:
+                bad.append("%s: not a safetensors file (%s)" % (rel, e))
+        elif ".tmp." in rel:
+            bad.append("%s: a temporary file left behind" % rel)
+    return bad
+
+
+def error_line(err):
+    lines = [l for l in err.replace("\r", "\n").splitlines() if l.strip()]
+    return lines[-1] if lines else ""
+
+
+def mid_file_budgets(writes):
+    """From the shim's log of a run: for each kind of file written (by name:
+    eval/base/x and eval/tuned/x are one kind; a temporary file is its
+    target's), (name, the budget that fills the disk about halfway through
+    its bytes, its bytes, False: not late); and the bytes written in all."""
+    entries = []
+    for line in writes.splitlines():
+        start, n, path = line.split(" ", 2)
+        entries.append((int(start), int(n), re.sub(r"\.tmp\.\d+$", "", os.path.basename(path))))
+    entries.sort()
+    size = {}
+    for _, n, name in entries:
+        size[name] = size.get(name, 0) + n
+    seen, out = {}, []
+    for start, n, name in entries:
+        # the budget ends in the middle of the write that holds the file's
+        # middle byte: a few bytes more or less written before it (the times
+        # in stage_seconds.json, summaries, timing lines) still land it there
+        middle, before = max(1, size[name] // 2), seen.get(name, 0)
+        if before < middle <= before + n:
+            out.append((name, start + n // 2, size[name], False))
+        seen[name] = before + n
+    return out, sum(n for _, n, _ in entries)
+
+
+shutil.rmtree(SCRATCH, ignore_errors=True)
+os.makedirs(SCRATCH)
+
+# --- 1. the uninterrupted run, the state before each stage, its writes ---
+# The tiny models live outside the run folders (their marker names their
+# tokenizer's path): every run uses the same ones.
+models = os.path.join(SCRATCH, "models")
+rc, _, err = lr("sample", models)
+check("the tiny models are made", rc == 0, err[-2000:])
+SETS += ["models.make_tiny=false", "models.expert=" + json.dumps(os.path.join(models, "models/tiny-expert")),
+         "models.amateur=" + json.dumps(os.path.join(models, "models/tiny-amateur"))]
+ref = os.path.join(SCRATCH, "ref")
+before, budgets = {}, {}
+os.makedirs(ref)
+for stage in STAGES[:STAGES.index(TESTED[-1]) + 1]:
+    before[stage] = os.path.join(SCRATCH, "before-" + stage)
+    shutil.copytree(ref, before[stage])
+    log = os.path.join(SCRATCH, stage + ".writes")
+    rc, _, err = lr(stage, ref, log=log)
+    budgets[stage], total = mid_file_budgets(read(log))
+    # and the biggest kind again, the disk found full only when it is flushed
+    budgets[stage].append(max(budgets[stage], key=lambda b: b[2])[:2] + (0, True))
+    check("%s uninterrupted: exit 0, %d bytes written to %d kinds of file" % (stage, total, len(budgets[stage])),
+          rc == 0 and total > 0, err[-2000:])
+reference = {stage: outputs(stage, ref) for stage in TESTED}
+
+# --- 2. and 3. each stage on a full disk, then resumed ------------------
+for stage in TESTED:
+    for name, budget, _, late in budgets[stage]:
+        run = os.path.join(SCRATCH, "%s-%d%s" % (stage, budget, "-late" if late else ""))
+        shutil.copytree(before[stage], run)
+        rc, out, err = lr(stage, run, budget=budget, late=late)
+        line = error_line(err)
+        what = "%s, the disk full halfway through its %s (%d bytes free%s)" % (
+            stage, name, budget, ", found at fsync" if late else "")
+        check(what + ": exit 1 with one line naming the file and the full disk",
+              rc == 1 and line.startswith("lightreasoner: " + run + "/") and "No space left on device" in line
+              and name in line and err.count("No space left") == 1, "rc=%d line=%r" % (rc, line))
+        check(what + ": no crash, abort or stack trace",
+              not any(s in err for s in ("terminate called", "Exception raised from", "frame #", "Aborted")),
+              err[-2000:])
+        bad = half_written(run)
+        check(what + ": nothing half written", not bad, bad)
+        rc, _, err = lr(stage, run)
+        check(what + ": the same command then finishes", rc == 0, err[-2000:])
+        if rc == 0:
+            got = outputs(stage, run)
+            diff = [k for k in reference[stage] if got.get(k) != reference[stage][k]]
+            check(what + ": and its outputs equal the uninterrupted run's (%s)" % ", ".join(sorted(got)),
+                  not diff and sorted(got) == sorted(reference[stage]), diff)
+        shutil.rmtree(run)
+
+finish()
