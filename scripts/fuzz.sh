@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The bounds of every run (README, "Fuzzing"). A target's inputs are at most
-# kMaxLen bytes (the larger of this and its largest seed).
+# MAX_LEN bytes, or its largest seed's size when larger (a seed is never cut).
 readonly RSS_LIMIT_MB=2048   # -rss_limit_mb: a reader that allocates more is a finding
 readonly TIMEOUT_S=10        # -timeout: one input taking longer is a finding (a hang)
 readonly MAX_LEN=4096        # -max_len
@@ -60,9 +60,11 @@ for t in $targets; do
   else
     budget=(-max_total_time="$seconds")
   fi
+  largest=$(find "${seeds[@]}" -type f -printf '%s\n' | sort -n | tail -1)
+  max_len=$((largest > MAX_LEN ? largest : MAX_LEN))
   log=$findings/log.txt
   rc=0
-  "$bin/fuzz_$t" "${budget[@]}" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$TIMEOUT_S" -max_len="$MAX_LEN" \
+  "$bin/fuzz_$t" "${budget[@]}" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$TIMEOUT_S" -max_len="$max_len" \
     -print_final_stats=1 -artifact_prefix="$findings/" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
