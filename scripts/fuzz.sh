@@ -10,8 +10,9 @@
 # Prints one line per target: executions, edges covered (cov), corpus size,
 # peak RSS and the finding, if any. A finding (crash, leak, timeout, RSS over
 # the limit, sanitizer report) is written to build/fuzz/findings/<target>/
-# with its log, and the script exits 1. The grown corpora stay in
-# build/fuzz/work/<target>/ (copy what is worth keeping into fuzz/corpus/).
+# and the script exits 1. Each target's libFuzzer output is kept in
+# build/fuzz/logs/<target>.log, the grown corpora in build/fuzz/work/<target>/
+# (copy what is worth keeping into fuzz/corpus/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +52,7 @@ for t in $targets; do
   work=build/fuzz/work/$t
   findings=build/fuzz/findings/$t
   rm -rf "$work" "$findings"
-  mkdir -p "$work" "$findings"
+  mkdir -p "$work" "$findings" build/fuzz/logs
   cp -r fuzz/corpus/"$t"/. "$work"/
   seeds=("$work")
   [[ -d fuzz/regressions/$t ]] && seeds+=(fuzz/regressions/"$t")
@@ -62,7 +63,7 @@ for t in $targets; do
   fi
   largest=$(find "${seeds[@]}" -type f -printf '%s\n' | sort -n | tail -1)
   max_len=$((largest > MAX_LEN ? largest : MAX_LEN))
-  log=$findings/log.txt
+  log=build/fuzz/logs/$t.log
   rc=0
   "$bin/fuzz_$t" "${budget[@]}" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$TIMEOUT_S" -max_len="$max_len" \
     -print_final_stats=1 -artifact_prefix="$findings/" "${seeds[@]}" >"$log" 2>&1 || rc=$?
@@ -72,7 +73,8 @@ for t in $targets; do
   corpus=$(find "$work" -type f | wc -l)
   finding=none
   if ((rc != 0)); then
-    artifact=$(ls "$findings" | grep -v '^log.txt$' | head -1 || true)
+    artifact=$(ls "$findings" | head -1 || true)
+    cp "$log" "$findings/"
     finding="exit $rc: ${artifact:-no artifact} ($(grep -m1 -o 'ERROR: [A-Za-z]*: [a-z -]*\|runtime error: .*\|terminate called .*' "$log" | head -c 120))"
     status=1
   else
@@ -81,6 +83,6 @@ for t in $targets; do
   printf '%-20s %10s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${cov:-?}" "$corpus" "${rss:-?}" "$finding"
 done
 if ((status)); then
-  echo "fuzz: findings in build/fuzz/findings/ (each folder: the input and log.txt)" >&2
+  echo "fuzz: findings in build/fuzz/findings/ (each folder: the input and the target's log)" >&2
 fi
 exit $status

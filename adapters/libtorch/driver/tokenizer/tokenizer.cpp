@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "unicode.h"
+#include "io/json_depth.h"
 
 namespace lr::driver {
 namespace {
@@ -135,9 +136,10 @@ std::string read_file(const std::string& path, const char* what) {
 
 json parse_json(const std::string& path, const char* what) {
   const std::string text = read_file(path, what);
+  if (json_too_deep(text)) throw TokenizerError(path + ": " + json_too_deep_message());
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw TokenizerError(path + ": not valid JSON: " + e.what());
   }
 }

@@ -1,0 +1,61 @@
+// Issue 15's resource bounds, checked on inputs too large for the fuzzer's
+// inputs (4 KB): JSON nested 100,000 deep is refused by each reader with a
+// one-line error naming the bound, before anything copies or prints it.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "checkpoint/safetensors.h"
+#include "evaluate/results_file.h"
+#include "io/json_depth.h"
+#include "sample/problems.h"
+#include "scratch_files.h"
+#include "tokenizer/tokenizer.h"
+
+namespace {
+
+using namespace lr::driver;
+
+std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+template <class Error, class Read>
+void expect_depth_error(Read read) {
+  try {
+    read();
+    ADD_FAILURE() << "accepted JSON nested 100000 deep";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("nested deeper than 512 levels"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+}
+
+TEST(JsonDepthBound, CountsBracketsOutsideStrings) {
+  EXPECT_FALSE(json_too_deep(nested(kMaxJsonDepth)));
+  EXPECT_TRUE(json_too_deep(nested(kMaxJsonDepth + 1)));
+  EXPECT_TRUE(json_too_deep("{\"a\":" + nested(kMaxJsonDepth) + "}"));
+  EXPECT_FALSE(json_too_deep("[\"" + std::string(1000, '[') + "\"]"));
+  EXPECT_FALSE(json_too_deep("[\"\\\"" + std::string(1000, '{') + "\"]"));  // an escaped quote stays inside
+}
+
+TEST(JsonDepthBound, SafetensorsHeader) {
+  const std::string header = "{\"t\":{\"dtype\":\"F32\",\"shape\":" + nested(100000) + ",\"data_offsets\":[0,4]}}";
+  std::string file(8, '\0');
+  for (int i = 0; i < 8; ++i) file[i] = char((header.size() >> (8 * i)) & 0xFF);
+  const std::string path = lr::fuzz::write_scratch("deep.safetensors", file + header + std::string(4, '\0'));
+  expect_depth_error<CheckpointError>([&] { SafetensorsFile::open(path); });
+}
+
+TEST(JsonDepthBound, ResultsAndProblemsLines) {
+  const std::string path =
+      lr::fuzz::write_scratch("deep.jsonl", "{\"id\":0,\"question\":" + nested(100000) + "}\n{\"id\":1}\n");
+  expect_depth_error<ResultsFileError>([&] { read_result_lines(path); });
+  expect_depth_error<ProblemsError>([&] { read_problems(path); });
+}
+
+TEST(JsonDepthBound, TokenizerJson) {
+  const std::string path = lr::fuzz::write_scratch("tokenizer.json", "{\"model\":" + nested(100000) + "}");
+  expect_depth_error<TokenizerError>([&] { Tokenizer::from_file(path, path); });
+}
+
+}  // namespace
