@@ -1,11 +1,15 @@
 // Issue 15's resource bounds, checked on inputs too large for the fuzzer's
 // inputs (4 KB): JSON nested 100,000 deep is refused by each reader with a
-// one-line error naming the bound, before anything copies or prints it.
+// one-line error naming the bound, before anything copies or prints it; a
+// TOML config with a million unknown keys lists 20 and counts the rest.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "checkpoint/safetensors.h"
+#include "config/config_reader.h"
+#include "config/experiment_config.h"
 #include "evaluate/results_file.h"
 #include "io/json_depth.h"
 #include "sample/problems.h"
@@ -56,6 +60,30 @@ TEST(JsonDepthBound, ResultsAndProblemsLines) {
 TEST(JsonDepthBound, TokenizerJson) {
   const std::string path = lr::fuzz::write_scratch("tokenizer.json", "{\"model\":" + nested(100000) + "}");
   expect_depth_error<TokenizerError>([&] { Tokenizer::from_file(path, path); });
+}
+
+size_t line_count(const std::string& s) { return size_t(std::count(s.begin(), s.end(), '\n')) + 1; }
+
+TEST(ConfigErrorBound, MillionUnknownKeysListTwentyAndCountTheRest) {
+  size_t empty_problems = 0;  // an empty config's own (the required keys), each on its line
+  try {
+    load_config(lr::fuzz::write_scratch("empty.toml", ""));
+  } catch (const ConfigError& e) {
+    empty_problems = line_count(e.what());
+  }
+  std::string toml;
+  for (int i = 0; i < 1000000; ++i) toml += "k" + std::to_string(i) + " = 1\n";
+  const std::string path = lr::fuzz::write_scratch("million.toml", toml);
+  try {
+    load_config(path);
+    ADD_FAILURE() << "a million unknown keys accepted";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    const size_t listed = config_internal::kMaxReportedConfigErrors;
+    EXPECT_EQ(line_count(what), listed + 1) << what.substr(0, 2000);
+    const std::string more = "(and " + std::to_string(1000000 + empty_problems - listed) + " more problems)";
+    EXPECT_NE(what.find(more), std::string::npos) << more << " vs " << what.substr(what.size() - 100);
+  }
 }
 
 }  // namespace
