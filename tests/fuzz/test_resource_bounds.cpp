@@ -1,7 +1,8 @@
 // Issue 15's resource bounds, checked on inputs too large for the fuzzer's
 // inputs (4 KB): JSON nested 100,000 deep is refused by each reader with a
 // one-line error naming the bound, before anything copies or prints it; a
-// TOML config with a million unknown keys lists 20 and counts the rest.
+// TOML config with a million unknown keys lists 20 and counts the rest; a
+// tokenizer.json id near 2^31 (the id tables would take ~64 GB) is refused.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -60,6 +61,24 @@ TEST(JsonDepthBound, ResultsAndProblemsLines) {
 TEST(JsonDepthBound, TokenizerJson) {
   const std::string path = lr::fuzz::write_scratch("tokenizer.json", "{\"model\":" + nested(100000) + "}");
   expect_depth_error<TokenizerError>([&] { Tokenizer::from_file(path, path); });
+}
+
+TEST(TokenizerIdBound, HugeOrSharedIdsRefused) {
+  const std::string dir = std::string(LR_FUZZ_SOURCE_DIR) + "/regressions/tokenizer_load/";
+  for (const char* name : {"vocab-id-2147483000", "added-token-id-2147483000"}) {
+    try {
+      Tokenizer::from_file(dir + name, dir + name);
+      ADD_FAILURE() << name << " accepted";
+    } catch (const TokenizerError& e) {
+      EXPECT_NE(std::string(e.what()).find("in [0, 4194303]"), std::string::npos) << e.what();
+    }
+  }
+  try {
+    Tokenizer::from_file(dir + "two-tokens-one-id", dir + "two-tokens-one-id");
+    ADD_FAILURE() << "two tokens with one id accepted";
+  } catch (const TokenizerError& e) {
+    EXPECT_NE(std::string(e.what()).find("id 5 is given to two tokens"), std::string::npos) << e.what();
+  }
 }
 
 size_t line_count(const std::string& s) { return size_t(std::count(s.begin(), s.end(), '\n')) + 1; }
