@@ -12,7 +12,10 @@ packages=(cmake ninja-build g++ pkg-config binutils libdlpack-dev libgtest-dev l
   # OpenBLAS, OpenMP build (shares LibTorch's OpenMP thread pool): by its alternatives priority it
   # becomes the system's libblas.so.3, which Debian's LibTorch calls for every CPU matmul; the
   # reference BLAS it replaces is ~9x slower (lightreasoner --version names the one loaded)
-  libopenblas0-openmp)
+  libopenblas0-openmp
+  # the fuzz preset (scripts/fuzz.sh, run by .ci/run): clang, its libFuzzer and
+  # sanitizer runtimes, and its OpenMP
+  clang libclang-rt-dev libomp-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libbenchmark-dev)
 fi

@@ -424,6 +424,43 @@ TEST_F(ArgumentFault, SelectUnknownDeviceType) {
                     [&] { return select(&e, &a, &sp, &k, &kp); }));
 }
 
+// A caller may put any int in device_type (found by fuzz/fuzz_capi_args.cpp).
+TEST_F(ArgumentFault, SelectDeviceTypeOutsideTheEnum) {
+  DLTensor e = *expert.dl(), a = *amateur.dl(), k = *kl.dl(), kp = *keep.dl();
+  const int32_t bogus = 1128481573;
+  for (DLTensor* t : {&e, &a, &k, &kp}) std::memcpy(&t->device.device_type, &bogus, sizeof bogus);
+  EXPECT_TRUE(Invalid("device_type 1128481573", [&] { return select(&e, &a, &sp, &k, &kp); }));
+}
+
+// Sizes whose element count or byte span overflows int64 (found by fuzz/fuzz_capi_args.cpp).
+TEST_F(ArgumentFault, SelectExpertElementCountOverflows) {
+  int64_t shape[2] = {int64_t{1} << 62, 4};
+  DLTensor e = *expert.dl();
+  e.shape = shape;
+  EXPECT_TRUE(Invalid("more elements than int64", [&] { return select(&e, amateur.dl(), &sp, kl.dl(), keep.dl()); }));
+}
+
+TEST_F(ArgumentFault, SelectExpertRowStrideSpanOverflows) {
+  int64_t strides[2] = {int64_t{1} << 61, 1};
+  DLTensor e = *expert.dl();
+  e.strides = strides;
+  EXPECT_TRUE(Invalid("spans more than 2^63 bytes", [&] { return select(&e, amateur.dl(), &sp, kl.dl(), keep.dl()); }));
+}
+
+TEST_F(ArgumentFault, SelectAcceptsEmptyTensorsWithNullDataAndAnOffset) {
+  int64_t rows0[2] = {0, V}, n0[1] = {0};
+  DLTensor e = *expert.dl(), a = *amateur.dl(), k = *kl.dl();
+  e.shape = rows0;
+  a.shape = rows0;
+  k.shape = n0;
+  for (DLTensor* t : {&e, &a, &k}) {
+    t->data = nullptr;
+    t->byte_offset = 16;
+  }
+  ASSERT_TRUE(reset_last_error());
+  EXPECT_EQ(select(&e, &a, &sp, &k, nullptr), LR_OK) << lr_last_error();
+}
+
 TEST_F(ArgumentFault, SelectAcceptsNullParams) {
   ASSERT_TRUE(reset_last_error());
   EXPECT_EQ(select(expert.dl(), amateur.dl(), nullptr, kl.dl(), keep.dl()), LR_OK) << lr_last_error();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace lr::capi {
@@ -27,36 +28,72 @@ std::string dtype_name(DLDataType d) {
 
 bool same_dtype(DLDataType a, DLDataType b) { return a.code == b.code && a.bits == b.bits && a.lanes == b.lanes; }
 
+// Read as an int: a caller may put any value there, and loading one outside
+// DLDeviceType's enumerators as the enum type is undefined behaviour.
+int device_type(const DLDevice& d) {
+  static_assert(sizeof(DLDeviceType) == sizeof(int), "DLDeviceType is an int-sized enum");
+  int v = 0;
+  std::memcpy(&v, &d.device_type, sizeof v);
+  return v;
+}
+
 std::string device_name(DLDevice d) {
-  switch (d.device_type) {
+  switch (device_type(d)) {
     case kDLCPU: return "cpu";
     case kDLCUDAHost: return "cuda_host";
     case kDLCUDA: return "cuda:" + std::to_string(d.device_id);
     case kDLCUDAManaged: return "cuda_managed:" + std::to_string(d.device_id);
-    default: return "device_type " + std::to_string(int(d.device_type));
+    default: return "device_type " + std::to_string(device_type(d));
   }
 }
 
-bool is_host(DLDevice d) { return d.device_type == kDLCPU || d.device_type == kDLCUDAHost; }
+bool is_host(DLDevice d) { return device_type(d) == kDLCPU || device_type(d) == kDLCUDAHost; }
 
-// Basic structure: not null, ndim, non-negative shape, data present, alignment.
+int64_t stride_of(const DLTensor* t, int d);
+
+// The bytes the view spans, byte_offset included, fit in int64 (so that
+// byte_range and the kernels' offsets cannot overflow).
+void check_span(const DLTensor* t, const char* name, int bytes) {
+  int64_t last = 0, span = 0;
+  bool overflow = false;
+  for (int d = 0; d < t->ndim && !overflow; ++d) {
+    int64_t step = 0;
+    overflow = __builtin_mul_overflow(t->shape[d] - 1, stride_of(t, d), &step) ||
+               __builtin_add_overflow(last, step, &last);
+  }
+  overflow = overflow || __builtin_add_overflow(last, int64_t{1}, &span) ||
+             __builtin_mul_overflow(span, int64_t{bytes}, &span) ||
+             t->byte_offset > uint64_t(std::numeric_limits<int64_t>::max() - span);
+  if (overflow)
+    invalid(std::string(name) + ": shape " + dims_of(t) + " with its strides and byte_offset spans more than " +
+            "2^63 bytes");
+}
+
+// Basic structure: not null, ndim, non-negative shape, no overflowing span,
+// data present, alignment.
 void check_structure(const DLTensor* t, const char* name, int ndim_expected) {
   require_not_null(t, name);
   if (t->ndim != ndim_expected)
     invalid(std::string(name) + ": expected " + std::to_string(ndim_expected) + " dimension(s), got " +
             std::to_string(t->ndim));
   if (t->ndim > 0 && !t->shape) invalid(std::string(name) + "->shape is NULL");
-  int64_t numel = 1;
+  // The product of the positive sizes bounds every size product computed
+  // later (element counts, compact strides): checked once here.
+  int64_t numel = 1, positive = 1;
   for (int d = 0; d < t->ndim; ++d) {
     if (t->shape[d] < 0) invalid(std::string(name) + ": negative size in shape " + dims_of(t));
-    numel *= t->shape[d];
+    if (t->shape[d] > 0 && __builtin_mul_overflow(positive, t->shape[d], &positive))
+      invalid(std::string(name) + ": shape " + dims_of(t) + " has more elements than int64 counts");
+    if (t->shape[d] == 0) numel = 0;
   }
+  if (numel) numel = positive;
   if (t->strides)
     for (int d = 0; d < t->ndim; ++d)
       if (t->strides[d] < 0)
         invalid(std::string(name) + ": negative strides are not supported (shape " + dims_of(t) + ")");
   if (numel > 0 && !t->data) invalid(std::string(name) + "->data is NULL");
   const int bytes = (t->dtype.bits * t->dtype.lanes + 7) / 8;
+  if (numel > 0) check_span(t, name, bytes);
   if (bytes > 0 && (reinterpret_cast<uintptr_t>(t->data) + t->byte_offset) % uintptr_t(bytes) != 0)
     invalid(std::string(name) + ": data + byte_offset is not aligned to its " + std::to_string(bytes) +
             "-byte elements");
@@ -76,6 +113,7 @@ void require_dtype(const DLTensor* t, const char* name, DLDataType want) {
 
 template <class T>
 T* element_base(const DLTensor* t) {
+  if (!t->data) return nullptr;  // an empty tensor: its byte_offset points nowhere
   return reinterpret_cast<T*>(static_cast<char*>(t->data) + t->byte_offset);
 }
 
@@ -93,7 +131,7 @@ void DeviceAgreement::add(const char* name, const DLTensor* t) {
     return;
   }
   const bool same = is_host(first_) ? is_host(t->device)
-                                    : t->device.device_type == first_.device_type &&
+                                    : device_type(t->device) == device_type(first_) &&
                                           t->device.device_id == first_.device_id;
   if (!same)
     invalid(std::string(name) + " is on " + device_name(t->device) + " but " + first_name_ + " is on " +
@@ -102,7 +140,7 @@ void DeviceAgreement::add(const char* name, const DLTensor* t) {
 
 Placement DeviceAgreement::require_supported() const {
   if (!first_name_ || is_host(first_)) return {};
-  if (first_.device_type != kDLCUDA && first_.device_type != kDLCUDAManaged)
+  if (device_type(first_) != kDLCUDA && device_type(first_) != kDLCUDAManaged)
     invalid(std::string(first_name_) + " is on " + device_name(first_) + ", which is not supported (cpu or cuda)");
 #ifdef LR_WITH_CUDA
   for (const auto& [name, t] : tensors_) {
@@ -146,7 +184,8 @@ ByteRange byte_range(const DLTensor* t, const char* name) {
 }
 
 bool same_view(const DLTensor* a, const DLTensor* b) {
-  if (static_cast<char*>(a->data) + a->byte_offset != static_cast<char*>(b->data) + b->byte_offset) return false;
+  if (reinterpret_cast<uintptr_t>(a->data) + a->byte_offset != reinterpret_cast<uintptr_t>(b->data) + b->byte_offset)
+    return false;
   if (!same_dtype(a->dtype, b->dtype) || a->ndim != b->ndim) return false;
   for (int d = 0; d < a->ndim; ++d)
     if (a->shape[d] != b->shape[d] || (a->shape[d] > 1 && stride_of(a, d) != stride_of(b, d))) return false;

@@ -34,6 +34,7 @@ inline uint16_t float_to_bf16(float f) {
   return static_cast<uint16_t>(f != f ? quiet_nan : rounded);
 }
 
+#ifdef __FLT16_MANT_DIG__  // the compiler has _Float16 (gcc >= 12, clang >= 15 on x86-64)
 inline float f16_to_float(uint16_t b) {
   _Float16 h;
   std::memcpy(&h, &b, sizeof h);
@@ -46,6 +47,52 @@ inline uint16_t float_to_f16(float f) {
   std::memcpy(&b, &h, sizeof b);
   return b;
 }
+#else  // the same conversions in integer arithmetic (clang 14, the fuzz preset's compiler)
+inline float f16_to_float(uint16_t b) {
+  const uint32_t sign = uint32_t(b & 0x8000u) << 16, exp = (b >> 10) & 0x1Fu, mant = b & 0x3FFu;
+  if (exp == 0) return sign ? -std::ldexp(float(mant), -24) : std::ldexp(float(mant), -24);  // zero, subnormal
+  const uint32_t u = sign | (exp == 31 ? 0x7F800000u | (mant << 13) : ((exp + 112) << 23) | (mant << 13));
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// Round to nearest even (F. Giesen's float_to_half_fast3_rtne); NaN stays a quiet NaN.
+inline uint16_t float_to_f16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint32_t sign = u & 0x80000000u;
+  u ^= sign;
+  uint32_t o;
+  if (u >= (143u << 23)) {  // overflow to Inf, Inf, NaN
+    o = u > (255u << 23) ? 0x7E00u | ((u >> 13) & 0x3FFu) : 0x7C00u;
+  } else if (u < (113u << 23)) {  // a subnormal half or zero: the FPU rounds in the magic's ulp
+    const uint32_t magic_bits = 126u << 23;
+    float magic, v;
+    std::memcpy(&magic, &magic_bits, sizeof magic);
+    std::memcpy(&v, &u, sizeof v);
+    v += magic;
+    std::memcpy(&o, &v, sizeof o);
+    o -= magic_bits;
+  } else {
+    const uint32_t mant_odd = (u >> 13) & 1u;
+    o = (u + (uint32_t(15 - 127) << 23) + 0xFFFu + mant_odd) >> 13;
+  }
+  return static_cast<uint16_t>(o | (sign >> 16));
+}
+#endif
+
+// The element type of float16 rows: the compiler's own where it has one (its
+// conversions vectorise), else the bits.
+#ifdef __FLT16_MANT_DIG__
+using Half = _Float16;
+inline float half_to_float(Half h) { return static_cast<float>(h); }
+inline Half float_to_half(float f) { return static_cast<Half>(f); }
+#else
+using Half = uint16_t;
+inline float half_to_float(Half h) { return f16_to_float(h); }
+inline Half float_to_half(float f) { return float_to_f16(f); }
+#endif
 
 LR_SIMD_CLONES
 BlockLoad load_f32(const float* src, int64_t n, float* dst) {
@@ -76,12 +123,12 @@ BlockLoad load_bf16(const uint16_t* src, int64_t n, float* dst) {
 }
 
 LR_SIMD_CLONES
-BlockLoad load_f16(const _Float16* src, int64_t n, float* dst) {
+BlockLoad load_f16(const Half* src, int64_t n, float* dst) {
   float m = -kInf;
   int bad = 0;
 #pragma omp simd reduction(max : m) reduction(| : bad)
   for (int64_t j = 0; j < n; ++j) {
-    const float raw = static_cast<float>(src[j]);
+    const float raw = half_to_float(src[j]);
     bad |= !(raw < kInf);
     dst[j] = raw;
     m = raw > m ? raw : m;
@@ -102,10 +149,10 @@ void store_softmax_bf16(const float* x, int64_t n, float m, float inv_t, float l
 }
 
 LR_SIMD_CLONES
-void store_softmax_f16(const float* x, int64_t n, float m, float inv_t, float log_d, float coef, _Float16* dst) {
+void store_softmax_f16(const float* x, int64_t n, float m, float inv_t, float log_d, float coef, Half* dst) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j)
-    dst[j] = static_cast<_Float16>(coef * exp_nonpositive((x[j] - m) * inv_t - log_d));
+    dst[j] = float_to_half(coef * exp_nonpositive((x[j] - m) * inv_t - log_d));
 }
 
 }  // namespace
@@ -114,7 +161,7 @@ BlockLoad load_block(const void* src, ElemType type, int64_t n, float* dst) {
   switch (type) {
     case ElemType::F32: return load_f32(static_cast<const float*>(src), n, dst);
     case ElemType::BF16: return load_bf16(static_cast<const uint16_t*>(src), n, dst);
-    case ElemType::F16: return load_f16(static_cast<const _Float16*>(src), n, dst);
+    case ElemType::F16: return load_f16(static_cast<const Half*>(src), n, dst);
   }
   return {kInf, true};
 }
@@ -151,7 +198,7 @@ void store_scaled_softmax_block(const float* x, int64_t n, float m, float inv_t,
   switch (type) {
     case ElemType::F32: store_softmax_f32(x, n, m, inv_t, log_d, coef, static_cast<float*>(dst)); break;
     case ElemType::BF16: store_softmax_bf16(x, n, m, inv_t, log_d, coef, static_cast<uint16_t*>(dst)); break;
-    case ElemType::F16: store_softmax_f16(x, n, m, inv_t, log_d, coef, static_cast<_Float16*>(dst)); break;
+    case ElemType::F16: store_softmax_f16(x, n, m, inv_t, log_d, coef, static_cast<Half*>(dst)); break;
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include "json_util.h"
 #include "io/atomic_file.h"
+#include "io/json_depth.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -157,6 +158,7 @@ json parse_json_strict(const std::string& text, const std::string& where, const 
     }
     return true;
   };
+  if (json_too_deep(text)) throw CheckpointError(where + ": " + what + ": " + json_too_deep_message());
   json j;
   try {
     j = json::parse(text, cb);

@@ -38,6 +38,10 @@ ConfigReader::ConfigReader(std::string file, const toml::table& root, std::set<s
 }
 
 void ConfigReader::error(const std::string& key, const toml::node* node, const std::string& what) {
+  if (errors.size() >= kMaxReportedConfigErrors) {
+    ++unreported;
+    return;
+  }
   if (from_set(key, overridden_)) {
     errors.push_back(file_ + ": " + key + " (from --set): " + what);
     return;
@@ -74,7 +78,9 @@ void ConfigReader::wrong(const std::string& k, const toml::node* n, const std::s
 void ConfigReader::check_unknown(const toml::table& t, const std::string& prefix) {
   for (auto&& [key, val] : t) {
     const std::string full = prefix + std::string(key.str());
-    if (!known_.count(full)) error(full, &val, "unknown key" + did_you_mean(full));
+    if (known_.count(full)) continue;
+    if (errors.size() >= kMaxReportedConfigErrors) ++unreported;  // no suggestion computed for it
+    else error(full, &val, "unknown key" + did_you_mean(full));
   }
 }
 

@@ -18,6 +18,10 @@
 
 namespace lr::driver::config_internal {
 
+// The problems a ConfigError lists; more are counted, not kept (a file with a
+// million unknown keys costs no million messages and suggestions).
+inline constexpr size_t kMaxReportedConfigErrors = 20;
+
 class ConfigReader {
  public:
   // overridden: the keys --set gave. resolve_input makes a dataset's file
@@ -25,7 +29,8 @@ class ConfigReader {
   ConfigReader(std::string file, const toml::table& root, std::set<std::string> overridden,
                std::function<std::string(const std::string&)> resolve_input);
 
-  std::vector<std::string> errors;  // one line each
+  std::vector<std::string> errors;  // one line each, at most kMaxReportedConfigErrors
+  size_t unreported = 0;             // problems found past those
 
   void error(const std::string& key, const toml::node* node, const std::string& what);
   // Keys of the top-level table that are not sections; call after visit_config.

@@ -79,6 +79,7 @@ ExperimentConfig load_config(const std::string& path, const std::vector<std::str
   if (!reader.errors.empty()) {
     std::string msg;
     for (const auto& e : reader.errors) msg += (msg.empty() ? "" : "\n") + e;
+    if (reader.unreported) msg += "\n(and " + std::to_string(reader.unreported) + " more problems)";
     throw ConfigError(msg);
   }
   config_internal::resolve_paths(c, config_dir);

@@ -5,6 +5,7 @@
 
 #include "grading/gold_answers.h"
 #include "grading/multiple_choice.h"
+#include "io/json_depth.h"
 
 namespace lr::driver {
 
@@ -179,10 +180,11 @@ std::vector<EvalProblem> load_eval_dataset(const EvalDataset& dataset, int64_t l
     if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
     if (is_blank(line)) continue;
     const std::string where = dataset.file + ":" + std::to_string(index + 1) + ": ";
+    if (json_too_deep(line)) throw DatasetError(where + json_too_deep_message());
     json j;
     try {
       j = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       throw DatasetError(where + "not valid JSON (" + e.what() + ")");
     }
     if (!j.is_object()) throw DatasetError(where + "not a JSON object");

@@ -1,4 +1,5 @@
 #include "evaluate/results_file.h"
+#include "io/json_depth.h"
 
 #include <filesystem>
 #include <fstream>
@@ -32,10 +33,11 @@ ResultLines read_result_lines(const std::string& path) {
       out.good_end = pos;
       continue;
     }
+    if (json_too_deep(line)) throw ResultsFileError(where + json_too_deep_message());
     json j;
     try {
       j = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       if (last) break;  // a torn last line
       throw ResultsFileError(where + "not valid JSON (" + e.what() + ")");
     }

@@ -1,4 +1,5 @@
 #include "io/stdin_json_lines.h"
+#include "io/json_depth.h"
 
 #include <stdexcept>
 
@@ -12,10 +13,11 @@ void for_each_json_line(std::istream& in, const std::function<void(const nlohman
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (json_too_deep(line)) bad_stdin_line(number, json_too_deep_message());
     nlohmann::json value;
     try {
       value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       bad_stdin_line(number, std::string("not JSON (") + e.what() + ")");
     }
     take(value, number);

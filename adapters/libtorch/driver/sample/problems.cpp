@@ -1,4 +1,5 @@
 #include "problems.h"
+#include "io/json_depth.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -26,10 +27,11 @@ std::vector<Problem> read_problems(const std::string& path, const std::string& q
   for (; std::getline(in, line); ++index) {
     if (is_blank(line)) continue;
     const std::string where = path + ":" + std::to_string(index + 1) + ": ";
+    if (json_too_deep(line)) throw ProblemsError(where + json_too_deep_message());
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       throw ProblemsError(where + "not valid JSON (" + e.what() + ")");
     }
     if (!j.is_object()) throw ProblemsError(where + "not a JSON object");

@@ -3,7 +3,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
+
+#include "io/json_depth.h"
 
 namespace lr::driver {
 
@@ -49,15 +52,54 @@ json header_json(const json& settings) {
   return j;
 }
 
+// Numbers read exactly: nlohmann's get<T>() converts a float to an integer
+// (undefined out of range), wraps a large integer and overflows a float
+// silently. These refuse what T cannot hold.
+template <class T>
+T integer_of(const json& v, const char* key) {
+  using limits = std::numeric_limits<T>;
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(limits::max())) return T(v.get<uint64_t>());
+  if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() >= int64_t(limits::min()) &&
+      v.get<int64_t>() <= int64_t(limits::max()))
+    return T(v.get<int64_t>());
+  throw std::runtime_error(std::string(key) + " holds " + v.dump() + ", not an integer in [" +
+                           std::to_string(limits::min()) + ", " + std::to_string(limits::max()) + "]");
+}
+
+float float_of(const json& v, const char* key) {
+  if (v.is_number() && std::fabs(v.get<double>()) <= double(std::numeric_limits<float>::max()))
+    return float(v.get<double>());
+  throw std::runtime_error(std::string(key) + " holds " + v.dump() + ", not a float32 number");
+}
+
+template <class T>
+T integer_at(const json& j, const char* key) {
+  return integer_of<T>(j.at(key), key);
+}
+
+int64_t integer_or(const json& j, const char* key, int64_t absent) {
+  return j.contains(key) ? integer_at<int64_t>(j, key) : absent;
+}
+
+template <class T, class Read>
+std::vector<T> array_at(const json& j, const char* key, Read read) {
+  const json& a = j.at(key);
+  if (!a.is_array()) throw std::runtime_error(std::string(key) + " is not an array");
+  std::vector<T> out;
+  out.reserve(a.size());
+  for (const json& v : a) out.push_back(read(v, key));
+  return out;
+}
+
 SupervisionRecord record_from(const json& j) {
   SupervisionRecord r;
-  r.problem = j.at("problem").get<int64_t>();
-  r.rollout = j.at("rollout").get<std::vector<int64_t>>();
-  r.position = j.at("position").get<int64_t>();
-  r.kl = j.at("kl").get<float>();
-  r.target_ids = j.at("target_ids").get<std::vector<int32_t>>();
-  r.target_weights = j.at("target_weights").get<std::vector<float>>();
-  r.support_size = j.at("support_size").get<int32_t>();
+  r.problem = integer_at<int64_t>(j, "problem");
+  r.rollout = array_at<int64_t>(j, "rollout", integer_of<int64_t>);
+  r.position = integer_at<int64_t>(j, "position");
+  r.kl = float_of(j.at("kl"), "kl");
+  r.target_ids = array_at<int32_t>(j, "target_ids", integer_of<int32_t>);
+  r.target_weights = array_at<float>(j, "target_weights", float_of);
+  r.support_size = integer_at<int32_t>(j, "support_size");
   if (r.target_ids.size() != r.target_weights.size()) throw std::runtime_error("target_ids and target_weights differ in length");
   if (r.position < 0 || r.position + 1 >= static_cast<int64_t>(r.rollout.size()))
     throw std::runtime_error("position outside the rollout");
@@ -66,14 +108,14 @@ SupervisionRecord record_from(const json& j) {
 
 ProblemDone done_from(const json& j) {
   ProblemDone d;
-  d.problem = j.at("done").get<int64_t>();
-  d.records = j.at("records").get<int64_t>();
-  d.generated = j.value("generated", int64_t{0});
-  d.positions = j.value("positions", int64_t{0});
+  d.problem = integer_at<int64_t>(j, "done");
+  d.records = integer_at<int64_t>(j, "records");
+  d.generated = integer_or(j, "generated", 0);
+  d.positions = integer_or(j, "positions", 0);
   d.cut_at_unshared = j.value("cut_at_unshared", false);
-  if (j.contains("kl_histogram")) d.kl_histogram = j.at("kl_histogram").get<std::vector<int64_t>>();
+  if (j.contains("kl_histogram")) d.kl_histogram = array_at<int64_t>(j, "kl_histogram", integer_of<int64_t>);
   if (d.kl_histogram.size() != kKlBins) throw std::runtime_error("kl_histogram has the wrong number of bins");
-  d.kl_faults = j.value("kl_faults", int64_t{0});
+  d.kl_faults = integer_or(j, "kl_faults", 0);
   return d;
 }
 
@@ -144,6 +186,10 @@ void take_record(ScanState& st, const json& j, const std::string& where) {
 
 // One complete line; `next` is the offset after it.
 void take_line(ScanState& st, const std::string& line, int64_t line_no, const std::string& where, size_t next) {
+  if (json_too_deep(line)) {
+    if (st.first_bad.empty()) st.first_bad = where + json_too_deep_message();
+    return;
+  }
   const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     if (st.first_bad.empty()) st.first_bad = where + "not a JSON object";

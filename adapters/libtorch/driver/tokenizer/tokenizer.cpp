@@ -13,9 +13,11 @@
 #include <queue>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "unicode.h"
+#include "io/json_depth.h"
 
 namespace lr::driver {
 namespace {
@@ -29,6 +31,10 @@ constexpr const char* kGpt2Pattern =
 
 // Words longer than this (in bytes) are not cached.
 constexpr std::size_t kMaxCachedWordBytes = 256;
+// The largest id a tokenizer.json may use: the id tables are sized by the
+// largest id, so one token numbered 2^31 - 2 would ask for ~64 GB. Real
+// vocabularies stay below 2^18.
+constexpr std::int32_t kMaxTokenId = (1 << 22) - 1;
 // The word cache is emptied when it holds this many words.
 constexpr std::size_t kCacheCapacity = 1u << 16;
 
@@ -135,9 +141,10 @@ std::string read_file(const std::string& path, const char* what) {
 
 json parse_json(const std::string& path, const char* what) {
   const std::string text = read_file(path, what);
+  if (json_too_deep(text)) throw TokenizerError(path + ": " + json_too_deep_message());
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw TokenizerError(path + ": not valid JSON: " + e.what());
   }
 }
@@ -300,12 +307,13 @@ std::int32_t Tokenizer::Impl::load_vocab(const json& model) {
   std::int32_t max_id = -1;
   if (!model.contains("vocab") || !model.at("vocab").is_object()) fail("model.vocab is not an object");
   vocab.reserve(model.at("vocab").size() * 2);
+  std::unordered_set<std::int32_t> ids_seen;
   for (const auto& [token, idj] : model.at("vocab").items()) {
-    if (!idj.is_number_integer() || idj.get<std::int64_t>() < 0 ||
-        idj.get<std::int64_t>() > INT32_MAX - 1) {
-      fail("model.vocab: id of '" + token + "' is not a non-negative 32-bit integer");
+    if (!idj.is_number_integer() || idj.get<std::int64_t>() < 0 || idj.get<std::int64_t>() > kMaxTokenId) {
+      fail("model.vocab: id of '" + token + "' is not an integer in [0, " + std::to_string(kMaxTokenId) + "]");
     }
     const auto id = idj.get<std::int32_t>();
+    if (!ids_seen.insert(id).second) fail("model.vocab: id " + std::to_string(id) + " is given to two tokens");
     vocab.emplace(token, id);
     max_id = std::max(max_id, id);
   }
@@ -318,7 +326,8 @@ std::int32_t Tokenizer::Impl::load_added_tokens(const json& root, std::int32_t m
       AddedToken t;
       t.content = a.at("content").get<std::string>();
       const auto id64 = a.at("id").get<std::int64_t>();
-      if (id64 < 0 || id64 > INT32_MAX - 1) fail("added_tokens: id of '" + t.content + "' out of range");
+      if (id64 < 0 || id64 > kMaxTokenId)
+        fail("added_tokens: id of '" + t.content + "' is not in [0, " + std::to_string(kMaxTokenId) + "]");
       t.id = static_cast<std::int32_t>(id64);
       if (t.content.empty()) fail("added_tokens: token " + std::to_string(t.id) + " has empty content");
       if (first_invalid_utf8(t.content)) fail("added_tokens: token " + std::to_string(t.id) + " is not UTF-8");
