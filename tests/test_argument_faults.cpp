@@ -461,6 +461,19 @@ TEST_F(ArgumentFault, SelectAcceptsEmptyTensorsWithNullDataAndAnOffset) {
   EXPECT_EQ(select(&e, &a, &sp, &k, nullptr), LR_OK) << lr_last_error();
 }
 
+TEST_F(ArgumentFault, SelectRefusesAnOffsetThatWrapsTheAddressSpace) {
+  // An empty tensor (found by fuzzing): data + byte_offset would wrap, which is undefined.
+  int64_t rows0[2] = {0, V};
+  DLTensor e = *expert.dl(), a = *amateur.dl();
+  e.shape = rows0;
+  a.shape = rows0;
+  e.byte_offset = ~uint64_t{0} - 15;
+  int64_t n0[1] = {0};
+  DLTensor k = *kl.dl();
+  k.shape = n0;
+  EXPECT_TRUE(Invalid("wraps around the address space", [&] { return select(&e, &a, &sp, &k, nullptr); }));
+}
+
 TEST_F(ArgumentFault, SelectAcceptsNullParams) {
   ASSERT_TRUE(reset_last_error());
   EXPECT_EQ(select(expert.dl(), amateur.dl(), nullptr, kl.dl(), keep.dl()), LR_OK) << lr_last_error();

@@ -92,6 +92,10 @@ void check_structure(const DLTensor* t, const char* name, int ndim_expected) {
       if (t->strides[d] < 0)
         invalid(std::string(name) + ": negative strides are not supported (shape " + dims_of(t) + ")");
   if (numel > 0 && !t->data) invalid(std::string(name) + "->data is NULL");
+  // data + byte_offset must be an address, empty tensors' too (found by fuzzing: a wrap is undefined).
+  if (t->data && t->byte_offset > std::numeric_limits<uintptr_t>::max() - reinterpret_cast<uintptr_t>(t->data))
+    invalid(std::string(name) + ": data + byte_offset (" + std::to_string(t->byte_offset) +
+            ") wraps around the address space");
   const int bytes = (t->dtype.bits * t->dtype.lanes + 7) / 8;
   if (numel > 0) check_span(t, name, bytes);
   if (bytes > 0 && (reinterpret_cast<uintptr_t>(t->data) + t->byte_offset) % uintptr_t(bytes) != 0)

@@ -65,7 +65,7 @@ TEST(JsonDepthBound, TokenizerJson) {
 
 TEST(TokenizerIdBound, HugeOrSharedIdsRefused) {
   const std::string dir = std::string(LR_FUZZ_SOURCE_DIR) + "/regressions/tokenizer_load/";
-  for (const char* name : {"vocab-id-2147483000", "added-token-id-2147483000"}) {
+  for (const char* name : {"vocab-id-2147483000", "added-token-id-2147483000", "added-token-id-float-2.8e133"}) {
     try {
       Tokenizer::from_file(dir + name, dir + name);
       ADD_FAILURE() << name << " accepted";

@@ -325,9 +325,10 @@ std::int32_t Tokenizer::Impl::load_added_tokens(const json& root, std::int32_t m
     for (const json& a : root.at("added_tokens")) {
       AddedToken t;
       t.content = a.at("content").get<std::string>();
-      const auto id64 = a.at("id").get<std::int64_t>();
+      const json& id = a.at("id");
+      const auto id64 = id.is_number_integer() ? id.get<std::int64_t>() : -1;  // a float's conversion may be undefined
       if (id64 < 0 || id64 > kMaxTokenId)
-        fail("added_tokens: id of '" + t.content + "' is not in [0, " + std::to_string(kMaxTokenId) + "]");
+        fail("added_tokens: id of '" + t.content + "' is not an integer in [0, " + std::to_string(kMaxTokenId) + "]");
       t.id = static_cast<std::int32_t>(id64);
       if (t.content.empty()) fail("added_tokens: token " + std::to_string(t.id) + " has empty content");
       if (first_invalid_utf8(t.content)) fail("added_tokens: token " + std::to_string(t.id) + " is not UTF-8");
