@@ -1,5 +1,5 @@
 /*
- * lightreasoner.h: the C ABI of liblightreasoner (ABI version 1.0).
+ * lightreasoner.h: the C ABI of liblightreasoner (ABI version 1.1).
  *
  * LightReasoner turns the next-token logits of an expert model E and a weaker
  * amateur model A, read on the same prefixes, into a sparse training signal:
@@ -9,6 +9,8 @@
  *   3. lr_distill_loss_backward KL(v || softmax(z)) per row and its gradient
  *                               with respect to the trained model's logits z.
  *   (lr_select_and_build does 1 and 2 in one pass over the logits.)
+ *   ABI 1.1 adds the same three for logits sharded over the vocabulary
+ *   (tensor-parallel hosts): lr_shard_* below.
  *
  * Conventions
  * - Tensors are DLPack DLTensor (dlpack/dlpack.h). Logits may be float32,
@@ -77,7 +79,7 @@ extern "C" {
 #endif
 
 #define LR_ABI_VERSION_MAJOR 1
-#define LR_ABI_VERSION_MINOR 0
+#define LR_ABI_VERSION_MINOR 1
 
 /* ---------------------------------------------------------------- status */
 
@@ -264,6 +266,221 @@ LR_API lr_status lr_distill_loss_backward(const DLTensor* logits,
                                           DLTensor* loss_out,
                                           DLTensor* grad_logits,
                                           void* stream);
+
+/* ====================================== ABI 1.1: logits sharded over the vocabulary */
+
+/* For tensor-parallel hosts (Megatron-style, torchtitan's loss parallel) that
+ * hold each model's logits split by contiguous vocabulary ranges: rank r has
+ * columns [v0_r, v0_r + V_r) of every row, and never gathers [N, V]. Each
+ * stage becomes three steps:
+ *
+ *   1. a *partial* call on the rank's own shard writes a small float record
+ *      per row;
+ *   2. the host ALL-GATHERS those records over the ranks that hold the
+ *      shards, with its own collective (NCCL, Gloo, MPI...), into a tensor
+ *      [W, rows, width] (W = number of shards, any fixed order of shards);
+ *   3. a *finish* call on the gathered records gives exactly what the
+ *      unsharded call gives: the same ids and support sizes, the same keep
+ *      flags, the same values up to the rounding of the order of summation.
+ *
+ *   stage               unsharded call            partial call                  record (per row, per shard)    finish call
+ *   KL, keep            lr_select_steps           lr_shard_select_stats         LR_SHARD_SELECT_STATS float64  lr_shard_select_finish
+ *   targets             lr_build_targets          lr_shard_target_candidates(*) LR_SHARD_CANDIDATES(K) float32 lr_shard_targets_finish
+ *   loss, gradient      lr_distill_loss_backward  lr_shard_loss_stats           LR_SHARD_LOSS_STATS float64    lr_shard_loss_backward(**)
+ *
+ *   (*)  reads the gathered select stats (the global maximum decides the
+ *        support), so targets take two collectives; KL and keep come from
+ *        the first one for free.
+ *   (**) takes the gathered loss stats and writes the loss (the same on
+ *        every rank) and the gradient of the rank's own columns, in place
+ *        over the shard if asked.
+ *
+ * Bytes a rank contributes per row: 48 (select stats), 4 * (1 + 3K)
+ * (candidates; 388 for K = 32), 32 (loss stats); an all-gather hands every
+ * rank W times that. The records are an exchange format: pass them from the
+ * partial call to the finish call unchanged (all-gather is bit-preserving);
+ * their fields are documented for debugging, not for hosts to compute with.
+ * Row r of every record refers to row r of the shard (its logits row for the
+ * stats, its rows[] entry for candidates).
+ *
+ * Where the shard is: lr_vocab_shard below. The expert's and the amateur's
+ * shards start at the same global column v0 and must hold the same columns
+ * of the shared vocabulary [0, S): min(v0 + Ve_r, S) == min(v0 + Va_r, S)
+ * (tensor-parallel ranks shard both models alike; they may differ only past
+ * S, as the last shard of a wider model does). A shard may have zero
+ * columns, or lie wholly past S (then it contributes nothing). Shards of
+ * one row must not overlap and must cover [0, S) (the loss calls: [0, V));
+ * the library cannot see the other ranks, so this is the caller's contract.
+ *
+ * Data faults behave as in 1.0: a NaN or +Inf in any shard's columns (below
+ * S for stage 1), or a row that is -Inf everywhere, faults that row on every
+ * rank (kl NaN, keep 0, support -1 with padding, loss NaN, gradient 0) and
+ * never the call. Argument faults are LR_ERR_INVALID_ARGUMENT as in 1.0,
+ * checked before anything is written.
+ *
+ * Worked example: two ranks, vocabulary 10, rank 0 holds ids [0, 6), rank 1
+ * holds [6, 10), N rows, K = 8; `gather` is the host's all-gather.
+ *
+ *   lr_vocab_shard sh = {sizeof sh, rank == 0 ? 0 : 6, 10, 10};
+ *   // z_e, z_a: [N, 6] on rank 0, [N, 4] on rank 1.
+ *   lr_shard_select_stats(z_e, z_a, &sh, NULL, my_stats, s);   // [N, 6] f64
+ *   gather(my_stats -> all_stats);                             // [2, N, 6] f64
+ *   lr_shard_select_finish(all_stats, NULL, kl, keep, s);      // [N] as lr_select_steps
+ *   lr_shard_target_candidates(z_e, z_a, &sh, all_stats, kept_rows, NULL,
+ *                              my_cands, s);                   // [M, 25] f32
+ *   gather(my_cands -> all_cands);                             // [2, M, 25] f32
+ *   lr_shard_targets_finish(all_cands, NULL, ids, weights, support, s);
+ *   // ids, weights, support: [M, 8], [M, 8], [M] as lr_build_targets, global ids.
+ *
+ *   // Stage 2: z is the trained model's shard, ids/weights the full targets.
+ *   lr_shard_loss_stats(z, &sh, ids, weights, &lp, my_loss_stats, s);  // [M, 4] f64
+ *   gather(my_loss_stats -> all_loss_stats);                            // [2, M, 4] f64
+ *   lr_shard_loss_backward(z, &sh, ids, weights, all_loss_stats, &lp,
+ *                          loss, z, s);  // loss as 1.0; gradient over z's own columns
+ */
+
+/* Record widths, in elements of the record's dtype. */
+#define LR_SHARD_SELECT_STATS 6         /* float64: e_max, a_max, dE, dA, s, fault */
+#define LR_SHARD_CANDIDATES(K) (1 + 3 * (K)) /* float32: count, then K (id, z_expert, z_amateur) */
+#define LR_SHARD_LOSS_STATS 4           /* float64: z_max, d, vz, fault */
+
+/* Where a shard lies in the full vocabulary. Every field is required; there
+ * is no default. */
+typedef struct lr_vocab_shard {
+  uint32_t struct_size;  /* sizeof(lr_vocab_shard) */
+  int64_t column_offset; /* v0: the global id of the shard's column 0; >= 0 */
+  int64_t expert_vocab;  /* Ve: the expert's full width (all shards); the
+                            loss calls: the trained model's full width V */
+  int64_t amateur_vocab; /* Va: the amateur's full width; ignored by the loss calls */
+} lr_vocab_shard;
+
+/* Stage 1, partial: the KL statistics of the shard's shared columns.
+ *
+ *   expert_shard   [N, Ve_r], amateur_shard [N, Va_r]: logits as in 1.0
+ *   shard          where they lie; v0 + Ve_r <= Ve, v0 + Va_r <= Va
+ *   params         NULL means the defaults; shared_vocab 0 = min(Ve, Va);
+ *                  kl_threshold is not used here
+ *   stats_out      [N, LR_SHARD_SELECT_STATS] float64, unit stride along the
+ *                  record, any row stride
+ *
+ * Record, over the shard's columns below S, with T the temperature:
+ * e_max, a_max the largest expert and amateur logits (-Inf if none),
+ * dE = sum exp((e - e_max) / T), dA likewise, s = sum exp((e - e_max) / T)
+ * ((e - e_max) - (a - a_max)) / T (+Inf where an amateur -Inf meets a finite
+ * expert logit), fault = 1 if a NaN or +Inf was seen, else 0.
+ */
+LR_API lr_status lr_shard_select_stats(const DLTensor* expert_shard,
+                                       const DLTensor* amateur_shard,
+                                       const lr_vocab_shard* shard,
+                                       const lr_select_params* params,
+                                       DLTensor* stats_out,
+                                       void* stream);
+
+/* Stage 1, finish: KL and keep from the gathered stats.
+ *
+ *   stats   [W, N, LR_SHARD_SELECT_STATS] float64, W >= 1, unit stride along
+ *           the record, any other strides
+ *   params  as given to lr_shard_select_stats (kl_threshold is used here)
+ *   kl_out, keep_out  [N] as for lr_select_steps (keep_out may be NULL)
+ */
+LR_API lr_status lr_shard_select_finish(const DLTensor* stats,
+                                        const lr_select_params* params,
+                                        DLTensor* kl_out,
+                                        DLTensor* keep_out,
+                                        void* stream);
+
+/* Stage 1, partial: the shard's members of the support M of each requested
+ * row, decided with the row's global expert maximum from the gathered stats.
+ *
+ *   expert_shard, amateur_shard, shard  as for lr_shard_select_stats
+ *   stats          [W, N, LR_SHARD_SELECT_STATS] float64: the gathered
+ *                  output of lr_shard_select_stats on the same logits
+ *   rows           [M] int64 row indices, or NULL for all N rows (as 1.0)
+ *   params         NULL means lr_target_params_default(); temperature and
+ *                  shared_vocab as given to lr_shard_select_stats
+ *   candidates_out [M, LR_SHARD_CANDIDATES(K)] float32, K >= 1, unit stride
+ *                  along the record, any row stride
+ *
+ * Record: count = |M ∩ shard| (-1 for a data fault of the row), then the
+ * min(count, K) members with the largest expert logit (ties: lower id) as
+ * (global id, expert logit, amateur logit), then (-1, 0, 0) padding. Values
+ * are the stored logits converted to float32 (exact for all three dtypes);
+ * ids are exact because shared_vocab must be at most 2^24
+ * (LR_ERR_UNSUPPORTED beyond).
+ */
+LR_API lr_status lr_shard_target_candidates(const DLTensor* expert_shard,
+                                            const DLTensor* amateur_shard,
+                                            const lr_vocab_shard* shard,
+                                            const DLTensor* stats,
+                                            const DLTensor* rows,
+                                            const lr_target_params* params,
+                                            DLTensor* candidates_out,
+                                            void* stream);
+
+/* Stage 1, finish: the contrastive targets from the gathered candidates.
+ *
+ *   candidates     [W, M, LR_SHARD_CANDIDATES(K)] float32 (strides as for
+ *                  the stats above)
+ *   params         as given to lr_shard_target_candidates
+ *   target_ids, target_weights, support_size  [M, K], [M, K], [M] exactly as
+ *                  lr_build_targets writes them, with global ids: the top K
+ *                  of the union by expert logit, support_size the sum of the
+ *                  counts (never truncated silently), -1 and padding for a
+ *                  faulted row.
+ */
+LR_API lr_status lr_shard_targets_finish(const DLTensor* candidates,
+                                         const lr_target_params* params,
+                                         DLTensor* target_ids,
+                                         DLTensor* target_weights,
+                                         DLTensor* support_size,
+                                         void* stream);
+
+/* Stage 2, partial: the shard's softmax statistics and its target terms.
+ *
+ *   logits_shard   [N, V_r] float32/bfloat16/float16, the trained model's
+ *                  columns [v0, v0 + V_r) (shard->expert_vocab = V)
+ *   target_ids, target_weights  [N, K]: the full targets with global ids, as
+ *                  for lr_distill_loss_backward (the same on every rank)
+ *   params         NULL means lr_loss_params_default() (temperature is used)
+ *   stats_out      [N, LR_SHARD_LOSS_STATS] float64 (strides as for the select
+ *                  stats)
+ *
+ * Record: z_max the shard's largest logit (-Inf if none), d = sum exp((z -
+ * z_max) / T), vz = sum of v_k z_k / T over the target ids in the shard with
+ * v_k > 0, fault = 1 if a NaN or +Inf was seen.
+ */
+LR_API lr_status lr_shard_loss_stats(const DLTensor* logits_shard,
+                                     const lr_vocab_shard* shard,
+                                     const DLTensor* target_ids,
+                                     const DLTensor* target_weights,
+                                     const lr_loss_params* params,
+                                     DLTensor* stats_out,
+                                     void* stream);
+
+/* Stage 2, finish: the loss and the gradient of the shard's own columns.
+ *
+ *   logits_shard, shard, target_ids, target_weights  as for lr_shard_loss_stats
+ *   stats          [W, N, LR_SHARD_LOSS_STATS] float64: the gathered output
+ *                  of lr_shard_loss_stats
+ *   params         as for lr_distill_loss_backward (reduction, grad_scale,
+ *                  temperature)
+ *   loss_out       as for lr_distill_loss_backward: the whole rows' loss,
+ *                  the same on every rank
+ *   grad_logits    [N, V_r]: the gradient of the shard's columns, or
+ *                  logits_shard itself (in place), or NULL
+ *
+ * The formulas, the counting of rows for MEAN and the faults are those of
+ * lr_distill_loss_backward over the whole row.
+ */
+LR_API lr_status lr_shard_loss_backward(const DLTensor* logits_shard,
+                                        const lr_vocab_shard* shard,
+                                        const DLTensor* target_ids,
+                                        const DLTensor* target_weights,
+                                        const DLTensor* stats,
+                                        const lr_loss_params* params,
+                                        DLTensor* loss_out,
+                                        DLTensor* grad_logits,
+                                        void* stream);
 
 #ifdef __cplusplus
 } /* extern "C" */
