@@ -363,11 +363,12 @@ typedef struct lr_vocab_shard {
  *   stats_out      [N, LR_SHARD_SELECT_STATS] float64, unit stride along the
  *                  record, any row stride
  *
- * Record, over the shard's columns below S, with T the temperature:
- * e_max, a_max the largest expert and amateur logits (-Inf if none),
- * dE = sum exp((e - e_max) / T), dA likewise, s = sum exp((e - e_max) / T)
- * ((e - e_max) - (a - a_max)) / T (+Inf where an amateur -Inf meets a finite
- * expert logit), fault = 1 if a NaN or +Inf was seen, else 0.
+ * Record, over the shard's columns below S, with T the temperature and
+ * e = expert logit / T, a = amateur logit / T: e_max, a_max the largest e
+ * and a (-Inf if none), dE = sum exp(e - e_max), dA likewise,
+ * s = sum exp(e - e_max) ((e - e_max) - (a - a_max)) (+Inf where an amateur
+ * -Inf meets a finite expert logit), fault = 1 if a NaN or +Inf was seen,
+ * else 0. (In units of 1/T so that the finish needs no temperature.)
  */
 LR_API lr_status lr_shard_select_stats(const DLTensor* expert_shard,
                                        const DLTensor* amateur_shard,
