@@ -21,6 +21,13 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// The last byte of a non-empty file, read alone (the file may be large).
+int last_byte(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(-1, std::ios::end);
+  return in.get();
+}
+
 // A file's text, ended by a newline when it has any (a torn last line then
 // stays one bad line instead of spoiling the next).
 std::string ended(std::string text) {
@@ -33,7 +40,7 @@ std::string ended(std::string text) {
 void append_batch_timing(const std::string& path, int64_t batch, const std::vector<int64_t>& ids, double seconds) {
   const fs::path p(path);
   if (p.has_parent_path()) fs::create_directories(p.parent_path());
-  const bool torn = fs::exists(p) && fs::file_size(p) > 0 && ended(read_text(path)).size() != fs::file_size(p);
+  const bool torn = fs::exists(p) && fs::file_size(p) > 0 && last_byte(path) != '\n';
   AppendFile(path).append((torn ? "\n" : "") +
                           nlohmann::json{{"batch", batch}, {"ids", ids}, {"seconds", seconds}}.dump() + "\n");
 }

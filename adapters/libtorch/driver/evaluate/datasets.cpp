@@ -5,6 +5,7 @@
 
 #include "grading/gold_answers.h"
 #include "grading/multiple_choice.h"
+#include "io/bounded_lines.h"
 #include "io/json_depth.h"
 
 namespace lr::driver {
@@ -176,10 +177,12 @@ std::vector<EvalProblem> load_eval_dataset(const EvalDataset& dataset, int64_t l
   const Format format = format_of(dataset.name);
   std::vector<EvalProblem> out;
   std::string line;
-  for (int64_t index = 0; std::getline(in, line); ++index) {
+  bool too_long = false;
+  for (int64_t index = 0; read_bounded_line(in, line, too_long); ++index) {
     if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
-    if (is_blank(line)) continue;
     const std::string where = dataset.file + ":" + std::to_string(index + 1) + ": ";
+    if (too_long) throw DatasetError(where + line_too_long_message());
+    if (is_blank(line)) continue;
     if (json_too_deep(line)) throw DatasetError(where + json_too_deep_message());
     json j;
     try {

@@ -1,4 +1,5 @@
 #include "evaluate/results_file.h"
+#include "io/bounded_lines.h"
 #include "io/json_depth.h"
 
 #include <filesystem>
@@ -14,6 +15,7 @@ ResultLines read_result_lines(const std::string& path) {
   const fs::path p(path);
   std::string text;
   if (fs::exists(p)) {
+    if (const auto overlong = first_overlong_line(path)) throw ResultsFileError(*overlong);
     std::ifstream in(p, std::ios::binary);
     if (!in) throw ResultsFileError(path + ": cannot read the results file");
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "io/atomic_file.h"
+#include "io/bounded_lines.h"
 #include "io/json_depth.h"
 
 namespace lr::driver {
@@ -11,8 +12,9 @@ std::vector<nlohmann::json> read_json_objects(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::ifstream in(path);
   std::string line;
-  while (std::getline(in, line)) {
-    if (json_too_deep(line)) continue;  // as any other line that is not a JSON object
+  bool too_long = false;
+  while (read_bounded_line(in, line, too_long)) {
+    if (too_long || json_too_deep(line)) continue;  // as any other line that is not a JSON object
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object()) out.push_back(std::move(j));
   }

@@ -1,4 +1,5 @@
 #include "io/stdin_json_lines.h"
+#include "io/bounded_lines.h"
 #include "io/json_depth.h"
 
 #include <stdexcept>
@@ -11,7 +12,9 @@ void bad_stdin_line(size_t number, const std::string& what) {
 
 void for_each_json_line(std::istream& in, const std::function<void(const nlohmann::json&, size_t)>& take) {
   std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
+  bool too_long = false;
+  for (size_t number = 1; read_bounded_line(in, line, too_long); ++number) {
+    if (too_long) bad_stdin_line(number, line_too_long_message());
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (json_too_deep(line)) bad_stdin_line(number, json_too_deep_message());
     nlohmann::json value;

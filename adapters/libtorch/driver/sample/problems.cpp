@@ -1,4 +1,5 @@
 #include "problems.h"
+#include "io/bounded_lines.h"
 #include "io/json_depth.h"
 
 #include <fstream>
@@ -23,10 +24,12 @@ std::vector<Problem> read_problems(const std::string& path, const std::string& q
   if (!in) throw ProblemsError(path + ": cannot open the problems file");
   std::vector<Problem> out;
   std::string line;
+  bool too_long = false;
   int64_t index = 0;
-  for (; std::getline(in, line); ++index) {
-    if (is_blank(line)) continue;
+  for (; read_bounded_line(in, line, too_long); ++index) {
     const std::string where = path + ":" + std::to_string(index + 1) + ": ";
+    if (too_long) throw ProblemsError(where + line_too_long_message());
+    if (is_blank(line)) continue;
     if (json_too_deep(line)) throw ProblemsError(where + json_too_deep_message());
     nlohmann::json j;
     try {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "io/bounded_lines.h"
 #include "io/json_depth.h"
 
 namespace lr::driver {
@@ -212,6 +213,7 @@ void take_line(ScanState& st, const std::string& line, int64_t line_no, const st
 Scan scan_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw SupervisionStoreError(path + ": cannot open the supervision file");
+  if (const auto overlong = first_overlong_line(path)) throw SupervisionStoreError(*overlong);
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();

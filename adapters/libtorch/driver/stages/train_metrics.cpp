@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "io/bounded_lines.h"
 
 namespace lr::driver {
 
@@ -13,7 +14,9 @@ double keep_metrics_through(const std::string& path, int64_t done) {
   std::ifstream in(path);
   std::string line, kept;
   double seconds = 0;
-  while (std::getline(in, line)) {
+  bool too_long = false;
+  while (read_bounded_line(in, line, too_long)) {
+    if (too_long) continue;  // not a metrics line of ours, as any other non-JSON line
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_object() || !j.contains("update")) continue;
     const int64_t update = j.value("update", int64_t{0});
