@@ -25,7 +25,6 @@ using lrtest::Records;
 
 constexpr double kKlAtol = 1e-5;  // as test_select_steps.cpp
 constexpr double kKlRtol = 1e-4;
-constexpr int64_t kStats = LR_SHARD_SELECT_STATS;
 
 struct ShardSelectCase : lrtest::LogitsCase {
   float kappa = 0.4f;
@@ -55,16 +54,7 @@ KlKeep read(HostTensor& kl, HostTensor& keep) {
 // The sharded pipeline on one partition: each rank's stats, gathered, finished.
 KlKeep sharded(lrtest::StoredCase& l, const ShardSelectCase& c, const lrtest::Partition& part) {
   const lr_select_params p = lrtest::select_params_for(c, c.kappa);
-  std::vector<Records> parts;
-  for (int64_t r = 0; r < part.shards(); ++r) {
-    HostTensor e = lrtest::column_slice(l.e, part.begin(r), part.end(r, c.Ve));
-    HostTensor a = lrtest::column_slice(l.a, part.begin(r), part.end(r, c.Va));
-    const lr_vocab_shard sh = lrtest::shard_of(part, r, c.Ve, c.Va);
-    parts.emplace_back(true, std::vector<int64_t>{c.N, kStats}, r % 2 ? 3 : 0);  // odd ranks: padded rows
-    EXPECT_EQ(lrtest::shard_select_stats(e.dl(), a.dl(), &sh, &p, parts.back().dl(), nullptr), LR_OK)
-        << lr_last_error();
-  }
-  Records all = lrtest::gather(parts, true, c.N, kStats, part.shards() % 2);
+  Records all = lrtest::gathered_select_stats(l.e, l.a, part, c.Ve, c.Va, p);
   HostTensor kl(Dtype::F32, {c.N}), keep(Dtype::U8, {c.N});
   kl.fill_bytes(0xCD);
   keep.fill_bytes(0xCD);

@@ -13,9 +13,11 @@
 #include <cstring>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "support/device_shim.h"
 #include "support/host_tensor.h"
 
 namespace lrtest {
@@ -165,6 +167,23 @@ inline Records gather(std::vector<Records>& parts, bool f64, int64_t rows, int64
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < width; ++c) all.set(static_cast<int64_t>(w), r, c, parts[w].get(0, r, c));
   return all;
+}
+
+// Stage 1's first two steps on a partition: every rank's select stats (odd
+// ranks' records with padded rows), all-gathered. e, a: the whole logits.
+inline Records gathered_select_stats(const HostTensor& e, const HostTensor& a, const Partition& part, int64_t Ve,
+                                     int64_t Va, const lr_select_params& p) {
+  const int64_t n = e.rows(), width = LR_SHARD_SELECT_STATS;
+  std::vector<Records> parts;
+  for (int64_t r = 0; r < part.shards(); ++r) {
+    HostTensor es = column_slice(e, part.begin(r), part.end(r, Ve));
+    HostTensor as = column_slice(a, part.begin(r), part.end(r, Va));
+    const lr_vocab_shard sh = shard_of(part, r, Ve, Va);
+    parts.emplace_back(true, std::vector<int64_t>{n, width}, r % 2 ? 3 : 0);
+    const lr_status s = shard_select_stats(es.dl(), as.dl(), &sh, &p, parts.back().dl(), nullptr);
+    if (s != LR_OK) throw std::runtime_error(std::string("lr_shard_select_stats: ") + lr_last_error());
+  }
+  return gather(parts, true, n, width, part.shards() % 2);
 }
 
 }  // namespace lrtest
