@@ -78,6 +78,14 @@ inline std::vector<Partition> partitions(int64_t shared, int64_t limit, uint32_t
   return out;
 }
 
+// Every `every`-th partition of a list, from the `first`-th: the secondary
+// variants of a suite run on a thinned list (every W still appears).
+inline std::vector<Partition> thinned(const std::vector<Partition>& all, size_t every, size_t first) {
+  std::vector<Partition> out;
+  for (size_t i = first % every; i < all.size(); i += every) out.push_back(all[i]);
+  return out;
+}
+
 // Columns [from, to) of every row, in the same dtype (an exact copy).
 inline HostTensor column_slice(const HostTensor& t, int64_t from, int64_t to) {
   HostTensor s(t.dtype(), {t.rows(), to - from});
