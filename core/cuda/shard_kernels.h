@@ -25,7 +25,6 @@ void launch_shard_select_stats(const ShardSelectStatsJob& job, void* stream);
 
 struct ShardSelectFinishJob {
   GatheredRecords<double> stats;
-  float temperature = 1.0f;  // as given to the stats call: the records' maxima are raw logits
   float kl_threshold = 0.0f;
   Strided1D<float> kl{nullptr, 1};
   Strided1D<uint8_t> keep{nullptr, 1};  // data == nullptr: not wanted
@@ -71,7 +70,7 @@ struct ShardLossBackwardJob {
   LossJob loss;
   ShardColumns cols;
   GatheredRecords<double> stats;
-  int64_t vocab = 0;  // V, the full width: target ids outside [-1, V) fault their row
+  int64_t vocab = 0;  // V, the full width (required): target ids outside [-1, V) fault their row
 };
 void launch_shard_loss_backward(const ShardLossBackwardJob& job, void* stream);
 

@@ -3,7 +3,7 @@
 // against the full width V, the SUM / MEAN reduction) around a row kernel
 // that merges the row's gathered loss stats (shard_records.cuh) into the
 // global maximum M and denominator D, and writes
-//   loss = sum_{v>0} v log v - sum_W vz + w (M / T + log D)
+//   loss = sum_{v>0} v log v - (sum_W vz - w (M / T + log D))
 // (the unsharded loss, sum v log v - sum v log q, regrouped) and the
 // gradient grad_scale (w q - v) / T / D_rows over the shard's own columns
 // with pass 2 of the unsharded kernel (write_gradient,
@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "async_stream.cuh"
 #include "block_reduce.cuh"
@@ -85,7 +86,7 @@ __global__ void __launch_bounds__(kThreads, 2) shard_loss_kernel(ShardLossBackwa
     } else {
       const double log_d = log(all.d);
       const TargetSums s = shard_target_terms<T>(sj, i, z, all.m, t, log_d, grad_coef, target_grad, sum_scratch);
-      loss = s.v_log_v - all.vz + s.w * (double(all.m) / t + log_d);
+      loss = s.v_log_v - (all.vz - s.w * (double(all.m) / t + log_d));
       if (g)
         write_gradient<T>(job, i, z, g, aligned16(z), V, V / kVec, all.m, c2, t, log_d, grad_coef, s.w, target_grad,
                           dynamic_smem, sj.cols.offset);
@@ -118,6 +119,7 @@ void launch_shard_loss_backward(const ShardLossBackwardJob& job, void* stream_ha
       check_cuda(cudaMemsetAsync(job.loss.loss_scalar, 0, sizeof(float), stream), "zeroing the loss");
     return;
   }
+  if (job.vocab <= 0) throw std::logic_error("the sharded loss job's full width V (vocab) is not set");
   int device = 0;
   check_cuda(cudaGetDevice(&device), "reading the current CUDA device");
   const LossScratchMemory mem(n, device, stream);

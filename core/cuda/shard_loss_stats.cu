@@ -34,7 +34,7 @@ __device__ double shard_target_sum(const ShardLossStatsJob& job, int64_t i, cons
   for (int64_t jj = threadIdx.x; jj < job.k; jj += blockDim.x) {
     const int64_t col = int64_t(job.ids.data[i * job.ids.row_stride + jj * job.ids.col_stride]) - job.cols.offset;
     const float v = job.weights.data[i * job.weights.row_stride + jj * job.weights.col_stride];
-    if (col >= 0 && col < job.cols.shared_cols && v > 0.0f) part += double(v) * double(load_one<T>(z, col)) / t;
+    if (col >= 0 && col < job.cols.shared_cols && v > 0.0f) part += double(v) * (double(load_one<T>(z, col)) / t);
   }
   return block_reduce(part, SumD{}, sum_scratch);
 }
@@ -61,7 +61,7 @@ __global__ void __launch_bounds__(kThreads, 2) shard_loss_stats_kernel(ShardLoss
       double* rec = record_at(job.stats, i);
       rec[LossStatsField::z_max] = m_row;
       rec[LossStatsField::d] = all.d;
-      rec[LossStatsField::vz] = vz;
+      rec[LossStatsField::vz] = bad ? 0.0 : vz;
       rec[LossStatsField::fault] = bad ? 1.0 : 0.0;
     }
   }

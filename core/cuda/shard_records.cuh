@@ -20,29 +20,34 @@ __device__ __forceinline__ const T* record_at(const GatheredRecords<T>& g, int64
   return g.data + shard * g.shard_stride + row * g.row_stride;
 }
 
-// A row's gathered select stats reduced to what decides its support: the
-// global raw maxima, and whether the row is a data fault (a NaN / +Inf in
-// any shard, or a side with no finite logit anywhere).
-struct GatheredMaxima {
+// A row's gathered select stats reduced to what decides its support:
+// whether the row is a data fault (a NaN / +Inf in any shard, or a side
+// with no finite logit anywhere), else the global expert maximum as the raw
+// logit. The records hold max z / T; z is a float, so rounding the product
+// back to float recovers it exactly (as on the CPU).
+struct GatheredMax {
   bool fault;
-  float e_max, a_max;
+  float z_max;
 };
-__device__ __forceinline__ GatheredMaxima gathered_maxima(const GatheredRecords<double>& stats, int64_t row) {
-  GatheredMaxima g{false, -INFINITY, -INFINITY};
+__device__ __forceinline__ GatheredMax gathered_expert_max(const GatheredRecords<double>& stats, int64_t row,
+                                                           double t) {
+  bool fault = false;
+  double e_max = -INFINITY, a_max = -INFINITY;
   for (int64_t w = 0; w < stats.shards; ++w) {
     const double* rec = record_at(stats, w, row);
-    g.fault |= rec[SelectStatsField::fault] != 0.0;
-    g.e_max = fmaxf(g.e_max, static_cast<float>(rec[SelectStatsField::e_max]));
-    g.a_max = fmaxf(g.a_max, static_cast<float>(rec[SelectStatsField::a_max]));
+    fault |= rec[SelectStatsField::fault] != 0.0;
+    e_max = fmax(e_max, rec[SelectStatsField::e_max]);
+    a_max = fmax(a_max, rec[SelectStatsField::a_max]);
   }
-  g.fault |= g.e_max == -INFINITY || g.a_max == -INFINITY;
-  return g;
+  if (fault || e_max == -INFINITY || a_max == -INFINITY) return {true, 0.0f};
+  return {false, static_cast<float>(e_max * t)};
 }
 
-// A row's gathered KL statistics merged in shard order, in double (maxima
-// in units of z / T): its KL, NaN for a data fault, +Inf where some shard
-// saw an amateur -Inf under a finite expert logit (as the unsharded kernel).
-__device__ __forceinline__ double gathered_kl(const GatheredRecords<double>& stats, int64_t row, double t) {
+// A row's gathered KL statistics (KlStats as they are: maxima in units of
+// z / T) merged in shard order, in double: its KL, NaN for a data fault,
+// +Inf where some shard saw an amateur -Inf under a finite expert logit (as
+// the unsharded kernel decides it).
+__device__ __forceinline__ double gathered_kl(const GatheredRecords<double>& stats, int64_t row) {
   KlStats all{-INFINITY, -INFINITY, 0.0, 0.0, 0.0};
   bool fault = false, amateur_zero = false;
   for (int64_t w = 0; w < stats.shards; ++w) {
@@ -51,7 +56,7 @@ __device__ __forceinline__ double gathered_kl(const GatheredRecords<double>& sta
       fault = true;
       continue;
     }
-    const KlStats piece{rec[SelectStatsField::e_max] / t, rec[SelectStatsField::a_max] / t,
+    const KlStats piece{rec[SelectStatsField::e_max], rec[SelectStatsField::a_max],
                         rec[SelectStatsField::dE], rec[SelectStatsField::dA], rec[SelectStatsField::s]};
     amateur_zero |= piece.s == INFINITY;
     all = merge(all, piece);
@@ -70,17 +75,18 @@ struct GatheredLoss {
 };
 __device__ __forceinline__ GatheredLoss gathered_loss(const GatheredRecords<double>& stats, int64_t row, double t) {
   GatheredLoss g{false, -INFINITY, 0.0, 0.0};
+  double m = -INFINITY;
   for (int64_t w = 0; w < stats.shards; ++w) {
     const double* rec = record_at(stats, w, row);
     g.fault |= rec[LossStatsField::fault] != 0.0;
-    g.m = fmaxf(g.m, static_cast<float>(rec[LossStatsField::z_max]));
+    m = fmax(m, rec[LossStatsField::z_max]);
   }
-  if (g.fault || g.m == -INFINITY) return g;
-  const double m = double(g.m) / t;
+  g.m = static_cast<float>(m);  // a float logit: exact
+  if (g.fault || m == -INFINITY) return g;
   for (int64_t w = 0; w < stats.shards; ++w) {
     const double* rec = record_at(stats, w, row);
     const double d = rec[LossStatsField::d];
-    if (d > 0.0) g.d += d * exp(rec[LossStatsField::z_max] / t - m);
+    if (d > 0.0) g.d += d * exp((rec[LossStatsField::z_max] - m) / t);
     g.vz += rec[LossStatsField::vz];
   }
   return g;

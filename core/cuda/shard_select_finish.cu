@@ -19,7 +19,7 @@ constexpr int kFinishThreads = 256;
 __global__ void __launch_bounds__(kFinishThreads) shard_select_finish_kernel(ShardSelectFinishJob job) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; r < job.stats.rows; r += step) {
-    const float kl = static_cast<float>(gathered_kl(job.stats, r, job.temperature));
+    const float kl = static_cast<float>(gathered_kl(job.stats, r));
     job.kl.data[r * job.kl.stride] = kl;
     if (job.keep.data) job.keep.data[r * job.keep.stride] = kl == kl && kl > job.kl_threshold ? 1 : 0;
   }

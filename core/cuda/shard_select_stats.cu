@@ -2,7 +2,8 @@
 // shard's shared columns once with the select pass of the unsharded kernel
 // (scan_pair_row, select_targets_row.cuh: the same chunks, the same
 // per-thread KL statistics), merges them across the block in double and
-// writes the row's record raw: e_max, a_max, dE, dA, s, fault.
+// writes the row's record: its KlStats as merged (e_max, a_max in units of
+// z / T, as the CPU form writes them), dE, dA, s, fault.
 // CPU form: core/cpu/shard_select_stats.cpp.
 //
 // Bytes per row: reads both shard rows once, S_r * (sizeof expert + sizeof
@@ -42,8 +43,8 @@ __global__ void __launch_bounds__(kThreads, 2) shard_select_stats_kernel(ShardSe
     const RowKl kl = block_row_kl(ts, t, kl_scratch);
     if (threadIdx.x == 0) {
       double* rec = record_at(job.stats, r);
-      rec[SelectStatsField::e_max] = mx.zmaxE;
-      rec[SelectStatsField::a_max] = mx.zmaxA;
+      rec[SelectStatsField::e_max] = kl.all.mE;  // = max z_E / T
+      rec[SelectStatsField::a_max] = kl.all.mA;
       rec[SelectStatsField::dE] = kl.all.dE;
       rec[SelectStatsField::dA] = kl.all.dA;
       rec[SelectStatsField::s] = kl.amateur_zero ? INFINITY : kl.all.s;

@@ -108,13 +108,13 @@ __global__ void __launch_bounds__(kThreads) shard_candidates_kernel(ShardCandida
     if (job.rows.data) r = job.rows.data[j * job.rows.stride];
     // An index the host could not check is a fault of this row, as in 1.0.
     const bool row_ok = r >= 0 && r < job.expert.rows && r < job.stats.rows;
-    const GatheredMaxima g = row_ok ? gathered_maxima(job.stats, r) : GatheredMaxima{true, 0.0f, 0.0f};
+    const GatheredMax g = row_ok ? gathered_expert_max(job.stats, r, t) : GatheredMax{true, 0.0f};
     if (g.fault) {
       write_candidate_padding(rec, 0, k);
       if (threadIdx.x == 0) rec[0] = -1.0f;
       continue;  // block-uniform: no shared state touched
     }
-    const SupportTest test{g.e_max, candidate_threshold(g.e_max, static_cast<float>(t * job.log_beta)), t,
+    const SupportTest test{g.z_max, candidate_threshold(g.z_max, static_cast<float>(t * job.log_beta)), t,
                            job.log_beta};
     const void* erow = row_ptr<TE>(job.expert, r);
     const void* arow = row_ptr<TA>(job.amateur, r);
