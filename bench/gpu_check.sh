@@ -21,7 +21,7 @@
 # minutes, after the main check on the same machine reuses its build;
 # GPU_CHECK_DRIVER_DEVICE=cpu runs it on the CPU, to try the script here).
 # Results go to $OUT (default out/gpu_check): summary.md, bench_cuda.json,
-# bench_cuda_lean.json, bench_cuda_cluster.json, tests.txt, sanitizer.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
+# bench_cuda_lean.json, bench_cuda_cluster.json, tests.txt, sanitizer.txt, sanitizer_shard.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
 # Build dependencies the GPU image lacks (GoogleTest, Google Benchmark,
 # DLPack) come from .gpu_deps/, staged here by scripts/stage_gpu_deps.sh.
 set -uo pipefail
@@ -128,6 +128,23 @@ LR_TEST_DEVICE=cuda timeout 240 "$BUILD/tests/lr_tests" --gtest_filter='-Argumen
   >"$OUT/tests.txt" 2>&1
 echo "lr_tests (cuda) exit $?" | tee -a "$OUT/steps.log"
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tee -a "$OUT/steps.log"
+
+# The vocabulary-sharded calls (ABI 1.1, core/cuda/shard_*.cu): their suites
+# (every partition into 1 to 8 shards, against the brute force and the
+# unsharded calls) ran above through the device shim; here their verdict on
+# its own line, then a memcheck and a racecheck of the bf16 cases (new
+# kernels: shared-memory candidate buffers, radix selection over the union).
+log "sharded calls (lr_shard_*) on the GPU"
+shard_suites='*Shard*'
+LR_TEST_DEVICE=cuda timeout 120 "$BUILD/tests/lr_tests" --gtest_filter="$shard_suites" >>"$OUT/tests.txt" 2>&1
+echo "lr_tests (cuda, $shard_suites) exit $?" | tee -a "$OUT/steps.log"
+grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
+for tool in memcheck racecheck; do
+  LR_TEST_DEVICE=cuda timeout 90 compute-sanitizer --tool "$tool" --error-exitcode 9 \
+    "$BUILD/tests/lr_tests" --gtest_filter='*Shard*/bf16:ShardSelectMixed.*' >>"$OUT/sanitizer_shard.txt" 2>&1
+  echo "$tool, sharded suites (bf16), exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer_shard.txt" | tail -1 | tee -a "$OUT/steps.log"
+done
 
 # The suites matching FILTER again on the GPU with VARIABLE=1 (another form of a kernel).
 suites_with() {  # VARIABLE FILTER WHAT
