@@ -17,7 +17,7 @@ class DLTensorView {
   explicit DLTensorView(const at::Tensor& t) {
     if (!t.device().is_cpu() && !t.device().is_cuda())
       throw std::invalid_argument("DLTensorView: CPU or CUDA tensors only");
-    if (t.dim() > 2) throw std::invalid_argument("DLTensorView: at most 2 dimensions");
+    if (t.dim() > 3) throw std::invalid_argument("DLTensorView: at most 3 dimensions");
     for (int64_t d = 0; d < t.dim(); ++d) {
       shape_[d] = t.size(d);
       strides_[d] = t.stride(d);
@@ -42,13 +42,14 @@ class DLTensorView {
       case at::kBFloat16: return DLDataType{kDLBfloat, 16, 1};
       case at::kInt: return DLDataType{kDLInt, 32, 1};
       case at::kLong: return DLDataType{kDLInt, 64, 1};
+      case at::kDouble: return DLDataType{kDLFloat, 64, 1};
       case at::kByte: return DLDataType{kDLUInt, 8, 1};
       default: throw std::invalid_argument("DLTensorView: unsupported dtype");
     }
   }
   DLTensor tensor_{};
-  std::array<int64_t, 2> shape_{};
-  std::array<int64_t, 2> strides_{};
+  std::array<int64_t, 3> shape_{};
+  std::array<int64_t, 3> strides_{};
 };
 
 }  // namespace lrbench

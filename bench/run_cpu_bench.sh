@@ -40,20 +40,8 @@ grep -qw avx512f /proc/cpuinfo && cpu_fm="$cpu_fm, AVX-512" || cpu_fm="$cpu_fm, 
 
 # Let the load of the build (or anything else) settle first, for up to
 # LR_BENCH_QUIET_WAIT_S seconds (default 180).
-quiet_wait=${LR_BENCH_QUIET_WAIT_S:-180}
-while [ "$quiet_wait" -gt 0 ] &&
-      awk -v n="$(nproc)" '{exit !($1 > 0.25 * n)}' /proc/loadavg; do
-  [ "$quiet_wait" = "${LR_BENCH_QUIET_WAIT_S:-180}" ] &&
-    echo "run_cpu_bench.sh: waiting for the load average ($(cut -d' ' -f1 /proc/loadavg)) to settle..." >&2
-  sleep 10
-  quiet_wait=$((quiet_wait - 10))
-done
-load=$(cut -d' ' -f1-3 /proc/loadavg)
-# Timings on a busy machine are noise: say so (in the report too).
-busy=$(awk -v n="$(nproc)" '{print ($1 > 0.25 * n) ? "yes" : "no"}' /proc/loadavg)
-if [ "$busy" = yes ]; then
-  echo "run_cpu_bench.sh: warning: load average $load on $(nproc) CPUs; timings will be noisy" >&2
-fi
+. "$root/bench/wait_for_quiet.sh"
+wait_for_quiet run_cpu_bench.sh
 
 mkdir -p bench/results
 out_md="bench/results/${date_utc}-cpu-${commit}.md"

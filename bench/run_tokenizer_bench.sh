@@ -43,21 +43,10 @@ fi
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 
 # Let the load of the build (or anything else) settle first.
-quiet_wait=${LR_BENCH_QUIET_WAIT_S:-180}
-while [ "$quiet_wait" -gt 0 ] &&
-      awk -v n="$(nproc)" '{exit !($1 > 0.25 * n)}' /proc/loadavg; do
-  [ "$quiet_wait" = "${LR_BENCH_QUIET_WAIT_S:-180}" ] &&
-    echo "run_tokenizer_bench.sh: waiting for the load average ($(cut -d' ' -f1 /proc/loadavg)) to settle..." >&2
-  sleep 10
-  quiet_wait=$((quiet_wait - 10))
-done
-load=$(cut -d' ' -f1-3 /proc/loadavg)
+. "$root/bench/wait_for_quiet.sh"
+wait_for_quiet run_tokenizer_bench.sh
 date_utc=$(date -u +%Y-%m-%d)
 stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-busy=$(awk -v n="$(nproc)" '{print ($1 > 0.25 * n) ? "yes" : "no"}' /proc/loadavg)
-if [ "$busy" = yes ]; then
-  echo "run_tokenizer_bench.sh: warning: load average $load on $(nproc) CPUs; timings will be noisy" >&2
-fi
 
 cpp_out=$("$bin" "$tok_dir" "$data" "$passes")
 echo "$cpp_out"
