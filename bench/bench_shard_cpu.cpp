@@ -12,9 +12,13 @@
 // gathered_B_per_row (what the collective hands each rank per row: W times a
 // rank's record).
 //
-// Own flags (after Google Benchmark's): --lr_rows=N --lr_vocab=V.
+// Own flags (after Google Benchmark's): --lr_rows=N --lr_vocab=V
+// --lr_device=cpu|cuda (cuda: every tensor on the GPU, the calls on the
+// default stream, each iteration ended by a device synchronisation;
+// bench/gpu_check.sh runs it so).
 #include <benchmark/benchmark.h>
 #include <lightreasoner/lightreasoner.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -38,6 +42,19 @@ using namespace lrbench;
 
 constexpr float kBeta = 0.2f;
 constexpr int64_t kK = 8;
+at::Device g_device = at::kCPU;  // --lr_device
+
+at::TensorOptions on_device(at::ScalarType t) { return at::TensorOptions().dtype(t).device(g_device); }
+
+LrTargetsOut targets_on_device(int64_t rows, int64_t k) {
+  LrTargetsOut t = alloc_targets(rows, k);
+  return LrTargetsOut{t.ids.to(g_device), t.weights.to(g_device), t.support.to(g_device)};
+}
+
+// Ends a timed iteration: on the GPU, when its work is done.
+void finish_iteration() {
+  if (g_device.is_cuda()) torch::cuda::synchronize();
+}
 
 void check(lr_status s, const char* what) {
   if (s != LR_OK)
@@ -85,17 +102,17 @@ std::unique_ptr<ShardedCase> make_sharded(Case& c, int64_t shards) {
     s->expert.push_back(c.logits.expert.narrow(1, v0, width));
     s->amateur.push_back(c.logits.amateur.narrow(1, v0, width));
     s->grad.push_back(c.grad.narrow(1, v0, width));
-    s->select_stats.push_back(at::zeros({n, LR_SHARD_SELECT_STATS}, at::kDouble));
-    s->candidates.push_back(at::zeros({n, LR_SHARD_CANDIDATES(kK)}, at::kFloat));
-    s->loss_stats.push_back(at::zeros({n, LR_SHARD_LOSS_STATS}, at::kDouble));
+    s->select_stats.push_back(at::zeros({n, LR_SHARD_SELECT_STATS}, on_device(at::kDouble)));
+    s->candidates.push_back(at::zeros({n, LR_SHARD_CANDIDATES(kK)}, on_device(at::kFloat)));
+    s->loss_stats.push_back(at::zeros({n, LR_SHARD_LOSS_STATS}, on_device(at::kDouble)));
   }
-  s->all_select = at::zeros({shards, n, LR_SHARD_SELECT_STATS}, at::kDouble);
-  s->all_candidates = at::zeros({shards, n, LR_SHARD_CANDIDATES(kK)}, at::kFloat);
-  s->all_loss = at::zeros({shards, n, LR_SHARD_LOSS_STATS}, at::kDouble);
-  s->kl = at::zeros({n}, at::kFloat);
-  s->keep = at::zeros({n}, at::kByte);
-  s->loss = at::zeros({1}, at::kFloat);
-  s->targets = alloc_targets(n, kK);
+  s->all_select = at::zeros({shards, n, LR_SHARD_SELECT_STATS}, on_device(at::kDouble));
+  s->all_candidates = at::zeros({shards, n, LR_SHARD_CANDIDATES(kK)}, on_device(at::kFloat));
+  s->all_loss = at::zeros({shards, n, LR_SHARD_LOSS_STATS}, on_device(at::kDouble));
+  s->kl = at::zeros({n}, on_device(at::kFloat));
+  s->keep = at::zeros({n}, on_device(at::kByte));
+  s->loss = at::zeros({1}, on_device(at::kFloat));
+  s->targets = targets_on_device(n, kK);
   return s;
 }
 
@@ -177,7 +194,10 @@ void register_pair(const std::string& name, int64_t bytes, int64_t rows, double 
                    std::function<void()> fn) {
   benchmark::RegisterBenchmark(name.c_str(),
                                [=](benchmark::State& st) {
-                                 for (auto _ : st) fn();
+                                 for (auto _ : st) {
+                                   fn();
+                                   finish_iteration();
+                                 }
                                  st.SetBytesProcessed(st.iterations() * bytes);
                                  st.counters["rows/s"] = benchmark::Counter(
                                      static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
@@ -222,6 +242,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a.rfind("--lr_rows=", 0) == 0) rows = std::atoll(a.c_str() + 10);
     else if (a.rfind("--lr_vocab=", 0) == 0) vocab = std::atoll(a.c_str() + 11);
+    else if (a == "--lr_device=cuda") g_device = at::Device(at::kCUDA);
+    else if (a == "--lr_device=cpu") g_device = at::Device(at::kCPU);
     else {
       std::cerr << "lr_bench_shard_cpu: unknown flag " << a << "\n";
       return 2;
@@ -229,7 +251,7 @@ int main(int argc, char** argv) {
   }
   const uint32_t abi = lr_abi_version();
   std::cout << "lightreasoner ABI " << (abi >> 16) << "." << (abi & 0xffff) << ": " << lr_build_info()
-            << "\nN=" << rows << " V=" << vocab << " K=" << kK << "\n";
+            << "\nN=" << rows << " V=" << vocab << " K=" << kK << " device=" << g_device << "\n";
   benchmark::AddCustomContext("lr_build_info", lr_build_info());
 
   std::vector<std::unique_ptr<Case>> cases;
@@ -239,12 +261,14 @@ int main(int argc, char** argv) {
     auto c = std::make_unique<Case>();
     c->dtype_name = name;
     c->logits = make_logits(rows, vocab, dtype, /*seed=*/20250101);
+    c->logits.expert = c->logits.expert.to(g_device);
+    c->logits.amateur = c->logits.amateur.to(g_device);
     c->loss_targets = torch_targets(c->logits.expert, c->logits.amateur, kK, kBeta);
-    c->kl = at::zeros({rows}, at::kFloat);
-    c->keep = at::zeros({rows}, at::kByte);
-    c->loss = at::zeros({1}, at::kFloat);
+    c->kl = at::zeros({rows}, on_device(at::kFloat));
+    c->keep = at::zeros({rows}, on_device(at::kByte));
+    c->loss = at::zeros({1}, on_device(at::kFloat));
     c->grad = at::zeros_like(c->logits.expert);
-    c->targets = alloc_targets(rows, kK);
+    c->targets = targets_on_device(rows, kK);
     for (int64_t w : {1, 2, 4}) {
       c->sharded.push_back(make_sharded(*c, w));
       ok &= agrees(*c, *c->sharded.back());

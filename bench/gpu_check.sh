@@ -7,7 +7,9 @@
 #      LibTorch adapter's tests and the Python binding's PyTorch tests (CUDA
 #      tensors included), and a memcheck of a few suites under compute-sanitizer;
 #   3. runs lr_bench_cuda (ours vs LibTorch CUDA composites, bf16,
-#      N in {1024, 8192}, V = 151936) and writes a Markdown summary.
+#      N in {1024, 8192}, V = 151936), lr_bench_shard_cpu on the GPU (the
+#      sharded calls against the unsharded ones, 1, 2 and 4 shards) and
+#      writes a Markdown summary.
 # The build has the experimental kernel forms compiled in
 # (-DLR_CUDA_EXPERIMENTAL=ON, core/cuda/experimental/): the select/targets
 # pass's lean form (LR_CUDA_SELECT_TARGETS_LEAN=1) and the loss's single-read
@@ -21,7 +23,7 @@
 # minutes, after the main check on the same machine reuses its build;
 # GPU_CHECK_DRIVER_DEVICE=cpu runs it on the CPU, to try the script here).
 # Results go to $OUT (default out/gpu_check): summary.md, bench_cuda.json,
-# bench_cuda_lean.json, bench_cuda_cluster.json, tests.txt, sanitizer.txt, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
+# bench_cuda_lean.json, bench_cuda_cluster.json, tests.txt, sanitizer.txt, sanitizer_shard.txt, bench_shard_cuda.{txt,json}, build.log, steps.log, ncu.txt. Budget: under 8 minutes.
 # Build dependencies the GPU image lacks (GoogleTest, Google Benchmark,
 # DLPack) come from .gpu_deps/, staged here by scripts/stage_gpu_deps.sh.
 set -uo pipefail
@@ -109,7 +111,7 @@ fi
 # All targets in one ninja run that keeps going past a failure (-k 0), so
 # that one broken target still leaves the others to run.
 log "build"
-targets="lightreasoner lr_tests lr_torch_tests lr_bench_cuda"
+targets="lightreasoner lr_tests lr_torch_tests lr_bench_cuda lr_bench_shard_cpu"
 [ "${GPU_CHECK_PART:-all}" = adapter ] && targets="lightreasoner lr_torch_tests"
 cmake --build "$BUILD" -j "$JOBS" --target $targets -- -k 0 \
   >>"$OUT/build.log" 2>&1 || { log "build had FAILURES"; grep -E "error|FAILED" "$OUT/build.log" | head -30 | tee -a "$OUT/steps.log"; }
@@ -128,6 +130,23 @@ LR_TEST_DEVICE=cuda timeout 240 "$BUILD/tests/lr_tests" --gtest_filter='-Argumen
   >"$OUT/tests.txt" 2>&1
 echo "lr_tests (cuda) exit $?" | tee -a "$OUT/steps.log"
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tee -a "$OUT/steps.log"
+
+# The vocabulary-sharded calls (ABI 1.1, core/cuda/shard_*.cu): their suites
+# (every partition into 1 to 8 shards, against the brute force and the
+# unsharded calls) ran above through the device shim; here their verdict on
+# its own line, then a memcheck and a racecheck of the bf16 cases (new
+# kernels: shared-memory candidate buffers, radix selection over the union).
+log "sharded calls (lr_shard_*) on the GPU"
+shard_suites='*Shard*'
+LR_TEST_DEVICE=cuda timeout 120 "$BUILD/tests/lr_tests" --gtest_filter="$shard_suites" >>"$OUT/tests.txt" 2>&1
+echo "lr_tests (cuda, $shard_suites) exit $?" | tee -a "$OUT/steps.log"
+grep -E "^\[  (PASSED|FAILED) " "$OUT/tests.txt" | tail -3 | tee -a "$OUT/steps.log"
+for tool in memcheck racecheck; do
+  LR_TEST_DEVICE=cuda timeout 90 compute-sanitizer --tool "$tool" --error-exitcode 9 \
+    "$BUILD/tests/lr_tests" --gtest_filter='*Shard*/bf16:ShardSelectMixed.*' >>"$OUT/sanitizer_shard.txt" 2>&1
+  echo "$tool, sharded suites (bf16), exit $? (0 clean, 9 errors found, 124 time limit)" | tee -a "$OUT/steps.log"
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitizer_shard.txt" | tail -1 | tee -a "$OUT/steps.log"
+done
 
 # The suites matching FILTER again on the GPU with VARIABLE=1 (another form of a kernel).
 suites_with() {  # VARIABLE FILTER WHAT
@@ -178,6 +197,12 @@ timeout 200 "$BUILD/bench/lr_bench_cuda" --benchmark_repetitions=3 --benchmark_r
   --benchmark_out="$OUT/bench_cuda.json" --benchmark_out_format=json >"$OUT/bench_cuda.txt" 2>&1
 echo "lr_bench_cuda exit $?" | tee -a "$OUT/steps.log"
 grep -E "^parity|^device" "$OUT/bench_cuda.txt" | tee -a "$OUT/steps.log"
+
+log "sharded calls against the unsharded ones on the GPU (1, 2, 4 shards in one process, N = 1024)"
+timeout 120 "$BUILD/bench/lr_bench_shard_cpu" --lr_device=cuda --lr_rows=1024 \
+  --benchmark_out="$OUT/bench_shard_cuda.json" --benchmark_out_format=json >"$OUT/bench_shard_cuda.txt" 2>&1
+echo "lr_bench_shard_cpu --lr_device=cuda exit $?" | tee -a "$OUT/steps.log"
+grep -E "^agreement|^(select|targets_k8|loss_backward)/" "$OUT/bench_shard_cuda.txt" | tee -a "$OUT/steps.log"
 
 log "loss kernel: a grid of 1 and 2 rows in flight per SM, beside the default (one block per row)"
 for rows_per_sm in 1 2; do

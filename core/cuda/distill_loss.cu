@@ -31,7 +31,9 @@
 #include "block_reduce.cuh"
 #include "cuda_kernels.h"
 #include "cuda_status.h"
+#include "distill_loss_passes.cuh"
 #include "distill_loss_row.cuh"
+#include "distill_loss_steps.h"
 #include "elements.cuh"
 #include "scratch_pool.h"
 #include "smem_opt_in.h"
@@ -43,7 +45,8 @@
 namespace lr::core::cuda {
 namespace {
 
-__global__ void check_targets_kernel(LossJob job, LossScratch scratch) {
+// vocab: the full width V the ids index (the logits' own width unsharded).
+__global__ void check_targets_kernel(LossJob job, int64_t vocab, LossScratch scratch) {
   const int lane = threadIdx.x & 31;
   const int64_t warps_per_grid = int64_t(gridDim.x) * (blockDim.x / 32);
   for (int64_t i = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5); i < job.logits.rows;
@@ -55,7 +58,7 @@ __global__ void check_targets_kernel(LossJob job, LossScratch scratch) {
       const int32_t id = ids[j * job.ids.col_stride];
       const float v = w[j * job.weights.col_stride];
       any |= id >= 0;
-      invalid |= id < -1 || id >= job.logits.cols || !(v >= 0.0f) || v == INFINITY || (id == -1 && v != 0.0f);
+      invalid |= id < -1 || id >= vocab || !(v >= 0.0f) || v == INFINITY || (id == -1 && v != 0.0f);
       if (id >= 0)
         for (int64_t q = 0; q < j; ++q) invalid |= ids[q * job.ids.col_stride] == id;
     }
@@ -66,47 +69,6 @@ __global__ void check_targets_kernel(LossJob job, LossScratch scratch) {
       if (invalid || any) atomicAdd(scratch.counted, 1ull);
     }
   }
-}
-
-// Pass 1: this thread's softmax statistics of row z (SoftmaxScan,
-// distill_loss_row.cuh). The same chunks of eight whatever the alignment
-// (load_raw): a row's loss and gradient do not depend on where it or its
-// gradient sit. Aligned rows stream through shared memory (cp.async); others
-// two chunks per step, the next two loaded before these are used.
-template <class T>
-__device__ __forceinline__ SoftmaxScan scan_row(const void* z, bool z_aligned, int64_t V, int64_t chunks, float c2,
-                                                unsigned char* pipeline_smem) {
-  SoftmaxScan scan;
-  auto add_stats = [&](const float* x, int n) { scan.add(x, n, c2); };
-  const int64_t B = blockDim.x;
-  if (z_aligned) {
-    stream_row<T>(z, chunks, threadIdx.x, B, pipeline_smem,
-                  [&](const float (&x)[kVec], int64_t) { add_stats(x, kVec); });
-  } else {  // register path: the same chunks in the same order
-    int64_t c = threadIdx.x;
-    RawChunk<T> r0{}, r1{};
-    if (c < chunks) r0 = load_raw<T>(z, c, false);
-    if (c + B < chunks) r1 = load_raw<T>(z, c + B, false);
-    for (; c < chunks; c += 2 * B) {
-      RawChunk<T> n0{}, n1{};
-      if (c + 2 * B < chunks) n0 = load_raw<T>(z, c + 2 * B, false);
-      if (c + 3 * B < chunks) n1 = load_raw<T>(z, c + 3 * B, false);
-      float x[kVec];
-      unpack(r0, x);
-      add_stats(x, kVec);
-      if (c + B < chunks) {
-        unpack(r1, x);
-        add_stats(x, kVec);
-      }
-      r0 = n0;
-      r1 = n1;
-    }
-  }
-  for (int64_t jj = chunks * kVec + threadIdx.x; jj < V; jj += B) {
-    const float x = load_one<T>(z, jj);
-    add_stats(&x, 1);
-  }
-  return scan;
 }
 
 // The row's loss at its target ids (every thread gets it), the gradient at
@@ -128,63 +90,6 @@ __device__ __forceinline__ double target_terms(const LossJob& job, int64_t i, co
     target_grad[jj] = static_cast<float>(grad_coef / t * (w_total * exp(log_q) - v));
   }
   return block_reduce(part, SumD{}, sum_scratch);  // its barrier also orders the reads above before any write
-}
-
-// Pass 2 (reverse order, so the row's tail is still in L2 from pass 1): the
-// dense part coef * w * q, with q = 2^((x - m) c2 - log2 d), pipelined like
-// pass 1; then the target ids. Each chunk is read before it is written, so
-// g == z is safe.
-template <class T>
-__device__ __forceinline__ void write_gradient(const LossJob& job, int64_t i, const void* z, void* g, bool z_aligned,
-                                               int64_t V, int64_t chunks, float m_row, float c2, double t,
-                                               double log_d, double grad_coef, double w_total,
-                                               const float* target_grad, unsigned char* pipeline_smem) {
-  const int64_t B = blockDim.x;
-  const float coef = static_cast<float>(grad_coef / t * w_total);
-  const float log2_d_f = static_cast<float>(log_d * 1.4426950408889634);
-  const bool g_aligned = aligned16(g);
-  auto softmax_part = [&](float (&x)[kVec]) {
-#pragma unroll
-    for (int q = 0; q < kVec; ++q) x[q] = coef * fast_exp2((x[q] - m_row) * c2 - log2_d_f);
-  };
-  const int64_t tail_begin = chunks * kVec;
-  for (int64_t jj = V - 1 - threadIdx.x; jj >= tail_begin; jj -= B)
-    store_one<T>(g, jj, coef * fast_exp2((load_one<T>(z, jj) - m_row) * c2 - log2_d_f));
-  if (z_aligned) {
-    stream_row<T>(z, chunks, chunks - 1 - threadIdx.x, -B, pipeline_smem, [&](const float (&xin)[kVec], int64_t c) {
-      float x[kVec];
-#pragma unroll
-      for (int q = 0; q < kVec; ++q) x[q] = xin[q];
-      softmax_part(x);
-      store_chunk<T>(g, c, g_aligned, x);
-    });
-  } else {
-    int64_t c = chunks - 1 - threadIdx.x;
-    RawChunk<T> r0{}, r1{};
-    if (c >= 0) r0 = load_raw<T>(z, c, false);
-    if (c - B >= 0) r1 = load_raw<T>(z, c - B, false);
-    for (; c >= 0; c -= 2 * B) {
-      RawChunk<T> n0{}, n1{};
-      if (c - 2 * B >= 0) n0 = load_raw<T>(z, c - 2 * B, false);
-      if (c - 3 * B >= 0) n1 = load_raw<T>(z, c - 3 * B, false);
-      float x[kVec];
-      unpack(r0, x);
-      softmax_part(x);
-      store_chunk<T>(g, c, g_aligned, x);
-      if (c - B >= 0) {
-        unpack(r1, x);
-        softmax_part(x);
-        store_chunk<T>(g, c - B, g_aligned, x);
-      }
-      r0 = n0;
-      r1 = n1;
-    }
-  }
-  __syncthreads();
-  for (int64_t jj = threadIdx.x; jj < job.k; jj += blockDim.x) {
-    const int32_t id = job.ids.data[i * job.ids.row_stride + jj * job.ids.col_stride];
-    if (id >= 0) store_one<T>(g, id, target_grad[jj]);
-  }
 }
 
 template <class T>
@@ -287,6 +192,27 @@ void launch_loss(const LossJob& job, const LossScratch& scratch, int device, cud
 
 }  // namespace
 
+LossScratchMemory::LossScratchMemory(int64_t n, int device, cudaStream_t stream)
+    : mem_(8 + (size_t(n) + 7) / 8 * 8 + size_t(n) * sizeof(double), device, stream) {
+  const size_t status_bytes = (size_t(n) + 7) / 8 * 8;
+  view_.counted = static_cast<unsigned long long*>(mem_.data());
+  view_.status = reinterpret_cast<uint8_t*>(view_.counted + 1);
+  view_.row_loss = reinterpret_cast<double*>(view_.status + status_bytes);
+  check_cuda(cudaMemsetAsync(view_.counted, 0, 8, stream), "zeroing the row count");
+}
+
+void launch_target_check(const LossJob& job, int64_t vocab, const LossScratch& scratch, cudaStream_t stream) {
+  const int check_blocks = static_cast<int>(std::min<int64_t>((job.logits.rows + 7) / 8, 65535));
+  check_targets_kernel<<<check_blocks, 256, 0, stream>>>(job, vocab, scratch);
+  check_cuda(cudaGetLastError(), "launching the target check kernel");
+}
+
+void launch_loss_reduction(const LossJob& job, const LossScratch& scratch, cudaStream_t stream) {
+  if (job.reduction == LossReduction::None) return;
+  reduce_loss_kernel<<<1, kThreads, 0, stream>>>(job, scratch);
+  check_cuda(cudaGetLastError(), "launching the loss reduction kernel");
+}
+
 void launch_distill_loss(const LossJob& job, void* stream_handle) {
   const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
   const int64_t n = job.logits.rows;
@@ -296,26 +222,15 @@ void launch_distill_loss(const LossJob& job, void* stream_handle) {
   }
   int device = 0;
   check_cuda(cudaGetDevice(&device), "reading the current CUDA device");
-  const size_t status_bytes = (size_t(n) + 7) / 8 * 8;
-  StreamScratch mem(8 + status_bytes + size_t(n) * sizeof(double), device, stream);
-  LossScratch scratch;
-  scratch.counted = static_cast<unsigned long long*>(mem.data());
-  scratch.status = reinterpret_cast<uint8_t*>(scratch.counted + 1);
-  scratch.row_loss = reinterpret_cast<double*>(scratch.status + status_bytes);
-  check_cuda(cudaMemsetAsync(scratch.counted, 0, 8, stream), "zeroing the row count");
-
-  const int check_blocks = static_cast<int>(std::min<int64_t>((n + 7) / 8, 65535));
-  check_targets_kernel<<<check_blocks, 256, 0, stream>>>(job, scratch);
-  check_cuda(cudaGetLastError(), "launching the target check kernel");
+  const LossScratchMemory mem(n, device, stream);
+  const LossScratch& scratch = mem.view();
+  launch_target_check(job, job.logits.cols, scratch, stream);
   switch (job.logits.type) {
     case ElemType::F32: launch_loss<F32>(job, scratch, device, stream); break;
     case ElemType::BF16: launch_loss<BF16>(job, scratch, device, stream); break;
     case ElemType::F16: launch_loss<F16>(job, scratch, device, stream); break;
   }
-  if (job.reduction != LossReduction::None) {
-    reduce_loss_kernel<<<1, kThreads, 0, stream>>>(job, scratch);
-    check_cuda(cudaGetLastError(), "launching the loss reduction kernel");
-  }
+  launch_loss_reduction(job, scratch, stream);
 }
 
 }  // namespace lr::core::cuda

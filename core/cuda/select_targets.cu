@@ -38,19 +38,6 @@
 namespace lr::core::cuda {
 namespace {
 
-constexpr int kMinCandidates = 1024;
-
-int candidate_capacity(int64_t k) {
-  if (k <= 0) return 0;
-  const int64_t rounded = (k + 31) / 32 * 32;
-  return static_cast<int>(std::max<int64_t>(kMinCandidates, rounded));
-}
-
-size_t candidate_bytes(int capacity) {
-  // val (double) first for alignment, then the 4-byte arrays.
-  return size_t(capacity) * (sizeof(double) + 4 * sizeof(int32_t));
-}
-
 // Dynamic shared memory ahead of the candidates: the experimental cp.async
 // form's pipeline slots, when it runs.
 template <class TE, class TA>
@@ -61,16 +48,6 @@ __host__ __device__ __forceinline__ size_t pipeline_bytes(bool use_async) {
   (void)use_async;
   return 0;
 #endif
-}
-
-int max_optin_smem() {
-  static const int value = [] {
-    int device = 0, bytes = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    return bytes;
-  }();
-  return value;
 }
 
 // The target phase of a scanned row: padding for a fault (or a row not kept
@@ -106,13 +83,8 @@ __global__ void __launch_bounds__(kThreads, 2)
   __shared__ LeanScratch lean_scratch;
 #endif
 
-  Candidates cand;  // the candidate arrays, after the pipeline slots
-  cand.capacity = capacity;
-  cand.val = reinterpret_cast<double*>(dynamic_smem + pipeline_bytes<TE, TA>(use_async));
-  cand.id = reinterpret_cast<int32_t*>(cand.val + capacity);
-  cand.ze = reinterpret_cast<float*>(cand.id + capacity);
-  cand.za = cand.ze + capacity;
-  cand.rank = reinterpret_cast<int32_t*>(cand.za + capacity);
+  // the candidate arrays, after the pipeline slots
+  Candidates cand = candidates_at(dynamic_smem + pipeline_bytes<TE, TA>(use_async), capacity);
 
   const bool want_kl = job.kl.data != nullptr;
   const bool want_targets = job.k > 0;

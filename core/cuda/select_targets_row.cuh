@@ -167,17 +167,14 @@ __device__ __forceinline__ void consume(ThreadScan& ts, const float* e, const fl
   }
 }
 
-// The exact form of the streaming pass (the default): per-thread statistics
-// as above, merged pairwise in double across the block. Aligned rows are
-// read with 16-byte loads, others element by element in the same chunks of
-// eight (so the same sums); with the experimental cp.async form
-// (use_async), aligned rows go through shared memory.
+// The exact form of the streaming pass (the default), one thread's share of
+// columns [0, S): per-thread statistics as above. Aligned rows are read with
+// 16-byte loads, others element by element in the same chunks of eight (so
+// the same sums); with the experimental cp.async form (use_async), aligned
+// rows go through shared memory.
 template <class TE, class TA>
-__device__ RowScanResult exact_scan_row(const SelectTargetsJob& job, int64_t j, const void* erow, const void* arow,
-                                        const ScanConsts& consts, Candidates& cand, RowShared& rs, bool use_async,
-                                        unsigned char* pipeline_smem, KlStats* kl_scratch, float* max_scratch) {
-  const double t = job.temperature;
-  const int64_t S = job.shared_vocab;
+__device__ ThreadScan scan_pair_row(const void* erow, const void* arow, int64_t S, const ScanConsts& consts,
+                                    Candidates& cand, RowShared& rs, bool use_async, unsigned char* pipeline_smem) {
   ThreadScan ts;
   const bool aligned = aligned16(erow) && aligned16(arow);
   const int64_t chunks = S / kVec;
@@ -189,6 +186,9 @@ __device__ RowScanResult exact_scan_row(const SelectTargetsJob& job, int64_t j, 
                           consume<kVec>(ts, e, a, c * kVec, consts, cand, rs);
                         });
   } else
+#else
+  (void)use_async;
+  (void)pipeline_smem;
 #endif
   {
     int64_t c = threadIdx.x;
@@ -219,18 +219,49 @@ __device__ RowScanResult exact_scan_row(const SelectTargetsJob& job, int64_t j, 
   }
   // With KL wanted, NaN / +Inf show up as NaN sums (see consume).
   ts.bad |= ts.dE != ts.dE || ts.dA != ts.dA;
+  return ts;
+}
 
+// The block's view of a scanned row: a NaN / +Inf seen, and the raw maxima
+// (-Inf for a side with no finite value). Every thread gets it.
+struct RowMaxima {
+  bool bad;
+  float zmaxE, zmaxA;
+};
+__device__ __forceinline__ RowMaxima block_row_maxima(const ThreadScan& ts, float* max_scratch) {
   const bool bad = __syncthreads_or(ts.bad) != 0;
   const float zmaxE = block_reduce(ts.mE, MaxF{}, max_scratch);
   const float zmaxA = block_reduce(ts.mA, MaxF{}, max_scratch);
-  const bool fault = bad || zmaxE == -INFINITY || zmaxA == -INFINITY;
+  return {bad, zmaxE, zmaxA};
+}
+
+// The row's KL statistics merged in double (maxima in units of z / T), and
+// whether an amateur -Inf met a finite expert logit (then KL = +Inf).
+struct RowKl {
+  KlStats all;
+  bool amateur_zero;
+};
+__device__ __forceinline__ RowKl block_row_kl(const ThreadScan& ts, double t, KlStats* kl_scratch) {
+  const bool amateur_zero = __syncthreads_or(ts.amateur_zero) != 0;
+  const double s_nat = ts.s2 == INFINITY ? INFINITY : double(ts.s2) * 0.6931471805599453;  // base 2 -> natural
+  const KlStats piece{double(ts.mE) / t, double(ts.mA) / t, ts.dE, ts.dA, s_nat};
+  return {block_merge(piece, kl_scratch), amateur_zero};
+}
+
+// The whole row of the select/targets kernel: the streaming pass, then KL and
+// keep written when wanted.
+template <class TE, class TA>
+__device__ RowScanResult exact_scan_row(const SelectTargetsJob& job, int64_t j, const void* erow, const void* arow,
+                                        const ScanConsts& consts, Candidates& cand, RowShared& rs, bool use_async,
+                                        unsigned char* pipeline_smem, KlStats* kl_scratch, float* max_scratch) {
+  const ThreadScan ts =
+      scan_pair_row<TE, TA>(erow, arow, job.shared_vocab, consts, cand, rs, use_async, pipeline_smem);
+  const RowMaxima mx = block_row_maxima(ts, max_scratch);
+  const bool fault = mx.bad || mx.zmaxE == -INFINITY || mx.zmaxA == -INFINITY;
   bool keep = false;
   if (consts.want_kl) {
-    const bool amateur_zero = __syncthreads_or(ts.amateur_zero) != 0;
-    const double s_nat = ts.s2 == INFINITY ? INFINITY : double(ts.s2) * 0.6931471805599453;  // base 2 -> natural
-    KlStats piece{double(ts.mE) / t, double(ts.mA) / t, ts.dE, ts.dA, s_nat};
-    KlStats all = block_merge(piece, kl_scratch);
-    const double kl = fault ? NAN : amateur_zero ? INFINITY : kl_of(all);
+    const RowKl rk = block_row_kl(ts, job.temperature, kl_scratch);
+    const double kl = fault ? NAN : rk.amateur_zero ? INFINITY : kl_of(rk.all);
     // Decided on the value written, as on the CPU: keep == (kl_out > kappa).
     const float kl_f = static_cast<float>(kl);
     keep = !fault && kl_f > job.kl_threshold;
@@ -239,7 +270,7 @@ __device__ RowScanResult exact_scan_row(const SelectTargetsJob& job, int64_t j, 
       if (job.keep.data) job.keep.data[j * job.keep.stride] = keep ? 1 : 0;
     }
   }
-  return {fault, keep, zmaxE};
+  return {fault, keep, mx.zmaxE};
 }
 
 }  // namespace lr::core::cuda

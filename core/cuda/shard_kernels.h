@@ -70,6 +70,7 @@ struct ShardLossBackwardJob {
   LossJob loss;
   ShardColumns cols;
   GatheredRecords<double> stats;
+  int64_t vocab = 0;  // V, the full width (required): target ids outside [-1, V) fault their row
 };
 void launch_shard_loss_backward(const ShardLossBackwardJob& job, void* stream);
 

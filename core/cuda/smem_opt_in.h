@@ -19,6 +19,18 @@ inline std::mutex& shared_memory_opt_in_lock() {
   return m;
 }
 
+// The most dynamic shared memory a block may opt in to, on the device
+// current at the first call.
+inline int max_optin_smem() {
+  static const int value = [] {
+    int device = 0, bytes = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    return bytes;
+  }();
+  return value;
+}
+
 template <class Kernel>
 void opt_in_shared_memory(Kernel kernel, size_t bytes, const char* what) {
   cudaFuncAttributes a{};

@@ -37,11 +37,79 @@ struct RowTargetOut {
   int32_t* support_size;  // one element
 };
 
+// A row's candidate buffer for K target slots: at least kMinCandidates
+// entries, K rounded up to a warp's multiple.
+constexpr int kMinCandidates = 1024;
+
+inline int candidate_capacity(int64_t k) {
+  if (k <= 0) return 0;
+  const int64_t rounded = (k + 31) / 32 * 32;
+  return static_cast<int>(rounded > kMinCandidates ? rounded : kMinCandidates);
+}
+
+inline size_t candidate_bytes(int capacity) {
+  // val (double) first for alignment, then the 4-byte arrays.
+  return size_t(capacity) * (sizeof(double) + 4 * sizeof(int32_t));
+}
+
+// The buffer laid out in (8-byte aligned) shared memory at `smem`.
+__device__ __forceinline__ Candidates candidates_at(unsigned char* smem, int capacity) {
+  Candidates c;
+  c.capacity = capacity;
+  c.val = reinterpret_cast<double*>(smem);
+  c.id = reinterpret_cast<int32_t*>(c.val + capacity);
+  c.ze = reinterpret_cast<float*>(c.id + capacity);
+  c.za = c.ze + capacity;
+  c.rank = reinterpret_cast<int32_t*>(c.za + capacity);
+  return c;
+}
+
+// Block-shared state of a radix selection over unsigned keys (8 bits a pass).
+template <class Key>
+struct RadixShared {
+  unsigned hist[256];
+  Key prefix, mask;
+  int remaining;
+};
+
+// The k-th largest (k >= 1, at most the number of keys) of the keys that
+// key_of(i, key) yields for i in [0, n) (it returns false for an i that has
+// none): afterwards sh.prefix is that key and sh.remaining how many entries
+// equal to it are needed to make k with the larger ones.
+template <class Key, class KeyOf>
+__device__ void radix_select_kth(int64_t n, KeyOf key_of, int64_t k, RadixShared<Key>& sh) {
+  if (threadIdx.x == 0) {
+    sh.prefix = 0;
+    sh.mask = 0;
+    sh.remaining = static_cast<int>(k);
+  }
+  for (int shift = int(sizeof(Key)) * 8 - 8; shift >= 0; shift -= 8) {
+    for (int b = threadIdx.x; b < 256; b += blockDim.x) sh.hist[b] = 0;
+    __syncthreads();
+    const Key prefix = sh.prefix, mask = sh.mask;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      Key key;
+      if (key_of(i, key) && (key & mask) == prefix) atomicAdd(&sh.hist[unsigned(key >> shift) & 255u], 1u);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int above = 0;
+      int digit = 255;
+      for (; digit > 0; --digit) {
+        if (above + int(sh.hist[digit]) >= sh.remaining) break;
+        above += int(sh.hist[digit]);
+      }
+      sh.remaining -= above;
+      sh.prefix |= Key(digit) << shift;
+      sh.mask |= Key(255) << shift;
+    }
+    __syncthreads();
+  }
+}
+
 struct TargetShared {  // block-shared scalars of the target phase
   unsigned count;
-  unsigned hist[256];
-  uint32_t prefix, mask;
-  int remaining;
+  RadixShared<uint32_t> radix;
   int warp_totals[kWarps];
   int64_t red_i[kWarps];
   double red_d[kWarps];
@@ -152,51 +220,38 @@ __device__ inline int block_exclusive_count(bool flag, int* warp_totals, int* to
 }
 
 // The K-th member of the support in expert order, by radix selection on the
-// order-preserving key of the expert logit, 8 bits per pass: its key ends in
-// sh.prefix, and sh.remaining says how many members with that key to take.
+// order-preserving key of the expert logit: its key ends in sh.radix.prefix,
+// and sh.radix.remaining says how many members with that key to take.
 template <class TE>
 __device__ __forceinline__ void select_kth_member(const void* erow, int64_t S, float zmax, double t, double log_beta,
                                                   int64_t k, TargetShared& sh) {
-  if (threadIdx.x == 0) {
-    sh.prefix = 0;
-    sh.mask = 0;
-    sh.remaining = static_cast<int>(k);
-  }
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    for (int b = threadIdx.x; b < 256; b += blockDim.x) sh.hist[b] = 0;
-    __syncthreads();
-    const uint32_t prefix = sh.prefix, mask = sh.mask;
-    for (int64_t j = threadIdx.x; j < S; j += blockDim.x) {
-      const float z = load_one<TE>(erow, j);
-      const uint32_t key = ordered_key(z);
-      if (in_support(z, zmax, t, log_beta) && (key & mask) == prefix) atomicAdd(&sh.hist[(key >> shift) & 255u], 1u);
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      int above = 0;
-      int digit = 255;
-      for (; digit > 0; --digit) {
-        if (above + int(sh.hist[digit]) >= sh.remaining) break;
-        above += int(sh.hist[digit]);
-      }
-      sh.remaining -= above;
-      sh.prefix |= uint32_t(digit) << shift;
-      sh.mask |= 255u << shift;
-    }
-    __syncthreads();
-  }
+  radix_select_kth<uint32_t>(
+      S,
+      [&](int64_t j, uint32_t& key) {
+        const float z = load_one<TE>(erow, j);
+        key = ordered_key(z);
+        return in_support(z, zmax, t, log_beta);
+      },
+      k, sh.radix);
 }
 
-// The rare path: more candidates than the buffer holds (a flat row).
-template <class TE, class TA>
-__device__ void targets_by_rereading(Candidates& c, const void* erow, const void* arow, int64_t S, float zmax,
-                                     double t, double log_beta, int64_t k, const RowTargetOut& out,
-                                     TargetShared& sh) {
+// Members of the support in [0, S) of a row (every thread gets the count).
+template <class TE>
+__device__ int64_t count_members(const void* erow, int64_t S, float zmax, double t, double log_beta,
+                                 TargetShared& sh) {
   int64_t members = 0;
   for (int64_t j = threadIdx.x; j < S; j += blockDim.x)
     members += in_support(load_one<TE>(erow, j), zmax, t, log_beta) ? 1 : 0;
-  members = block_reduce(members, SumI{}, sh.red_i);
+  return block_reduce(members, SumI{}, sh.red_i);
+}
 
+// Fills the buffer by reading the rows again: every member of the support
+// (there are `members`) when they fit, else the K first in expert order.
+// Returns how many entries it holds; ids are column indices of the rows.
+template <class TE, class TA>
+__device__ int gather_support_by_rereading(Candidates& c, const void* erow, const void* arow, int64_t S, float zmax,
+                                           double t, double log_beta, int64_t k, int64_t members,
+                                           TargetShared& sh) {
   if (threadIdx.x == 0) sh.count = 0;
   __syncthreads();
   if (members <= c.capacity) {
@@ -209,15 +264,12 @@ __device__ void targets_by_rereading(Candidates& c, const void* erow, const void
       c.za[slot] = load_one<TA>(arow, j);
     }
     __syncthreads();
-    const int count = static_cast<int>(members);
-    if (members > k) keep_top_k(c, count, k);
-    write_weighted_targets(c, count, members < k ? members : k, k, t, out, static_cast<int32_t>(members), sh);
-    return;
+    return static_cast<int>(members);
   }
   // |M| > capacity >= K: the K-th member in expert order by radix selection.
   select_kth_member<TE>(erow, S, zmax, t, log_beta, k, sh);
-  const uint32_t kth = sh.prefix;
-  const int take_equal = sh.remaining;  // members equal to the K-th key to take, lowest ids first
+  const uint32_t kth = sh.radix.prefix;
+  const int take_equal = sh.radix.remaining;  // members equal to the K-th key to take, lowest ids first
   int taken_equal = 0;
   for (int64_t base = 0; base < S; base += blockDim.x) {
     const int64_t j = base + threadIdx.x;
@@ -240,7 +292,18 @@ __device__ void targets_by_rereading(Candidates& c, const void* erow, const void
     taken_equal += equal_total;
   }
   __syncthreads();
-  write_weighted_targets(c, static_cast<int>(k), k, k, t, out, static_cast<int32_t>(members), sh);
+  return static_cast<int>(k);
+}
+
+// The rare path: more candidates than the buffer holds (a flat row).
+template <class TE, class TA>
+__device__ void targets_by_rereading(Candidates& c, const void* erow, const void* arow, int64_t S, float zmax,
+                                     double t, double log_beta, int64_t k, const RowTargetOut& out,
+                                     TargetShared& sh) {
+  const int64_t members = count_members<TE>(erow, S, zmax, t, log_beta, sh);
+  const int count = gather_support_by_rereading<TE, TA>(c, erow, arow, S, zmax, t, log_beta, k, members, sh);
+  if (count > k) keep_top_k(c, count, k);
+  write_weighted_targets(c, count, members < k ? members : k, k, t, out, static_cast<int32_t>(members), sh);
 }
 
 }  // namespace lr::core::cuda
