@@ -53,6 +53,7 @@ extern "C" LR_API lr_status lr_shard_loss_backward(const DLTensor* logits_shard,
       lr::core::cuda::ShardLossBackwardJob job;
       job.loss = loss_job(in.z, targets, p, reduction, loss, grad.grad);
       job.cols = in.cols;
+      job.vocab = in.full_vocab;
       job.stats = gathered;
       lr::core::cuda::DeviceScope scope(where.device);
       lr::core::cuda::launch_shard_loss_backward(job, stream);
