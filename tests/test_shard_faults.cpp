@@ -338,6 +338,16 @@ TEST_F(ArgumentFaultShard, AcceptsTheValidCalls) {
   HostTensor ew(Dtype::F32, {n, v - v0 + 2});
   lr_vocab_shard wide{sizeof(lr_vocab_shard), v0, v + 2, v};
   EXPECT_EQ(lr_shard_select_stats(ew.dl(), a.dl(), &wide, nullptr, stats_out.dl(), nullptr), LR_OK) << lr_last_error();
+  // A wider expert's last shard wholly past Va: the amateur has no columns
+  // there, and its empty shard may start past Va.
+  HostTensor e_tail(Dtype::F32, {n, 2}), a_none(Dtype::F32, {n, 0});
+  lr_vocab_shard tail{sizeof(lr_vocab_shard), v + 1, v + 3, v};
+  EXPECT_EQ(lr_shard_select_stats(e_tail.dl(), a_none.dl(), &tail, nullptr, stats_out.dl(), nullptr), LR_OK)
+      << lr_last_error();
+  EXPECT_EQ(stats_out.get(0, 0, 0), -kInf);  // nothing below S
+  tail.amateur_vocab = v + 1;  // ... but a shard with columns must fit
+  EXPECT_EQ(lr_shard_select_stats(e_tail.dl(), e_tail.dl(), &tail, nullptr, stats_out.dl(), nullptr),
+            LR_ERR_INVALID_ARGUMENT);
   // A newer caller's larger struct.
   struct {
     lr_vocab_shard s;
