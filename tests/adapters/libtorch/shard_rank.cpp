@@ -39,7 +39,7 @@ constexpr double kTol = 1e-5;
 std::vector<int64_t> boundaries(int world) {
   switch (world) {
     case 2: return {0, 150, 203};          // the amateur's last shard is narrower (197)
-    case 3: return {0, 1, 199, 203};       // a one-column shard; one wholly past S = 197
+    case 3: return {0, 1, 197, 203};       // a one-column shard; one wholly past S = 197
     case 4: return {0, 60, 60, 170, 203};  // an empty shard
   }
   throw std::runtime_error("no partition for world size " + std::to_string(world));
@@ -94,11 +94,11 @@ Full full_logits(at::ScalarType dtype) {
   return {e.to(dtype).contiguous(), a.to(dtype).contiguous()};
 }
 
-// This rank's shards: the same start; the amateur's ends at its width.
+// This rank's shards: the same start; the amateur's ends at its width (no
+// boundary lies past kAmateurVocab: a shard's start must be within both models).
 at::Tensor expert_shard(const Full& f) { return f.expert.narrow(1, g_job.v0, g_job.v1 - g_job.v0); }
 at::Tensor amateur_shard(const Full& f) {
-  const int64_t start = std::min(g_job.v0, kAmateurVocab);
-  return f.amateur.narrow(1, start, std::min(g_job.v1, kAmateurVocab) - start);
+  return f.amateur.narrow(1, g_job.v0, std::min(g_job.v1, kAmateurVocab) - g_job.v0);
 }
 
 lt::VocabShard placement() { return {g_job.v0, kExpertVocab, kAmateurVocab}; }
