@@ -4,12 +4,16 @@
 //          sharded calls, grad_scale 1) writes the loss and the gradient
 //          d loss / d logits into a fresh buffer of the logits' shape and dtype
 //          (skipped when no gradient is wanted); the buffer is saved for
-//          backward (and freed after it unless retain_graph).
+//          backward (and freed after it unless retain_graph). In place, the
+//          buffer is the logits themselves: marked dirty and returned as a
+//          second output (autograd's rule for a modified input), so autograd
+//          refuses what still needs their old values.
 // backward the saved gradient times grad_output: a 0-d scalar for Sum/Mean,
 //          one factor per row ([N] -> [N, 1]) for None. grad_output is cast to
 //          the logits' dtype first, so no [N, V] float32 temporary is made for
 //          bfloat16/float16 logits (exact for float32 and for grad_output 1).
-//          ids and weights get no gradient.
+//          ids and weights get no gradient. In place, the product is
+//          written where the gradient lies.
 #include "adapter_common.h"
 #include "loss_function.h"
 
@@ -35,14 +39,17 @@ lr_reduction to_lr(Reduction r) {
 
 class DistillLoss : public torch::autograd::Function<DistillLoss> {
  public:
-  // reduction is an lr_reduction value; want_grad says whether to compute the gradient.
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& target_ids,
-                            const at::Tensor& target_weights, int64_t reduction, double temperature,
-                            bool want_grad, const detail::LossCall* call) {
+  // reduction is an lr_reduction value; want_grad says whether to compute the
+  // gradient, inplace whether over the logits. Returns {loss}, or {loss,
+  // logits} in place.
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& target_ids,
+                               const at::Tensor& target_weights, int64_t reduction, double temperature,
+                               bool want_grad, bool inplace, const detail::LossCall* call) {
     const int64_t n = logits.size(0);
     const auto loss_options = at::TensorOptions().dtype(at::kFloat).device(logits.device());
     at::Tensor loss = reduction == LR_REDUCTION_NONE ? at::empty({n}, loss_options) : at::empty({}, loss_options);
-    at::Tensor grad = want_grad ? at::empty(logits.sizes(), logits.options()) : at::Tensor();
+    inplace = inplace && want_grad;
+    at::Tensor grad = inplace ? logits : want_grad ? at::empty(logits.sizes(), logits.options()) : at::Tensor();
 
     detail::DeviceScope scope(logits.device());
     DLTensorView z(logits, "logits"), ids(target_ids, "target_ids"), w(target_weights, "target_weights");
@@ -57,8 +64,11 @@ class DistillLoss : public torch::autograd::Function<DistillLoss> {
                                  scope.stream()});
 
     ctx->saved_data["reduction"] = reduction;
+    ctx->saved_data["inplace"] = inplace;
     ctx->save_for_backward({grad});
-    return loss;
+    if (!inplace) return {loss};
+    ctx->mark_dirty({logits});
+    return {loss, logits};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -67,12 +77,13 @@ class DistillLoss : public torch::autograd::Function<DistillLoss> {
     const at::Tensor& go = grad_outputs.at(0);
     at::Tensor grad_logits;
     if (grad.defined() && go.defined()) {
-      const at::Tensor scale = go.to(grad.scalar_type());
-      grad_logits = ctx->saved_data["reduction"].toInt() == LR_REDUCTION_NONE ? grad * scale.unsqueeze(1)
-                                                                               : grad * scale;
+      at::Tensor scale = go.to(grad.scalar_type());
+      if (ctx->saved_data["reduction"].toInt() == LR_REDUCTION_NONE) scale = scale.unsqueeze(1);
+      grad_logits = ctx->saved_data["inplace"].toBool() ? at::Tensor(grad).mul_(scale) : grad * scale;
     }
-    // One entry per forward input: logits, ids, weights, reduction, temperature, want_grad, call.
-    return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    // One entry per forward input: logits, ids, weights, reduction, temperature, want_grad, inplace, call.
+    return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -94,7 +105,8 @@ at::Tensor apply_loss_function(const at::Tensor& logits, const at::Tensor& targe
   const bool want_grad = at::GradMode::is_enabled() && logits.requires_grad();
   // Targets are data, not parameters: detach them so that autograd never asks for their gradient.
   return DistillLoss::apply(logits, target_ids, target_weights.detach(), static_cast<int64_t>(to_lr(options.reduction)),
-                            static_cast<double>(options.temperature), want_grad, &call);
+                            static_cast<double>(options.temperature), want_grad, options.inplace, &call)
+      .at(0);
 }
 
 }  // namespace detail

@@ -27,8 +27,9 @@ struct LossCallArgs {
 using LossCall = std::function<void(const LossCallArgs& args)>;
 
 // Checks the targets, runs `call` once in the forward pass (the gradient
-// saved, or not computed without grad mode or a logits requiring grad) and
-// returns the loss as a differentiable function of logits.
+// saved, or written over the logits with options.inplace, or not computed
+// without grad mode or a logits requiring grad) and returns the loss as a
+// differentiable function of logits.
 at::Tensor apply_loss_function(const at::Tensor& logits, const at::Tensor& target_ids,
                                const at::Tensor& target_weights, const LossOptions& options, const LossCall& call);
 

@@ -10,7 +10,8 @@
 //   bit-identical on every rank (gathered over the group);
 // - the gradient loss.backward() leaves on the shard equals the matching
 //   columns of the unsharded gradient within 1e-5, for each reduction, a
-//   temperature, per-row grad_outputs, and a shard that is a row-strided view.
+//   temperature, per-row grad_outputs, a shard that is a row-strided view,
+//   and the gradient written in place over the shard.
 // The data have a NaN row, an amateur -Inf under the expert's argmax (KL
 // +Inf), and rows whose support is truncated to K (checked to occur).
 #include <gtest/gtest.h>
@@ -221,6 +222,16 @@ TEST_P(ShardedDistillLoss, LossAndShardGradientEqualUnsharded) {
   at::Tensor outside = leaf.grad().clone();
   outside.narrow(1, g_job.v0, width).zero_();
   EXPECT_EQ(outside.abs().sum().item<double>(), 0.0) << "gradient outside the shard's columns";
+
+  // In place: the shard (an intermediate, as a model's output is) ends up
+  // holding its gradient, and the leaf above it gets the same gradient.
+  const at::Tensor leaf2 = z.clone().requires_grad_(true);
+  const at::Tensor shard2 = leaf2.narrow(1, g_job.v0, width).clone();
+  lt::LossOptions in_place = lo;
+  in_place.inplace = true;
+  lt::sharded_distill_loss(shard2, t.ids, t.weights, *g_job.group, g_job.v0, kExpertVocab, in_place).backward(grad_out);
+  expect_close(leaf2.grad().narrow(1, g_job.v0, width), ref_grad, 0.0, "in-place gradient");
+  expect_close(shard2.detach(), ref_grad, 0.0, "the shard overwritten by its gradient");
 
   // Without grad mode: the same loss, no gradient computed.
   torch::NoGradGuard no_grad;

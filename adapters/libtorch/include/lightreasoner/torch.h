@@ -69,6 +69,11 @@ struct LossOptions {
   // None: loss [N]; Sum/Mean: 0-d (Mean over counted rows).
   Reduction reduction = static_cast<Reduction>(lr_loss_params_default().reduction);
   float temperature = lr_loss_params_default().temperature;  // the model's logits are divided by it
+  // Write the gradient over the logits instead of a second [N, V] buffer (the
+  // adapter's own option; the library allows grad_logits == logits). The
+  // logits are marked dirty: autograd refuses a leaf that requires grad, any
+  // graph that saved their old values, and a second backward.
+  bool inplace = false;
 };
 
 // ------------------------------------------------------------ results
@@ -122,7 +127,9 @@ FusedResult select_and_build(const at::Tensor& expert, const at::Tensor& amateur
 // with grad_output rounded to the logits' dtype first (exact for float32 and
 // for grad_output 1; for bf16/f16 it avoids a float32 [N, V] temporary).
 // ids and weights get no gradient. Without grad mode or a logits that requires
-// grad, only the loss is computed.
+// grad, only the loss is computed. With options.inplace the gradient is
+// written over the logits (their values are gone after the call) and
+// backward scales it where it lies.
 at::Tensor distill_loss(const at::Tensor& logits, const at::Tensor& target_ids,
                         const at::Tensor& target_weights, const LossOptions& options = {});
 
@@ -181,10 +188,10 @@ ShardedStage1Result sharded_select_and_build(const at::Tensor& expert_shard, con
 // forward: lr_shard_loss_stats -> all-gather [W, N, 4] float64 (32 bytes per
 // row and rank) -> lr_shard_loss_backward, which writes the loss (the same on
 // every rank: the whole rows' loss, as distill_loss on the full logits) and
-// the gradient of the shard's own columns, saved for backward. backward scales
-// the saved shard gradient by grad_output (no collective). Every rank must run
-// the backward of its loss (the gradient is local, but the loss is replicated:
-// do not sum it over ranks).
+// the gradient of the shard's own columns, saved for backward (or written
+// over the shard with options.inplace, as for distill_loss). backward scales
+// the saved shard gradient by grad_output, with no collective. The loss is
+// replicated, not partial: do not sum it over the ranks.
 at::Tensor sharded_distill_loss(const at::Tensor& logits_shard, const at::Tensor& target_ids,
                                 const at::Tensor& target_weights, c10d::ProcessGroup& group, int64_t column_offset,
                                 int64_t vocab, const LossOptions& options = {});
