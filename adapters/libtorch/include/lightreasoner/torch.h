@@ -72,7 +72,8 @@ struct LossOptions {
   // Write the gradient over the logits instead of a second [N, V] buffer (the
   // adapter's own option; the library allows grad_logits == logits). The
   // logits are marked dirty: autograd refuses a leaf that requires grad, any
-  // graph that saved their old values, and a second backward.
+  // graph that saved their old values, and a second backward. They hold the
+  // gradient afterwards: do not retain_grad() them (1.13's hook throws).
   bool inplace = false;
 };
 
