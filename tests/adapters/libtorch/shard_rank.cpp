@@ -239,6 +239,29 @@ TEST_P(ShardedDistillLoss, LossAndShardGradientEqualUnsharded) {
                "loss without grad");
 }
 
+// A bad placement fails on every rank before any collective: a c10::Error
+// naming the argument, and the group stays in step (the next call works).
+TEST(ShardedErrors, BadPlacementIsAC10ErrorBeforeTheCollective) {
+  const Full f = full_logits(torch::kFloat);
+  lt::VocabShard bad = placement();
+  bad.column_offset = -1;
+  try {
+    lt::sharded_select_and_build(expert_shard(f), amateur_shard(f), *g_job.group, bad);
+    ADD_FAILURE() << "no error for column_offset -1";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("column_offset"), std::string::npos) << e.what();
+  }
+  const at::Tensor ids = torch::full({kRows, 1}, -1, torch::kInt), w = torch::zeros({kRows, 1});
+  const at::Tensor z = expert_shard(f);
+  EXPECT_THROW(lt::sharded_distill_loss(z, ids, w, *g_job.group, g_job.v0, g_job.v1 - 1), c10::Error);
+  lt::TargetOptions k0;
+  k0.k = 0;
+  EXPECT_THROW(lt::sharded_select_and_build(expert_shard(f), amateur_shard(f), *g_job.group, placement(), {}, k0),
+               c10::Error);
+  const at::Tensor loss = lt::sharded_distill_loss(z, ids, w, *g_job.group, g_job.v0, kExpertVocab);
+  EXPECT_EQ(loss.item<float>(), 0.0f);  // all rows padding: loss 0 (MEAN with no counted row)
+}
+
 INSTANTIATE_TEST_SUITE_P(Reductions, ShardedDistillLoss,
                          ::testing::Values(LossCase{lt::Reduction::Mean, 1.0f}, LossCase{lt::Reduction::Sum, 1.0f},
                                            LossCase{lt::Reduction::None, 1.0f},
