@@ -37,6 +37,11 @@ ShardedStage1Result sharded_select_and_build(const at::Tensor& expert_shard, con
                                              TargetRows which) {
   detail::check_pair(expert_shard, amateur_shard);
   detail::check_k(target.k);
+  // The targets' partial call reads the select stats: both must be of the same softmax.
+  TORCH_CHECK(select.temperature == target.temperature && select.shared_vocab == target.shared_vocab,
+              "lightreasoner: SelectOptions and TargetOptions must agree on temperature and shared_vocab; got ",
+              select.temperature, " / ", target.temperature, " and ", select.shared_vocab, " / ",
+              target.shared_vocab);
   at::NoGradGuard no_grad;
   const int64_t n = expert_shard.size(0), k = target.k;
   const lr_vocab_shard sh = vocab_shard(shard);

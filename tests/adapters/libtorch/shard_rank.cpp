@@ -258,6 +258,10 @@ TEST(ShardedErrors, BadPlacementIsAC10ErrorBeforeTheCollective) {
   k0.k = 0;
   EXPECT_THROW(lt::sharded_select_and_build(expert_shard(f), amateur_shard(f), *g_job.group, placement(), {}, k0),
                c10::Error);
+  lt::TargetOptions hot;
+  hot.temperature = 2.0f;
+  EXPECT_THROW(lt::sharded_select_and_build(expert_shard(f), amateur_shard(f), *g_job.group, placement(), {}, hot),
+               c10::Error);
   const at::Tensor loss = lt::sharded_distill_loss(z, ids, w, *g_job.group, g_job.v0, kExpertVocab);
   EXPECT_EQ(loss.item<float>(), 0.0f);  // all rows padding: loss 0 (MEAN with no counted row)
 }
