@@ -172,9 +172,11 @@ struct ShardedStage1Result {
 //   lr_shard_select_stats -> all-gather [W, N, 6] float64 -> lr_shard_select_finish (kl, keep)
 //   lr_shard_target_candidates -> all-gather [W, M, 1 + 3K] float32 -> lr_shard_targets_finish
 // expert_shard [N, Ve_r], amateur_shard [N, Va_r]: the same columns of the shared
-// vocabulary (they may differ only past it). Bytes a rank sends per row: 48,
-// then 4 (1 + 3K) per target row. select/target must agree on temperature and
-// shared_vocab. The second all-gather is skipped (on every rank) when M = 0.
+// vocabulary (they may differ only past it), both starting at column_offset
+// (so a shard must start within both models' widths). Bytes a rank sends per
+// row: 48, then 4 (1 + 3K) per target row. select/target must agree on
+// temperature and shared_vocab (a c10::Error otherwise). The second all-gather
+// is skipped (on every rank) when M = 0.
 ShardedStage1Result sharded_select_and_build(const at::Tensor& expert_shard, const at::Tensor& amateur_shard,
                                              c10d::ProcessGroup& group, const VocabShard& shard,
                                              const SelectOptions& select = {}, const TargetOptions& target = {},
