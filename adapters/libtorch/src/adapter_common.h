@@ -6,6 +6,7 @@
 #include <lightreasoner/torch.h>
 
 #include <c10/core/Device.h>
+#include <c10/core/TensorOptions.h>
 #include <c10/util/Exception.h>
 
 #if defined(LR_TORCH_CUDA)
@@ -28,6 +29,39 @@ void check_logits(const at::Tensor& t, const char* name);
 
 // Checks that t lives on `device` (the logits' device).
 void check_same_device(const at::Tensor& t, const char* name, const c10::Device& device);
+
+// Expert and amateur logits: each checked as above, one device, the same rows.
+inline void check_pair(const at::Tensor& expert, const at::Tensor& amateur) {
+  check_logits(expert, "expert_logits");
+  check_logits(amateur, "amateur_logits");
+  check_same_device(amateur, "amateur_logits", expert.device());
+  TORCH_CHECK(expert.size(0) == amateur.size(0), "lightreasoner: expert_logits has ", expert.size(0),
+              " rows but amateur_logits has ", amateur.size(0));
+}
+
+inline void check_k(int64_t k) { TORCH_CHECK(k >= 1, "lightreasoner: TargetOptions::k must be >= 1; got ", k); }
+
+// The options as the library's parameter structs (its defaults for the rest).
+inline lr_select_params select_params(const SelectOptions& o) {
+  lr_select_params p = lr_select_params_default();
+  p.kl_threshold = o.kl_threshold;
+  p.temperature = o.temperature;
+  p.shared_vocab = o.shared_vocab;
+  return p;
+}
+
+inline lr_target_params target_params(const TargetOptions& o) {
+  lr_target_params p = lr_target_params_default();
+  p.beta = o.beta;
+  p.temperature = o.temperature;
+  p.shared_vocab = o.shared_vocab;
+  return p;
+}
+
+// Options for an output of `dtype` on like's device.
+inline at::TensorOptions on(const at::Tensor& like, at::ScalarType dtype) {
+  return at::TensorOptions().dtype(dtype).device(like.device());
+}
 
 // For the duration of a call: the CUDA device guard of the tensors' device and
 // its current stream; nothing (stream NULL) for CPU tensors.

@@ -11,6 +11,7 @@ namespace {
 DLDataType dl_dtype(at::ScalarType s, const char* name) {
   switch (s) {
     case at::kFloat: return DLDataType{kDLFloat, 32, 1};
+    case at::kDouble: return DLDataType{kDLFloat, 64, 1};  // the sharded calls' records
     case at::kBFloat16: return DLDataType{kDLBfloat, 16, 1};
     case at::kHalf: return DLDataType{kDLFloat, 16, 1};
     case at::kInt: return DLDataType{kDLInt, 32, 1};
@@ -20,7 +21,7 @@ DLDataType dl_dtype(at::ScalarType s, const char* name) {
     default: break;
   }
   TORCH_CHECK(false, "lightreasoner: ", name, " has dtype ", s,
-              "; expected float32, bfloat16, float16, int32, int64, uint8 or bool");
+              "; expected float32, float64, bfloat16, float16, int32, int64, uint8 or bool");
 }
 
 DLDevice dl_device(const c10::Device& d, const char* name) {
@@ -33,7 +34,8 @@ DLDevice dl_device(const c10::Device& d, const char* name) {
 
 DLTensorView::DLTensorView(const at::Tensor& t, const char* name) {
   TORCH_CHECK(t.defined(), "lightreasoner: ", name, " is an undefined tensor");
-  TORCH_CHECK(t.dim() <= 2, "lightreasoner: ", name, " has ", t.dim(), " dimensions; at most 2 are supported");
+  TORCH_CHECK(t.dim() <= static_cast<int64_t>(shape_.size()), "lightreasoner: ", name, " has ", t.dim(),
+              " dimensions; at most ", shape_.size(), " are supported");
   for (int64_t d = 0; d < t.dim(); ++d) {
     shape_[static_cast<size_t>(d)] = t.size(d);
     strides_[static_cast<size_t>(d)] = t.stride(d);

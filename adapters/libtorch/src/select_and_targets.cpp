@@ -7,44 +7,14 @@
 
 namespace lr::torch_adapter {
 
-namespace {
-
-using detail::check_logits;
+using detail::check_k;
+using detail::check_pair;
 using detail::check_same_device;
 using detail::check_status;
 using detail::DeviceScope;
-
-void check_pair(const at::Tensor& expert, const at::Tensor& amateur) {
-  check_logits(expert, "expert_logits");
-  check_logits(amateur, "amateur_logits");
-  check_same_device(amateur, "amateur_logits", expert.device());
-  TORCH_CHECK(expert.size(0) == amateur.size(0), "lightreasoner: expert_logits has ", expert.size(0),
-              " rows but amateur_logits has ", amateur.size(0));
-}
-
-lr_select_params select_params(const SelectOptions& o) {
-  lr_select_params p = lr_select_params_default();
-  p.kl_threshold = o.kl_threshold;
-  p.temperature = o.temperature;
-  p.shared_vocab = o.shared_vocab;
-  return p;
-}
-
-lr_target_params target_params(const TargetOptions& o) {
-  lr_target_params p = lr_target_params_default();
-  p.beta = o.beta;
-  p.temperature = o.temperature;
-  p.shared_vocab = o.shared_vocab;
-  return p;
-}
-
-void check_k(int64_t k) { TORCH_CHECK(k >= 1, "lightreasoner: TargetOptions::k must be >= 1; got ", k); }
-
-at::TensorOptions on(const at::Tensor& like, at::ScalarType dtype) {
-  return at::TensorOptions().dtype(dtype).device(like.device());
-}
-
-}  // namespace
+using detail::on;
+using detail::select_params;
+using detail::target_params;
 
 SelectResult select_steps(const at::Tensor& expert, const at::Tensor& amateur, const SelectOptions& options) {
   check_pair(expert, amateur);

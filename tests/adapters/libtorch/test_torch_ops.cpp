@@ -334,6 +334,38 @@ TEST(TorchAdapterLoss, NoGradientWhenNotRequired) {
   }
 }
 
+// In place: a linear layer's weight gets the same gradient, the logits hold
+// d loss / d logits (scaled by grad_output), and autograd refuses a leaf.
+TEST(TorchAdapterLoss, InplaceGivesTheSameGradientAndOverwritesTheLogits) {
+  const int64_t n = 6, v = 30;
+  const auto [ids, weights] = make_targets(n, v, 81);
+  const at::Tensor x = make_logits(n, 8, torch::kFloat, 1.0, false, 82);
+  for (const lt::Reduction red : {lt::Reduction::Mean, lt::Reduction::None}) {
+    lt::LossOptions o;
+    o.reduction = red;
+    const at::Tensor go = red == lt::Reduction::None ? torch::rand({n}) + 0.5 : torch::full({}, 0.75);
+    std::vector<at::Tensor> weight_grads, logit_grads;
+    for (const bool inplace : {false, true}) {
+      torch::manual_seed(83);
+      const at::Tensor w = torch::randn({8, v}).requires_grad_();
+      at::Tensor z = x.matmul(w);  // not a leaf; matmul saves x and w, not z
+      if (!inplace) z.retain_grad();  // in place, z holds it (and 1.13's retain_grad hook throws on z)
+      o.inplace = inplace;
+      lt::distill_loss(z, ids, weights, o).backward(go);
+      ASSERT_TRUE(w.grad().defined()) << "inplace " << inplace;
+      weight_grads.push_back(w.grad());
+      logit_grads.push_back(inplace ? z.detach().clone() : z.grad());
+      ASSERT_TRUE(logit_grads.back().defined()) << "inplace " << inplace;
+    }
+    EXPECT_TRUE(torch::allclose(weight_grads[1], weight_grads[0], 1e-6, 1e-6));
+    EXPECT_TRUE(torch::allclose(logit_grads[1], logit_grads[0], 1e-6, 1e-6));
+  }
+  lt::LossOptions o;
+  o.inplace = true;
+  const at::Tensor leaf = make_logits(n, v, torch::kFloat, 2.0, false, 84).requires_grad_();
+  EXPECT_THROW(lt::distill_loss(leaf, ids, weights, o), c10::Error);
+}
+
 // ------------------------------------------------------------ errors
 
 std::string error_of(const std::function<void()>& f) {
