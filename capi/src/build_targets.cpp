@@ -37,16 +37,7 @@ extern "C" LR_API lr_status lr_build_targets(const DLTensor* expert_logits, cons
 
     lr::core::Strided1D<const int64_t> row_index{};
     int64_t m = n;
-    if (rows) {
-      m = rows->ndim == 1 && rows->shape ? rows->shape[0] : -1;  // else check_vector names the fault
-      row_index = check_vector<const int64_t>(rows, "rows", dl_int64(), m, false);
-      // Device-resident indices are checked by the kernel (a bad one makes a
-      // fault row): reading them here would need a synchronisation.
-      for (int64_t j = 0; j < m && !where.cuda; ++j)
-        if (row_index[j] < 0 || row_index[j] >= n)
-          invalid("rows[" + std::to_string(j) + "] = " + std::to_string(row_index[j]) + " is outside [0, " +
-                  std::to_string(n) + ")");
-    }
+    if (rows) row_index = check_row_indices(rows, n, where.cuda, &m);
     const lr::core::cpu::TargetOutputs out = check_target_outputs(target_ids, target_weights, support_size, m);
     std::vector<ByteRange> inputs{in.expert_range, in.amateur_range};
     if (rows) inputs.push_back(byte_range(rows, "rows"));

@@ -34,4 +34,25 @@ inline void launch_on(const Placement& where, const core::cuda::SelectTargetsJob
   core::cuda::launch_select_targets(job, stream);
 }
 
+// The loss job of lr_distill_loss_backward (and of the sharded finish, whose
+// logits are the shard).
+inline core::cuda::LossJob loss_job(const core::LogitsView& z, const core::cpu::SparseTargets& targets,
+                                    const lr_loss_params& p, int reduction, const LossOutput& loss,
+                                    const core::MutLogitsView& grad) {
+  core::cuda::LossJob job;
+  job.logits = z;
+  job.k = targets.k;
+  job.ids = targets.ids;
+  job.weights = targets.weights;
+  job.reduction = reduction == LR_REDUCTION_NONE  ? core::cuda::LossReduction::None
+                  : reduction == LR_REDUCTION_SUM ? core::cuda::LossReduction::Sum
+                                                  : core::cuda::LossReduction::Mean;
+  job.grad_scale = p.grad_scale;
+  job.temperature = p.temperature;
+  job.loss_rows = loss.rows;
+  job.loss_scalar = loss.scalar;
+  job.grad = grad;
+  return job;
+}
+
 }  // namespace lr::capi

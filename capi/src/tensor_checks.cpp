@@ -354,3 +354,223 @@ core::cpu::TargetOutputs check_target_outputs(DLTensor* target_ids, DLTensor* ta
 }
 
 }  // namespace lr::capi
+
+namespace lr::capi {
+
+DLDataType dl_float64() { return DLDataType{kDLFloat, 64, 1}; }
+
+lr_vocab_shard read_shard(const lr_vocab_shard* shard) {
+  require_not_null(shard, "shard");
+  if (shard->struct_size < sizeof(lr_vocab_shard))
+    invalid("shard->struct_size is " + std::to_string(shard->struct_size) + ", smaller than the " +
+            std::to_string(sizeof(lr_vocab_shard)) + " bytes of ABI 1.1 (set it to sizeof(lr_vocab_shard))");
+  const lr_vocab_shard sh = *shard;
+  if (sh.column_offset < 0)
+    invalid("shard->column_offset is " + std::to_string(sh.column_offset) + ", must be >= 0");
+  if (sh.expert_vocab < 0) invalid("shard->expert_vocab is " + std::to_string(sh.expert_vocab) + ", must be >= 0");
+  if (sh.amateur_vocab < 0)
+    invalid("shard->amateur_vocab is " + std::to_string(sh.amateur_vocab) + ", must be >= 0");
+  return sh;
+}
+
+void check_shard_fits(const lr_vocab_shard& sh, int64_t cols, int64_t full, const char* tensor,
+                      const char* width_field) {
+  if (sh.column_offset > full || cols > full - sh.column_offset)  // v0 + cols > full, without overflow
+    invalid(std::string(tensor) + ": columns [" + std::to_string(sh.column_offset) + ", " +
+            std::to_string(sh.column_offset) + " + " + std::to_string(cols) + ") pass shard->" + width_field +
+            " = " + std::to_string(full));
+}
+
+ShardPairInputs check_shard_pair(const DLTensor* expert, const DLTensor* amateur, const lr_vocab_shard* shard,
+                                 int64_t shared_vocab, const char* params_name) {
+  ShardPairInputs in;
+  const lr_vocab_shard sh = read_shard(shard);
+  in.expert = check_logits(expert, "expert_shard");
+  in.amateur = check_logits(amateur, "amateur_shard");
+  if (in.expert.rows != in.amateur.rows)
+    invalid("expert_shard has " + std::to_string(in.expert.rows) + " rows but amateur_shard has " +
+            std::to_string(in.amateur.rows));
+  if (sh.expert_vocab < 1) invalid("shard->expert_vocab is 0: the expert's full width must be >= 1");
+  if (sh.amateur_vocab < 1) invalid("shard->amateur_vocab is 0: the amateur's full width must be >= 1");
+  check_shard_fits(sh, in.expert.cols, sh.expert_vocab, "expert_shard", "expert_vocab");
+  check_shard_fits(sh, in.amateur.cols, sh.amateur_vocab, "amateur_shard", "amateur_vocab");
+  in.shared_vocab = resolve_shared_vocab(shared_vocab, sh.expert_vocab, sh.amateur_vocab, params_name);
+  const int64_t v0 = sh.column_offset, S = in.shared_vocab;
+  const int64_t e_end = std::min(v0 + in.expert.cols, S), a_end = std::min(v0 + in.amateur.cols, S);
+  if (e_end != a_end)
+    invalid("expert_shard and amateur_shard hold different columns of the shared vocabulary: [" +
+            std::to_string(v0) + ", " + std::to_string(std::max(e_end, v0)) + ") and [" + std::to_string(v0) +
+            ", " + std::to_string(std::max(a_end, v0)) + ") below shared_vocab = " + std::to_string(S));
+  in.cols = {v0, std::max<int64_t>(e_end - v0, 0)};
+  in.expert_range = byte_range(expert, "expert_shard");
+  in.amateur_range = byte_range(amateur, "amateur_shard");
+  return in;
+}
+
+template <class T>
+core::RecordRows<T> check_record_output(DLTensor* t, const char* name, DLDataType dtype, int64_t rows,
+                                        int64_t width) {
+  const core::Strided2D<T> m = check_matrix<T>(t, name, dtype, rows, width, true);
+  if (width > 1 && m.col_stride != 1)
+    invalid(std::string(name) + ": the stride along the record must be 1, got " + std::to_string(m.col_stride));
+  if (rows > 1 && m.row_stride < width)
+    invalid(std::string(name) + ": row stride " + std::to_string(m.row_stride) + " makes records overlap");
+  return {m.data, rows, width, m.row_stride};
+}
+
+template <class T>
+core::GatheredRecords<T> check_gathered(const DLTensor* t, const char* name, DLDataType dtype, int64_t rows,
+                                        int64_t width) {
+  check_structure(t, name, 3);
+  require_dtype(t, name, dtype);
+  const int64_t w = t->shape[0];
+  if (w < 1) invalid(std::string(name) + ": W (its first dimension, the number of shards) must be >= 1, got 0");
+  if ((rows >= 0 && t->shape[1] != rows) || t->shape[2] != width)
+    invalid(std::string(name) + ": expected shape [W, " + (rows >= 0 ? std::to_string(rows) : std::string("N")) +
+            ", " + std::to_string(width) + "], got " + dims_of(t));
+  if (width > 1 && stride_of(t, 2) != 1)
+    invalid(std::string(name) + ": the stride along the record must be 1, got " + std::to_string(stride_of(t, 2)));
+  return {element_base<const T>(t), w, t->shape[1], width, stride_of(t, 0), stride_of(t, 1)};
+}
+
+int64_t candidates_k_of(const DLTensor* t, const char* name, int dim) {
+  require_not_null(t, name);
+  if (t->ndim <= dim || !t->shape) return 1;  // the shape check names the fault
+  const int64_t width = t->shape[dim];
+  if (width < 4 || (width - 1) % 3 != 0)
+    invalid(std::string(name) + ": the record width is " + std::to_string(width) +
+            ", must be LR_SHARD_CANDIDATES(K) = 1 + 3K with K >= 1");
+  return core::candidates_k(width);
+}
+
+core::Strided1D<const int64_t> check_row_indices(const DLTensor* rows, int64_t n, bool on_device, int64_t* m) {
+  *m = rows->ndim == 1 && rows->shape ? rows->shape[0] : -1;  // else check_vector names the fault
+  const core::Strided1D<const int64_t> index = check_vector<const int64_t>(rows, "rows", dl_int64(), *m, false);
+  // Device-resident indices are checked by the kernel (a bad one makes a
+  // fault row): reading them here would need a synchronisation.
+  for (int64_t j = 0; j < *m && !on_device; ++j)
+    if (index[j] < 0 || index[j] >= n)
+      invalid("rows[" + std::to_string(j) + "] = " + std::to_string(index[j]) + " is outside [0, " +
+              std::to_string(n) + ")");
+  return index;
+}
+
+template core::RecordRows<double> check_record_output<double>(DLTensor*, const char*, DLDataType, int64_t, int64_t);
+template core::RecordRows<float> check_record_output<float>(DLTensor*, const char*, DLDataType, int64_t, int64_t);
+template core::GatheredRecords<double> check_gathered<double>(const DLTensor*, const char*, DLDataType, int64_t,
+                                                              int64_t);
+template core::GatheredRecords<float> check_gathered<float>(const DLTensor*, const char*, DLDataType, int64_t,
+                                                            int64_t);
+template core::Strided2D<double> check_matrix<double>(const DLTensor*, const char*, DLDataType, int64_t, int64_t,
+                                                      bool);
+
+}  // namespace lr::capi
+
+namespace lr::capi {
+
+int check_loss_params(const lr_loss_params& p) {
+  check_temperature(p.temperature, "params");
+  // Read as an int: a caller's out-of-range enum value must not be loaded as the enum type.
+  static_assert(sizeof(lr_reduction) == sizeof(int), "lr_reduction is an int-sized enum");
+  int reduction = 0;
+  std::memcpy(&reduction, &p.reduction, sizeof reduction);
+  if (reduction != LR_REDUCTION_NONE && reduction != LR_REDUCTION_SUM && reduction != LR_REDUCTION_MEAN)
+    invalid("params->reduction is " + std::to_string(reduction) + ", not an lr_reduction");
+  if (!std::isfinite(p.grad_scale)) invalid("params->grad_scale must be finite");
+  return reduction;
+}
+
+core::cpu::SparseTargets check_sparse_targets(const DLTensor* target_ids, const DLTensor* target_weights,
+                                              int64_t n) {
+  core::cpu::SparseTargets targets;
+  targets.k = matrix_cols(target_ids, "target_ids");
+  if (targets.k < 1) invalid("target_ids: K (its second dimension) must be >= 1, got " + std::to_string(targets.k));
+  targets.ids = check_matrix<const int32_t>(target_ids, "target_ids", dl_int32(), n, targets.k, false);
+  targets.weights = check_matrix<const float>(target_weights, "target_weights", dl_float32(), n, targets.k, false);
+  return targets;
+}
+
+int64_t check_target_entries(const core::cpu::SparseTargets& t, int64_t n, int64_t v) {
+  std::vector<int32_t> row_ids;
+  row_ids.reserve(static_cast<size_t>(t.k));
+  int64_t counted = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    row_ids.clear();
+    for (int64_t j = 0; j < t.k; ++j) {
+      const int32_t id = t.ids(i, j);
+      const float w = t.weights(i, j);
+      const std::string at = "[" + std::to_string(i) + ", " + std::to_string(j) + "]";
+      if (id < -1 || id >= v)
+        invalid("target_ids" + at + " = " + std::to_string(id) + " is outside [-1, V = " + std::to_string(v) + ")");
+      if (!std::isfinite(w) || w < 0.0f)
+        invalid("target_weights" + at + " = " + std::to_string(w) + " must be finite and >= 0");
+      if (id == -1 && w != 0.0f)
+        invalid("target_weights" + at + " = " + std::to_string(w) + " but target_ids" + at +
+                " is -1 (padding needs weight 0)");
+      if (id >= 0) row_ids.push_back(id);
+    }
+    std::sort(row_ids.begin(), row_ids.end());
+    const auto dup = std::adjacent_find(row_ids.begin(), row_ids.end());
+    if (dup != row_ids.end())
+      invalid("target_ids row " + std::to_string(i) + " has the id " + std::to_string(*dup) + " twice");
+    counted += row_ids.empty() ? 0 : 1;
+  }
+  return counted;
+}
+
+LossOutput check_loss_output(DLTensor* loss_out, int reduction, int64_t n) {
+  LossOutput out;
+  if (reduction == LR_REDUCTION_NONE) out.rows = check_vector<float>(loss_out, "loss_out", dl_float32(), n, true);
+  else out.scalar = check_scalar_output(loss_out, "loss_out");
+  return out;
+}
+
+GradOutput check_grad_output(DLTensor* grad_logits, const DLTensor* logits, const core::LogitsView& z,
+                             const char* logits_name) {
+  GradOutput out;
+  if (!grad_logits) return out;
+  out.in_place = same_view(grad_logits, logits);
+  const core::LogitsView g = check_logits(grad_logits, "grad_logits", true);
+  if (g.type != z.type) invalid(std::string("grad_logits must have the dtype of ") + logits_name);
+  if (g.rows != z.rows || g.cols != z.cols)
+    invalid("grad_logits: expected shape [" + std::to_string(z.rows) + ", " + std::to_string(z.cols) + "], got [" +
+            std::to_string(g.rows) + ", " + std::to_string(g.cols) + "]");
+  if (!out.in_place && ranges_overlap(byte_range(grad_logits, "grad_logits"), byte_range(logits, logits_name)))
+    invalid(std::string("grad_logits partly overlaps ") + logits_name + " (pass " + logits_name +
+            " itself for an in-place gradient)");
+  out.grad = {const_cast<void*>(g.data), g.type, g.rows, g.cols, g.row_stride};
+  return out;
+}
+
+double loss_grad_coef(const lr_loss_params& p, int reduction, int64_t counted) {
+  const double divisor = reduction == LR_REDUCTION_MEAN && counted > 0 ? double(counted) : 1.0;
+  return double(p.grad_scale) / divisor;
+}
+
+void write_loss(const LossOutput& out, int reduction, const std::vector<double>& row_loss, int64_t counted) {
+  if (reduction == LR_REDUCTION_NONE) {
+    for (size_t i = 0; i < row_loss.size(); ++i) out.rows[static_cast<int64_t>(i)] = static_cast<float>(row_loss[i]);
+    return;
+  }
+  double total = 0.0;  // in row order: the same result for any thread count
+  for (double l : row_loss) total += l;
+  *out.scalar = static_cast<float>(reduction == LR_REDUCTION_MEAN ? (counted > 0 ? total / double(counted) : 0.0)
+                                                                  : total);
+}
+
+}  // namespace lr::capi
+
+namespace lr::capi {
+
+LossShardInputs check_loss_shard(const DLTensor* logits_shard, const lr_vocab_shard* shard) {
+  const lr_vocab_shard sh = read_shard(shard);
+  LossShardInputs in;
+  in.z = check_logits(logits_shard, "logits_shard");
+  in.full_vocab = sh.expert_vocab;
+  if (in.full_vocab < 1) invalid("shard->expert_vocab is 0: the trained model's full width V must be >= 1");
+  check_shard_fits(sh, in.z.cols, in.full_vocab, "logits_shard", "expert_vocab");
+  in.cols = {sh.column_offset, in.z.cols};
+  return in;
+}
+
+}  // namespace lr::capi

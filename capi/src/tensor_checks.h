@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "distill_loss.h"
 #include "error_state.h"
 #include "lightreasoner/lightreasoner.h"
 #include "select_targets.h"
 #include "logits_view.h"
+#include "shard_records.h"
 
 namespace lr::capi {
 
@@ -123,5 +125,101 @@ void check_beta(float beta, const char* params_name);
 // target_ids [M, K], target_weights [M, K], support_size [M]: validated together.
 core::cpu::TargetOutputs check_target_outputs(DLTensor* target_ids, DLTensor* target_weights,
                                               DLTensor* support_size, int64_t m);
+
+}  // namespace lr::capi
+
+// ---- ABI 1.1: the vocabulary-sharded calls (lr_shard_*)
+
+namespace lr::capi {
+
+DLDataType dl_float64();
+
+// A copy of *shard after its struct_size check; offset >= 0, widths >= 0.
+lr_vocab_shard read_shard(const lr_vocab_shard* shard);
+
+// Columns [0, cols) of a shard tensor lie at global ids [v0, v0 + cols):
+// v0 + cols must not pass the full width. `width_field` names it.
+void check_shard_fits(const lr_vocab_shard& sh, int64_t cols, int64_t full, const char* tensor,
+                      const char* width_field);
+
+// The expert/amateur shards of the stage-1 calls, validated together: both
+// fit their full widths, S resolved against the full widths, and both hold
+// the same columns below S.
+struct ShardPairInputs {
+  core::LogitsView expert, amateur;
+  core::ShardColumns cols;  // shared_cols: the shard's columns below S
+  int64_t shared_vocab = 0;
+  ByteRange expert_range, amateur_range;
+};
+ShardPairInputs check_shard_pair(const DLTensor* expert, const DLTensor* amateur, const lr_vocab_shard* shard,
+                                 int64_t shared_vocab, const char* params_name);
+
+// A [rows, width] record output: unit stride along the record, rows apart.
+template <class T>
+core::RecordRows<T> check_record_output(DLTensor* t, const char* name, DLDataType dtype, int64_t rows,
+                                        int64_t width);
+
+// A gathered [W, rows, width] record input, W >= 1, unit stride along the
+// record; rows < 0: any number of rows.
+template <class T>
+core::GatheredRecords<T> check_gathered(const DLTensor* t, const char* name, DLDataType dtype, int64_t rows,
+                                        int64_t width);
+
+// K from a candidates record width 1 + 3K (K >= 1), read from dimension `dim`.
+int64_t candidates_k_of(const DLTensor* t, const char* name, int dim);
+
+// rows [M] int64 indices into N rows (host tensors: each in [0, N)); M in *m.
+core::Strided1D<const int64_t> check_row_indices(const DLTensor* rows, int64_t n, bool on_device, int64_t* m);
+
+}  // namespace lr::capi
+
+namespace lr::capi {
+
+// The checks of the loss calls, shared by lr_distill_loss_backward and the
+// sharded loss calls.
+
+// Temperature, reduction (returned, read as an int) and grad_scale.
+int check_loss_params(const lr_loss_params& p);
+
+// target_ids, target_weights [n, K], K >= 1.
+core::cpu::SparseTargets check_sparse_targets(const DLTensor* target_ids, const DLTensor* target_weights,
+                                              int64_t n);
+
+// Every target entry on the host: ids in [-1, v), weights finite, >= 0 and
+// 0 at padding, no id twice in a row. Returns the rows with an id (MEAN's count).
+int64_t check_target_entries(const core::cpu::SparseTargets& t, int64_t n, int64_t v);
+
+struct LossOutput {
+  core::Strided1D<float> rows{};  // NONE
+  float* scalar = nullptr;        // SUM / MEAN
+};
+LossOutput check_loss_output(DLTensor* loss_out, int reduction, int64_t n);
+
+// grad_logits [N, V] of logits' dtype, or logits itself; never a partial overlap.
+struct GradOutput {
+  core::MutLogitsView grad{};
+  bool in_place = false;
+};
+GradOutput check_grad_output(DLTensor* grad_logits, const DLTensor* logits, const core::LogitsView& z,
+                             const char* logits_name);
+
+// grad_scale / D, D the counted rows for MEAN (1 otherwise or without any).
+double loss_grad_coef(const lr_loss_params& p, int reduction, int64_t counted);
+
+// The per-row losses reduced as asked (in row order, whatever the threads).
+void write_loss(const LossOutput& out, int reduction, const std::vector<double>& row_loss, int64_t counted);
+
+}  // namespace lr::capi
+
+namespace lr::capi {
+
+// The trained model's shard of the sharded loss calls: logits_shard [N, V_r]
+// within shard->expert_vocab = V (>= 1); amateur_vocab is ignored.
+struct LossShardInputs {
+  core::LogitsView z;
+  core::ShardColumns cols;  // shared_cols: the shard's width
+  int64_t full_vocab = 0;   // V
+};
+LossShardInputs check_loss_shard(const DLTensor* logits_shard, const lr_vocab_shard* shard);
 
 }  // namespace lr::capi

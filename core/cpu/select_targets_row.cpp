@@ -12,6 +12,8 @@ namespace {
 
 constexpr float kInfF = std::numeric_limits<float>::infinity();
 
+}  // namespace
+
 // Candidates are gathered with a float32 test z >= zmax + T log(beta), which
 // can be a few ulps away from the exact double test (z - zmax) / T >= log(beta);
 // the margin keeps every true member of M, and the exact test afterwards
@@ -39,8 +41,6 @@ KlStats kl_piece(const float* e, const float* a, int64_t n, float max_e, float m
   return piece;
 }
 
-}  // namespace
-
 SelectTargetsRow::SelectTargetsRow(const SelectTargetsSettings& settings)
     : settings_(settings),
       expert_block_(kBlock),
@@ -48,7 +48,6 @@ SelectTargetsRow::SelectTargetsRow(const SelectTargetsSettings& settings)
       candidate_capacity_(static_cast<size_t>(std::max<int64_t>(4 * settings.k, 256))) {
   candidate_ids_.reserve(candidate_capacity_);
   support_.reserve(candidate_capacity_);
-  weights_.reserve(static_cast<size_t>(std::max<int64_t>(settings.k, 1)));
 }
 
 void SelectTargetsRow::start_row(const void* expert_row, ElemType expert_type, const void* amateur_row,

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kl_merge.h"
 #include "logits_view.h"
 
 namespace lr::core::cpu {
@@ -28,6 +29,39 @@ struct RowTargets {  // where one row's target goes
   float* weights;
   int64_t weights_stride;
 };
+
+// One block's piece of the KL statistics (block_kernels' partials), maxima
+// in units of z / T: mE = max_e / T. Shared with the sharded calls, whose
+// select record is a shard's merged pieces.
+KlStats kl_piece(const float* e, const float* a, int64_t n, float max_e, float max_a, double t, float inv_t);
+
+// A float32 threshold just below zmax + T log(beta): every member of the
+// support passes `z >= threshold`, so the exact double test needs to run
+// only on those.
+float candidate_threshold(float running_max, float t_log_beta);
+
+// A member of a row's kept support: the expert and amateur logits as doubles
+// of the stored values; v is scratch for its weight.
+struct SupportMember {
+  int32_t id;
+  double z;
+  double za = 0.0;
+  double v = 0.0;
+};
+
+// The support's order: larger expert logit first, then lower id.
+struct ExpertFirst {
+  bool operator()(const SupportMember& a, const SupportMember& b) const {
+    return a.z > b.z || (a.z == b.z && a.id < b.id);
+  }
+};
+
+// The contrastive target of a kept support (at most K members, any order):
+// v = softmax of (zE - zA) / T over them (or p_E-proportional over those
+// with zA = -Inf), written in descending weight order (ties: lower id), then
+// padding up to K. Used by write_targets and by the sharded finish, which
+// gathers the same triples from every shard.
+void write_support_targets(std::vector<SupportMember>& kept, double temperature, int64_t k, const RowTargets& out);
 
 // Per-thread scratch: O(kBlock + K) memory, allocated once per call so that
 // the row loop itself never allocates.
@@ -50,10 +84,6 @@ class SelectTargetsRow {
   static void write_padding(const RowTargets& out, int64_t k);
 
  private:
-  struct Candidate {
-    int32_t id;
-    double z;  // raw expert logit, as a double
-  };
   void start_row(const void* expert_row, ElemType expert_type, const void* amateur_row, ElemType amateur_type);
   void gather_candidates(const float* scaled, int64_t n, int64_t offset, float threshold);
   void compact_candidates(float threshold);
@@ -64,8 +94,7 @@ class SelectTargetsRow {
   std::vector<float> expert_block_, amateur_block_;
   std::vector<int32_t> candidate_ids_;  // capacity fixed at construction
   size_t candidate_capacity_;
-  std::vector<Candidate> support_;      // the exact M (or its top K), capacity K or more
-  std::vector<double> weights_;
+  std::vector<SupportMember> support_;  // the exact M (or its top K), capacity K or more
 
   // State of the current row.
   const void* expert_row_ = nullptr;

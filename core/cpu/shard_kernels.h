@@ -17,7 +17,9 @@
 namespace lr::core::cpu {
 
 // Stage 1. expert/amateur: the shard's columns (only [0, cols.shared_cols)
-// are read).
+// are read). The record is the shard's KlStats (kl_merge.h) as it stands:
+// e_max and a_max in units of z / T, so that the finish needs no
+// temperature; the candidates recover max z as float(e_max * T), exactly.
 void shard_select_stats(const LogitsView& expert, const LogitsView& amateur, const ShardColumns& cols,
                         float temperature, const RecordRows<double>& stats);
 

@@ -15,14 +15,12 @@
 namespace lr::core::cpu {
 namespace {
 
-constexpr float kInfF = std::numeric_limits<float>::infinity();
 constexpr double kInfD = std::numeric_limits<double>::infinity();
 
-// Order of the support: larger expert logit first, then lower id.
-struct ExpertFirst {
-  template <class C>
-  bool operator()(const C& a, const C& b) const {
-    return a.z > b.z || (a.z == b.z && a.id < b.id);
+// The written order: larger weight first, then lower id.
+struct WeightFirst {
+  bool operator()(const SupportMember& a, const SupportMember& b) const {
+    return a.v > b.v || (a.v == b.v && a.id < b.id);
   }
 };
 
@@ -64,7 +62,7 @@ void SelectTargetsRow::select_support_by_full_pass() {
       const double z = eb[j];
       if (!((z - z_max) / t >= settings_.log_beta)) continue;
       ++support_size_;
-      const Candidate c{static_cast<int32_t>(off + j), z};
+      const SupportMember c{static_cast<int32_t>(off + j), z};
       if (support_.size() < k) {
         support_.push_back(c);
         std::push_heap(support_.begin(), support_.end(), ExpertFirst{});
@@ -89,43 +87,42 @@ int32_t SelectTargetsRow::write_targets(const RowTargets& out) {
     write_padding(out, settings_.k);
     return -1;
   }
+  for (SupportMember& c : support_) c.za = load_one(amateur_row_, amateur_type_, c.id);
+  write_support_targets(support_, settings_.temperature, settings_.k, out);
+  return static_cast<int32_t>(support_size_);
+}
+
+void write_support_targets(std::vector<SupportMember>& kept, double t, int64_t k, const RowTargets& out) {
   // v = softmax over the kept support of c = log p_E - log p_A, which is
   // (zE - zA) / T up to a constant. Where p_A = 0, c = +Inf: v goes to those
   // ids alone, in proportion to p_E.
-  const double t = settings_.temperature;
-  const size_t m = support_.size();
-  weights_.assign(m, 0.0);
+  const size_t m = kept.size();
   bool amateur_zero = false;
-  for (const Candidate& c : support_)
-    amateur_zero |= load_one(amateur_row_, amateur_type_, c.id) == -kInfF;
+  for (const SupportMember& c : kept) amateur_zero |= c.za == -kInfD;
   double top = -kInfD;
-  for (size_t i = 0; i < m; ++i) {
-    const double za = load_one(amateur_row_, amateur_type_, support_[i].id);
-    if (amateur_zero && za != -kInfD) continue;
-    weights_[i] = amateur_zero ? support_[i].z / t : (support_[i].z - za) / t;
-    top = std::max(top, weights_[i]);
+  for (SupportMember& c : kept) {
+    c.v = 0.0;
+    if (amateur_zero && c.za != -kInfD) continue;
+    c.v = amateur_zero ? c.z / t : (c.z - c.za) / t;
+    top = std::max(top, c.v);
   }
   double total = 0.0;
-  for (size_t i = 0; i < m; ++i) {
-    const double za = load_one(amateur_row_, amateur_type_, support_[i].id);
-    const bool counted = !amateur_zero || za == -kInfD;
-    weights_[i] = counted ? std::exp(weights_[i] - top) : 0.0;
-    total += weights_[i];
+  for (SupportMember& c : kept) {
+    const bool counted = !amateur_zero || c.za == -kInfD;
+    c.v = counted ? std::exp(c.v - top) : 0.0;
+    total += c.v;
   }
-  // Descending weight, ties to the lower id (the z field now holds v).
-  std::vector<Candidate>& order = support_;
-  for (size_t i = 0; i < m; ++i) order[i].z = weights_[i] / total;
-  std::sort(order.begin(), order.end(), ExpertFirst{});
+  for (SupportMember& c : kept) c.v /= total;
+  std::sort(kept.begin(), kept.end(), WeightFirst{});
   int64_t j = 0;
   for (; j < static_cast<int64_t>(m); ++j) {
-    out.ids[j * out.ids_stride] = order[static_cast<size_t>(j)].id;
-    out.weights[j * out.weights_stride] = static_cast<float>(order[static_cast<size_t>(j)].z);
+    out.ids[j * out.ids_stride] = kept[static_cast<size_t>(j)].id;
+    out.weights[j * out.weights_stride] = static_cast<float>(kept[static_cast<size_t>(j)].v);
   }
-  for (; j < settings_.k; ++j) {
+  for (; j < k; ++j) {
     out.ids[j * out.ids_stride] = -1;
     out.weights[j * out.weights_stride] = 0.0f;
   }
-  return static_cast<int32_t>(support_size_);
 }
 
 }  // namespace lr::core::cpu

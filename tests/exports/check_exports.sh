@@ -23,6 +23,8 @@ required=(
   lr_abi_version lr_build_info lr_status_string lr_last_error
   lr_select_params_default lr_target_params_default lr_loss_params_default
   lr_select_steps lr_build_targets lr_select_and_build lr_distill_loss_backward
+  lr_shard_select_stats lr_shard_select_finish lr_shard_target_candidates lr_shard_targets_finish
+  lr_shard_loss_stats lr_shard_loss_backward
 )
 expected_soname=liblightreasoner.so.1
 
