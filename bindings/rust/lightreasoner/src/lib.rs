@@ -9,6 +9,11 @@
 //! 3. [`distill_loss_backward`]: KL(v ‖ softmax z) and its gradient with
 //!    respect to the trained model's logits.
 //!
+//! Logits sharded over the vocabulary across tensor-parallel ranks (ABI
+//! 1.1): [`sharded_select_and_build`] and [`sharded_distill_loss_backward`]
+//! with the host's all-gather supplied as an [`AllGather`], or the partial
+//! and finish steps ([`shard_select_stats`], ...) on their own.
+//!
 //! Inputs are borrowed row-major matrices ([`Logits`]) of `f32`, [`Bf16`] or
 //! [`F16`], any row stride; outputs are owned `Vec`s. Every call returns
 //! `Result<_, Error>`; the error carries the library's message, which names
