@@ -50,6 +50,32 @@ lr_status distill_loss_backward(const DLTensor* z, const DLTensor* ids, const DL
                                 DLTensor* loss, DLTensor* grad, void* stream) {
   return lr_distill_loss_backward(z, ids, w, p, loss, grad, stream);
 }
+lr_status shard_select_stats(const DLTensor* e, const DLTensor* a, const lr_vocab_shard* sh,
+                             const lr_select_params* p, DLTensor* stats, void* stream) {
+  return lr_shard_select_stats(e, a, sh, p, stats, stream);
+}
+lr_status shard_select_finish(const DLTensor* stats, const lr_select_params* p, DLTensor* kl, DLTensor* keep,
+                              void* stream) {
+  return lr_shard_select_finish(stats, p, kl, keep, stream);
+}
+lr_status shard_target_candidates(const DLTensor* e, const DLTensor* a, const lr_vocab_shard* sh,
+                                  const DLTensor* stats, const DLTensor* rows, const lr_target_params* p,
+                                  DLTensor* cands, void* stream) {
+  return lr_shard_target_candidates(e, a, sh, stats, rows, p, cands, stream);
+}
+lr_status shard_targets_finish(const DLTensor* cands, const lr_target_params* p, DLTensor* ids, DLTensor* w,
+                               DLTensor* sup, void* stream) {
+  return lr_shard_targets_finish(cands, p, ids, w, sup, stream);
+}
+lr_status shard_loss_stats(const DLTensor* z, const lr_vocab_shard* sh, const DLTensor* ids, const DLTensor* w,
+                           const lr_loss_params* p, DLTensor* stats, void* stream) {
+  return lr_shard_loss_stats(z, sh, ids, w, p, stats, stream);
+}
+lr_status shard_loss_backward(const DLTensor* z, const lr_vocab_shard* sh, const DLTensor* ids, const DLTensor* w,
+                              const DLTensor* stats, const lr_loss_params* p, DLTensor* loss, DLTensor* grad,
+                              void* stream) {
+  return lr_shard_loss_backward(z, sh, ids, w, stats, p, loss, grad, stream);
+}
 
 #else
 
@@ -79,7 +105,7 @@ struct Span {
 };
 
 bool well_formed(const DLTensor* t) {
-  if (!t || t->device.device_type != kDLCPU || t->ndim < 0 || t->ndim > 2) return false;
+  if (!t || t->device.device_type != kDLCPU || t->ndim < 0 || t->ndim > 3) return false;
   if (t->ndim > 0 && !t->shape) return false;
   for (int d = 0; d < t->ndim; ++d)
     if (t->shape[d] < 0 || (t->strides && t->strides[d] < 0)) return false;
@@ -233,6 +259,60 @@ lr_status distill_loss_backward(const DLTensor* z, const DLTensor* ids, const DL
     // An in-place call passes the same tensor twice: keep it one tensor.
     DLTensor* g = grad == z ? const_cast<DLTensor*>(d.view(0)) : d.view(4);
     return lr_distill_loss_backward(d.view(0), d.view(1), d.view(2), p, d.view(3), g, stream_for(stream));
+  });
+}
+
+lr_status shard_select_stats(const DLTensor* e, const DLTensor* a, const lr_vocab_shard* sh,
+                             const lr_select_params* p, DLTensor* stats, void* stream) {
+  if (!on_cuda()) return lr_shard_select_stats(e, a, sh, p, stats, stream);
+  return run_on_device({e, a, stats}, [&](DeviceCall& d) {
+    return lr_shard_select_stats(d.view(0), d.view(1), sh, p, d.view(2), stream_for(stream));
+  });
+}
+
+lr_status shard_select_finish(const DLTensor* stats, const lr_select_params* p, DLTensor* kl, DLTensor* keep,
+                              void* stream) {
+  if (!on_cuda()) return lr_shard_select_finish(stats, p, kl, keep, stream);
+  return run_on_device({stats, kl, keep}, [&](DeviceCall& d) {
+    return lr_shard_select_finish(d.view(0), p, d.view(1), d.view(2), stream_for(stream));
+  });
+}
+
+lr_status shard_target_candidates(const DLTensor* e, const DLTensor* a, const lr_vocab_shard* sh,
+                                  const DLTensor* stats, const DLTensor* rows, const lr_target_params* p,
+                                  DLTensor* cands, void* stream) {
+  if (!on_cuda()) return lr_shard_target_candidates(e, a, sh, stats, rows, p, cands, stream);
+  return run_on_device({e, a, stats, rows, cands}, [&](DeviceCall& d) {
+    return lr_shard_target_candidates(d.view(0), d.view(1), sh, d.view(2), d.view(3), p, d.view(4),
+                                      stream_for(stream));
+  });
+}
+
+lr_status shard_targets_finish(const DLTensor* cands, const lr_target_params* p, DLTensor* ids, DLTensor* w,
+                               DLTensor* sup, void* stream) {
+  if (!on_cuda()) return lr_shard_targets_finish(cands, p, ids, w, sup, stream);
+  return run_on_device({cands, ids, w, sup}, [&](DeviceCall& d) {
+    return lr_shard_targets_finish(d.view(0), p, d.view(1), d.view(2), d.view(3), stream_for(stream));
+  });
+}
+
+lr_status shard_loss_stats(const DLTensor* z, const lr_vocab_shard* sh, const DLTensor* ids, const DLTensor* w,
+                           const lr_loss_params* p, DLTensor* stats, void* stream) {
+  if (!on_cuda()) return lr_shard_loss_stats(z, sh, ids, w, p, stats, stream);
+  return run_on_device({z, ids, w, stats}, [&](DeviceCall& d) {
+    return lr_shard_loss_stats(d.view(0), sh, d.view(1), d.view(2), p, d.view(3), stream_for(stream));
+  });
+}
+
+lr_status shard_loss_backward(const DLTensor* z, const lr_vocab_shard* sh, const DLTensor* ids, const DLTensor* w,
+                              const DLTensor* stats, const lr_loss_params* p, DLTensor* loss, DLTensor* grad,
+                              void* stream) {
+  if (!on_cuda()) return lr_shard_loss_backward(z, sh, ids, w, stats, p, loss, grad, stream);
+  return run_on_device({z, ids, w, stats, loss, grad}, [&](DeviceCall& d) {
+    // An in-place call passes the same tensor twice: keep it one tensor.
+    DLTensor* g = grad == z ? const_cast<DLTensor*>(d.view(0)) : d.view(5);
+    return lr_shard_loss_backward(d.view(0), sh, d.view(1), d.view(2), d.view(3), p, d.view(4), g,
+                                  stream_for(stream));
   });
 }
 

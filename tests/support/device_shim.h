@@ -27,4 +27,21 @@ lr_status distill_loss_backward(const DLTensor* logits, const DLTensor* target_i
                                 const lr_loss_params* params, DLTensor* loss_out, DLTensor* grad_logits,
                                 void* stream);
 
+// ABI 1.1: the vocabulary-sharded calls.
+lr_status shard_select_stats(const DLTensor* expert_shard, const DLTensor* amateur_shard, const lr_vocab_shard* shard,
+                             const lr_select_params* params, DLTensor* stats_out, void* stream);
+lr_status shard_select_finish(const DLTensor* stats, const lr_select_params* params, DLTensor* kl_out,
+                              DLTensor* keep_out, void* stream);
+lr_status shard_target_candidates(const DLTensor* expert_shard, const DLTensor* amateur_shard,
+                                  const lr_vocab_shard* shard, const DLTensor* stats, const DLTensor* rows,
+                                  const lr_target_params* params, DLTensor* candidates_out, void* stream);
+lr_status shard_targets_finish(const DLTensor* candidates, const lr_target_params* params, DLTensor* target_ids,
+                               DLTensor* target_weights, DLTensor* support_size, void* stream);
+lr_status shard_loss_stats(const DLTensor* logits_shard, const lr_vocab_shard* shard, const DLTensor* target_ids,
+                           const DLTensor* target_weights, const lr_loss_params* params, DLTensor* stats_out,
+                           void* stream);
+lr_status shard_loss_backward(const DLTensor* logits_shard, const lr_vocab_shard* shard, const DLTensor* target_ids,
+                              const DLTensor* target_weights, const DLTensor* stats, const lr_loss_params* params,
+                              DLTensor* loss_out, DLTensor* grad_logits, void* stream);
+
 }  // namespace lrtest
