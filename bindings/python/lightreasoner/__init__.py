@@ -38,6 +38,8 @@ from ._api import (
 from ._native import (
     ABI_VERSION_MAJOR,
     ABI_VERSION_MINOR,
+    SHARD_LOSS_STATS,
+    SHARD_SELECT_STATS,
     DLDataType,
     DLDevice,
     DLManagedTensor,
@@ -48,8 +50,6 @@ from ._native import (
     TargetParams,
     VocabShard,
     load_library,
-    SHARD_LOSS_STATS,
-    SHARD_SELECT_STATS,
     shard_candidates,
 )
 from ._shard import (
@@ -67,6 +67,8 @@ __all__ = [
     "ABI_VERSION_MAJOR",
     "ABI_VERSION_MINOR",
     "DEFAULT_K",
+    "SHARD_LOSS_STATS",
+    "SHARD_SELECT_STATS",
     "AbiVersion",
     "Array",
     "DLDataType",
@@ -78,8 +80,6 @@ __all__ = [
     "SelectParams",
     "TargetParams",
     "VocabShard",
-    "SHARD_LOSS_STATS",
-    "SHARD_SELECT_STATS",
     "__version__",
     "abi_version",
     "build_info",

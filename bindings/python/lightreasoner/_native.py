@@ -23,10 +23,15 @@ __all__ = [
     "LightReasonerError",
     "LossParams",
     "SelectParams",
+    "SHARD_LOSS_STATS",
+    "SHARD_SELECT_STATS",
     "TargetParams",
     "VocabShard",
     "library",
     "load_library",
+    "shard_candidates",
+    "shard_function",
+    "vocab_shard",
 ]
 
 #: The ABI this binding was written against (``LR_ABI_VERSION_MAJOR/MINOR``).
