@@ -141,6 +141,28 @@ class ShardedTorchTest(unittest.TestCase):
         finally:
             dist.destroy_process_group()
 
+    @unittest.skipUnless(torch.cuda.is_available() and dist.is_nccl_available(), "no CUDA device with NCCL")
+    def test_cuda_one_rank_over_nccl(self):
+        # the all_gather_into_tensor path, and the library's CUDA shard kernels
+        if "CUDA: no" in lr.build_info():
+            self.skipTest("liblightreasoner built without CUDA")
+        store = dist.HashStore()
+        dist.init_process_group("nccl", store=store, rank=0, world_size=1)
+        try:
+            e, a = (x.cuda() for x in logits())
+            got = lrt.sharded_select_and_build(e, a, 0, VE, VA, k=K)
+            want = lr.select_and_build(e, a, k=K)
+            for g, x in zip(got, want):
+                self.assertEqual(g.device, e.device)
+                self.assertTrue(torch.allclose(g.double().cpu(), x.double().cpu(), rtol=1e-5, atol=1e-6, equal_nan=True))
+            z = torch.randn(N, VE, device="cuda", requires_grad=True)
+            lrt.sharded_distill_loss(z, 0, VE, got[2], got[3]).backward()
+            ref = z.detach().clone().requires_grad_()
+            lrt.distill_loss(ref, got[2], got[3]).backward()
+            self.assertTrue(torch.allclose(z.grad, ref.grad, atol=1e-6))
+        finally:
+            dist.destroy_process_group()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
