@@ -299,10 +299,9 @@ def distill_loss_backward(
         LightReasonerError: the library rejected an argument (shape, dtype,
             device, id range, parameter range; the message names it).
     """
-    lib = n.library()
 
     def invoke(stack: ExitStack, f: Factory, z: Any, ids: Any, w: Any, p: Any, loss: Any, g: Any) -> int:
-        return lib.lr_distill_loss_backward(z, ids, w, ctypes.byref(p), loss, g, _stream(f))
+        return n.library().lr_distill_loss_backward(z, ids, w, ctypes.byref(p), loss, g, _stream(f))
 
     return _loss_call(logits, target_ids, target_weights, reduction, grad_scale, temperature, grad, invoke)
 
