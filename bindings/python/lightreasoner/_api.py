@@ -261,8 +261,8 @@ def distill_loss_backward(
     """Loss KL(v || softmax(z / T)) and its gradient (``lr_distill_loss_backward``).
 
     This is a plain function, not an autograd operation: it returns the
-    gradient with respect to the logits for the caller to use (the LibTorch
-    adapter provides the autograd version).
+    gradient with respect to the logits for the caller to use
+    (:func:`lightreasoner.torch.distill_loss` is the autograd version).
 
     Args:
         logits: the trained model's logits z ``[N, V]``, float32 / bfloat16 /
