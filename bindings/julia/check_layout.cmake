@@ -1,7 +1,8 @@
 # ctest julia_binding_layout: the C layout of the structs the Julia binding
 # mirrors (printed by layout_check, compiled against the real header) must equal
 # the _C_LAYOUT table in LightReasoner/src/LightReasoner.jl, which the package
-# asserts against its Julia structs when it loads.
+# asserts against its Julia structs when it loads; and the header's constants
+# (ABI version, ABI 1.1 record widths) must equal its `const LR_... = n` lines.
 #   cmake -DLAYOUT_CHECK=<exe> -DJULIA_SOURCE=<LightReasoner.jl> -P check_layout.cmake
 cmake_minimum_required(VERSION 3.25)
 execute_process(COMMAND ${LAYOUT_CHECK} OUTPUT_VARIABLE c_out RESULT_VARIABLE rc)
@@ -42,10 +43,34 @@ foreach(line IN LISTS jl_lines)
   endif()
 endforeach()
 
+# Every constant the C side prints must be restated in the Julia source as
+# `const NAME = VALUE` (one line, a literal).
+file(STRINGS ${JULIA_SOURCE} jl_consts REGEX "^const LR_[A-Z0-9_]+ = [0-9]+")
+foreach(c IN LISTS c_lines)
+  if(c MATCHES "^constant ([A-Z0-9_]+) ([0-9]+)$")
+    set(cname ${CMAKE_MATCH_1})
+    set(cvalue ${CMAKE_MATCH_2})
+    set(found "")
+    foreach(j IN LISTS jl_consts)
+      if(j MATCHES "^const ${cname} = ([0-9]+)")
+        set(found ${CMAKE_MATCH_1})
+      endif()
+    endforeach()
+    if(NOT found STREQUAL cvalue)
+      message(SEND_ERROR "${cname}: the header gives ${cvalue}, LightReasoner.jl says \"${found}\"")
+      math(EXPR failures "${failures} + 1")
+    else()
+      message(STATUS "ok ${cname} = ${cvalue}")
+    endif()
+  endif()
+endforeach()
+
 # Every struct the C side prints must be in the Julia table, and the enums the
 # mirrors store as Cint must be 4 bytes.
 foreach(c IN LISTS c_lines)
-  if(c MATCHES "^enum_sizes ")
+  if(c MATCHES "^constant ")
+    # compared above
+  elseif(c MATCHES "^enum_sizes ")
     if(NOT c STREQUAL "enum_sizes 4 4,4")
       message(SEND_ERROR "C enums are not 4 bytes here (${c}); the Julia mirrors use Cint")
       math(EXPR failures "${failures} + 1")

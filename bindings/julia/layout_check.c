@@ -3,7 +3,9 @@
  *   NAME SIZE OFF1,OFF2,...
  * check_layout.cmake compares these lines with the _C_LAYOUT table in
  * LightReasoner/src/LightReasoner.jl, so a Julia mirror that drifts from the
- * header fails ctest even where no Julia toolchain is installed. */
+ * header fails ctest even where no Julia toolchain is installed. Lines
+ *   constant NAME VALUE
+ * give the header's constants, compared with `const NAME = VALUE` there. */
 #include <lightreasoner/lightreasoner.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,6 +31,15 @@ int main(void) {
     offsetof(lr_target_params, temperature), offsetof(lr_target_params, shared_vocab));
   P(lr_loss_params, offsetof(lr_loss_params, struct_size), offsetof(lr_loss_params, reduction),
     offsetof(lr_loss_params, grad_scale), offsetof(lr_loss_params, temperature));
+  P(lr_vocab_shard, offsetof(lr_vocab_shard, struct_size), offsetof(lr_vocab_shard, column_offset),
+    offsetof(lr_vocab_shard, expert_vocab), offsetof(lr_vocab_shard, amateur_vocab));
+  /* the header's constants the Julia binding restates (`const NAME = value` there) */
+  printf("constant LR_ABI_VERSION_MAJOR %d\n", LR_ABI_VERSION_MAJOR);
+  printf("constant LR_ABI_VERSION_MINOR %d\n", LR_ABI_VERSION_MINOR);
+  printf("constant LR_SHARD_SELECT_STATS %d\n", LR_SHARD_SELECT_STATS);
+  printf("constant LR_SHARD_LOSS_STATS %d\n", LR_SHARD_LOSS_STATS);
+  printf("constant LR_SHARD_CANDIDATES_BASE %d\n", LR_SHARD_CANDIDATES(0));
+  printf("constant LR_SHARD_CANDIDATES_PER_K %d\n", LR_SHARD_CANDIDATES(1) - LR_SHARD_CANDIDATES(0));
   /* sizes of the scalar types the Julia mirrors assume (Cint, UInt32) */
   printf("enum_sizes %zu %zu,%zu\n", sizeof(lr_status), sizeof(lr_reduction), sizeof(DLDeviceType));
   return 0;

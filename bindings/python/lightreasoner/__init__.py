@@ -17,6 +17,11 @@ Example::
     amateur = np.random.randn(16, 1000).astype(np.float32)
     kl, keep, ids, weights, support = lr.select_and_build(expert, amateur, k=8)
     loss, grad = lr.distill_loss_backward(expert[keep], ids[keep], weights[keep])
+
+Logits sharded over the vocabulary (tensor parallelism, ABI 1.1): the
+``shard_*`` functions are the partial and finish steps around the host's
+all-gather; ``lightreasoner.torch.sharded_select_and_build`` and
+``sharded_distill_loss`` run them over a ``torch.distributed`` group.
 """
 
 from ._api import (
@@ -33,6 +38,8 @@ from ._api import (
 from ._native import (
     ABI_VERSION_MAJOR,
     ABI_VERSION_MINOR,
+    SHARD_LOSS_STATS,
+    SHARD_SELECT_STATS,
     DLDataType,
     DLDevice,
     DLManagedTensor,
@@ -41,7 +48,17 @@ from ._native import (
     LossParams,
     SelectParams,
     TargetParams,
+    VocabShard,
     load_library,
+    shard_candidates,
+)
+from ._shard import (
+    shard_loss_backward,
+    shard_loss_stats,
+    shard_select_finish,
+    shard_select_stats,
+    shard_target_candidates,
+    shard_targets_finish,
 )
 
 __version__ = "0.1.0"
@@ -50,6 +67,8 @@ __all__ = [
     "ABI_VERSION_MAJOR",
     "ABI_VERSION_MINOR",
     "DEFAULT_K",
+    "SHARD_LOSS_STATS",
+    "SHARD_SELECT_STATS",
     "AbiVersion",
     "Array",
     "DLDataType",
@@ -60,6 +79,7 @@ __all__ = [
     "LossParams",
     "SelectParams",
     "TargetParams",
+    "VocabShard",
     "__version__",
     "abi_version",
     "build_info",
@@ -68,4 +88,11 @@ __all__ = [
     "load_library",
     "select_and_build",
     "select_steps",
+    "shard_candidates",
+    "shard_loss_backward",
+    "shard_loss_stats",
+    "shard_select_finish",
+    "shard_select_stats",
+    "shard_target_candidates",
+    "shard_targets_finish",
 ]

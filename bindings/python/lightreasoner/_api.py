@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 from contextlib import ExitStack
-from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native as n
 from ._tensors import Borrowed, Factory, borrow
@@ -56,6 +56,18 @@ def _stream(f: Factory) -> Optional[int]:
 
 def _rows(b: Borrowed) -> int:
     return b.shape[0] if b.shape else 0
+
+
+def _borrow_rows(stack: ExitStack, f: Factory, rows: Any, n: int) -> Tuple[Optional[Borrowed], int]:
+    """``rows`` (None, an index array, or a Python sequence of ints) borrowed, and M."""
+    if rows is None:
+        return None, n
+    if isinstance(rows, (list, tuple, range)):
+        rows = f.index_vector(rows)
+    r = _enter(stack, borrow(rows, "rows", f.stream))
+    if len(r.shape) != 1:
+        raise ValueError(f"rows: expected a one-dimensional index array, got shape {r.shape}")
+    return r, r.shape[0]
 
 
 def _reduction_code(reduction: Optional[str]) -> Optional[int]:
@@ -165,16 +177,7 @@ def build_targets(
     with ExitStack() as stack:
         e = _enter(stack, borrow(expert, "expert", f.stream))
         a = _enter(stack, borrow(amateur, "amateur", f.stream))
-        r: Optional[Borrowed] = None
-        if rows is None:
-            m = _rows(e)
-        else:
-            if isinstance(rows, (list, tuple, range)):
-                rows = f.index_vector(rows)
-            r = _enter(stack, borrow(rows, "rows", f.stream))
-            if len(r.shape) != 1:
-                raise ValueError(f"rows: expected a one-dimensional index array, got shape {r.shape}")
-            m = r.shape[0]
+        r, m = _borrow_rows(stack, f, rows, _rows(e))
         kk = max(int(k), 0)
         ids = f.empty((m, kk), "int32")
         weights = f.empty((m, kk), "float32")
@@ -258,8 +261,8 @@ def distill_loss_backward(
     """Loss KL(v || softmax(z / T)) and its gradient (``lr_distill_loss_backward``).
 
     This is a plain function, not an autograd operation: it returns the
-    gradient with respect to the logits for the caller to use (the LibTorch
-    adapter provides the autograd version).
+    gradient with respect to the logits for the caller to use
+    (:func:`lightreasoner.torch.distill_loss` is the autograd version).
 
     Args:
         logits: the trained model's logits z ``[N, V]``, float32 / bfloat16 /
@@ -296,12 +299,31 @@ def distill_loss_backward(
         LightReasonerError: the library rejected an argument (shape, dtype,
             device, id range, parameter range; the message names it).
     """
+
+    def invoke(stack: ExitStack, f: Factory, z: Any, ids: Any, w: Any, p: Any, loss: Any, g: Any) -> int:
+        return n.library().lr_distill_loss_backward(z, ids, w, ctypes.byref(p), loss, g, _stream(f))
+
+    return _loss_call(logits, target_ids, target_weights, reduction, grad_scale, temperature, grad, invoke)
+
+
+def _loss_call(
+    logits: Array,
+    target_ids: Array,
+    target_weights: Array,
+    reduction: Optional[str],
+    grad_scale: Optional[float],
+    temperature: Optional[float],
+    grad: Union[bool, str],
+    invoke: Callable[..., int],
+) -> Tuple[Array, Optional[Array]]:
+    """The body both loss calls share: arguments borrowed, loss and gradient
+    allocated as ``grad`` says, then ``invoke(stack, factory, logits_ref,
+    ids_ref, weights_ref, params, loss_ref, grad_ref)`` makes the C call."""
     code = _reduction_code(reduction)
     inplace = isinstance(grad, str) and grad == "inplace"
     if not inplace and grad is not True and grad is not False:
         raise ValueError(f"grad: expected True, False or 'inplace', got {grad!r}")
     p = n.loss_params(code, grad_scale, temperature)
-    lib = n.library()
     f = Factory(logits, "logits")
     with ExitStack() as stack:
         z = _enter(stack, borrow(logits, "logits", f.stream))
@@ -319,5 +341,5 @@ def distill_loss_backward(
         elif grad:
             g = f.empty(z.shape, "like", like=z)
             g_ref = _enter(stack, borrow(g, "grad")).ref
-        n.check(lib.lr_distill_loss_backward(z.ref, ids_b.ref, w_b.ref, ctypes.byref(p), loss_b.ref, g_ref, _stream(f)))
+        n.check(invoke(stack, f, z.ref, ids_b.ref, w_b.ref, p, loss_b.ref, g_ref))
     return loss, g

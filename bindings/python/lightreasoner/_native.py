@@ -23,14 +23,20 @@ __all__ = [
     "LightReasonerError",
     "LossParams",
     "SelectParams",
+    "SHARD_LOSS_STATS",
+    "SHARD_SELECT_STATS",
     "TargetParams",
+    "VocabShard",
     "library",
     "load_library",
+    "shard_candidates",
+    "shard_function",
+    "vocab_shard",
 ]
 
 #: The ABI this binding was written against (``LR_ABI_VERSION_MAJOR/MINOR``).
 ABI_VERSION_MAJOR = 1
-ABI_VERSION_MINOR = 0
+ABI_VERSION_MINOR = 1
 
 # lr_status
 LR_OK = 0
@@ -152,6 +158,38 @@ class LossParams(ctypes.Structure):
     ]
 
 
+class VocabShard(ctypes.Structure):
+    """``lr_vocab_shard`` (ABI 1.1): struct_size, column_offset, expert_vocab, amateur_vocab.
+
+    Where a shard of the logits lies in the full vocabulary: its column 0 is
+    global id ``column_offset``; ``expert_vocab`` and ``amateur_vocab`` are the
+    models' full widths (the loss calls: ``expert_vocab`` is the trained
+    model's width V, ``amateur_vocab`` is ignored). No defaults.
+    """
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("column_offset", ctypes.c_int64),
+        ("expert_vocab", ctypes.c_int64),
+        ("amateur_vocab", ctypes.c_int64),
+    ]
+
+
+def vocab_shard(column_offset: int, expert_vocab: int, amateur_vocab: int = 0) -> VocabShard:
+    """An ``lr_vocab_shard`` of this binding's size (the library checks the values)."""
+    return VocabShard(ctypes.sizeof(VocabShard), int(column_offset), int(expert_vocab), int(amateur_vocab))
+
+
+# Record widths of the sharded calls (LR_SHARD_*), in elements of the record's dtype.
+SHARD_SELECT_STATS = 6  # float64: e_max, a_max, dE, dA, s, fault
+SHARD_LOSS_STATS = 4  # float64: z_max, d, vz, fault
+
+
+def shard_candidates(k: int) -> int:
+    """``LR_SHARD_CANDIDATES(k)``: float32 count, then k (id, z_expert, z_amateur)."""
+    return 1 + 3 * int(k)
+
+
 def _library_defaults(struct: type, init: str, overrides: dict) -> ctypes.Structure:
     """A ``struct`` holding the library's defaults, read through ``init``
     (``lr_*_params_init``: struct_size is this binding's size, so a newer
@@ -222,6 +260,24 @@ _SIGNATURES = {
     ),
 }
 
+# ABI 1.1 (lr_shard_*): declared when the library has them, so that this
+# binding still serves the 1.0 calls from a 1.0 library; shard_function()
+# says which ABI a missing one needs.
+_SHARD_SIGNATURES = {
+    "lr_shard_select_stats": (ctypes.c_int, [_DLT, _DLT, _P(VocabShard), _P(SelectParams), _DLT, _VP]),
+    "lr_shard_select_finish": (ctypes.c_int, [_DLT, _P(SelectParams), _DLT, _DLT, _VP]),
+    "lr_shard_target_candidates": (
+        ctypes.c_int,
+        [_DLT, _DLT, _P(VocabShard), _DLT, _DLT, _P(TargetParams), _DLT, _VP],
+    ),
+    "lr_shard_targets_finish": (ctypes.c_int, [_DLT, _P(TargetParams), _DLT, _DLT, _DLT, _VP]),
+    "lr_shard_loss_stats": (ctypes.c_int, [_DLT, _P(VocabShard), _DLT, _DLT, _P(LossParams), _DLT, _VP]),
+    "lr_shard_loss_backward": (
+        ctypes.c_int,
+        [_DLT, _P(VocabShard), _DLT, _DLT, _DLT, _P(LossParams), _DLT, _DLT, _VP],
+    ),
+}
+
 _lock = threading.Lock()
 _library: Optional[ctypes.CDLL] = None
 
@@ -282,6 +338,11 @@ def _open(path: Optional[str]) -> ctypes.CDLL:
             fn.argtypes = argtypes
     except AttributeError as e:
         raise LightReasonerError("LOAD_FAILED", f"{where} is not liblightreasoner (missing symbol: {e})") from None
+    for fname, (restype, argtypes) in _SHARD_SIGNATURES.items():
+        fn = getattr(lib, fname, None)
+        if fn is not None:
+            fn.restype = restype
+            fn.argtypes = argtypes
     check_abi(int(lib.lr_abi_version()), where)
     return lib
 
@@ -318,6 +379,24 @@ def library() -> ctypes.CDLL:
                 _library = _open(None)
             lib = _library
     return lib
+
+
+def shard_function(name: str) -> "ctypes._CFuncPtr":
+    """The loaded library's ABI 1.1 entry point ``name`` (an ``lr_shard_*`` call).
+
+    Raises:
+        LightReasonerError: status ``"ABI_MISMATCH"`` if the library predates
+            ABI 1.1 (the message names its version).
+    """
+    lib = library()
+    fn = getattr(lib, name, None)
+    if fn is None:
+        v = int(lib.lr_abi_version())
+        raise LightReasonerError(
+            "ABI_MISMATCH",
+            f"{name} needs liblightreasoner ABI 1.1 or newer, but the loaded library has ABI {v >> 16}.{v & 0xFFFF}",
+        )
+    return fn
 
 
 def check(status: int) -> None:

@@ -32,7 +32,9 @@ module LightReasoner
 using Libdl
 
 export select_steps, build_targets, select_and_build, distill_loss_backward,
-       abi_version, build_info, status_string, LightReasonerError
+       abi_version, build_info, status_string, LightReasonerError,
+       vocab_shard, shard_select_stats, shard_select_finish, shard_target_candidates,
+       shard_targets_finish, shard_loss_stats, shard_loss_backward
 # BFloat16 is not exported (BFloat16s.jl and Julia >= 1.11's Core have one too):
 # write LightReasoner.BFloat16.
 
@@ -40,8 +42,8 @@ Sys.WORD_SIZE == 64 || error("LightReasoner.jl supports 64-bit Julia only")
 
 # ------------------------------------------------------------------ constants
 
-const LR_ABI_VERSION_MAJOR = 1   # the header this binding mirrors: ABI 1.0
-const LR_ABI_VERSION_MINOR = 0
+const LR_ABI_VERSION_MAJOR = 1   # the header this binding mirrors: ABI 1.1
+const LR_ABI_VERSION_MINOR = 1
 
 # lr_status
 const LR_OK = Cint(0)
@@ -57,6 +59,19 @@ const _STATUS_NAMES = ("LR_OK", "LR_ERR_INVALID_ARGUMENT", "LR_ERR_UNSUPPORTED",
 const LR_REDUCTION_NONE = Cint(0)
 const LR_REDUCTION_SUM = Cint(1)
 const LR_REDUCTION_MEAN = Cint(2)
+
+# ABI 1.1 record widths (LR_SHARD_*), in elements of the record's type; ctest
+# julia_binding_layout checks each `const LR_... = n` line below against the header.
+const LR_SHARD_SELECT_STATS = 6        # Float64: e_max, a_max, dE, dA, s, fault
+const LR_SHARD_LOSS_STATS = 4          # Float64: z_max, d, vz, fault
+const LR_SHARD_CANDIDATES_BASE = 1     # Float32: count, then K (id, z_expert, z_amateur)
+const LR_SHARD_CANDIDATES_PER_K = 3
+"""
+    LightReasoner.LR_SHARD_CANDIDATES(k) -> Int
+
+Float32 elements per row of [`shard_target_candidates`](@ref) with `k` target slots.
+"""
+LR_SHARD_CANDIDATES(k::Integer) = LR_SHARD_CANDIDATES_BASE + LR_SHARD_CANDIDATES_PER_K * Int(k)
 
 # DLPack 0.6: DLDeviceType and DLDataTypeCode values used here
 const KDL_CPU = Cint(1)
@@ -160,6 +175,13 @@ struct LrLossParams       # lr_loss_params
     temperature::Float32
 end
 
+struct LrVocabShard       # lr_vocab_shard (ABI 1.1): where a shard lies in the vocabulary
+    struct_size::UInt32
+    column_offset::Int64  # 4 bytes of padding before it
+    expert_vocab::Int64
+    amateur_vocab::Int64
+end
+
 # (Julia type, C name, sizeof, field offsets) on 64-bit targets. Printed from the
 # header by layout_check.c: keep each entry on one line, check_layout.cmake parses them.
 const _C_LAYOUT = (
@@ -169,6 +191,7 @@ const _C_LAYOUT = (
     (LrSelectParams, "lr_select_params", 24, (0, 4, 8, 16)),
     (LrTargetParams, "lr_target_params", 24, (0, 4, 8, 16)),
     (LrLossParams, "lr_loss_params", 16, (0, 4, 8, 12)),
+    (LrVocabShard, "lr_vocab_shard", 32, (0, 8, 16, 24)),
 )
 for (T, cname, csize, coffsets) in _C_LAYOUT
     @assert isbitstype(T) "$T must be an isbits struct"
@@ -186,6 +209,10 @@ const _SYMBOLS = (:lr_abi_version, :lr_build_info, :lr_status_string, :lr_last_e
                   :lr_select_params_init, :lr_target_params_init, :lr_loss_params_init,
                   :lr_select_steps, :lr_build_targets, :lr_select_and_build,
                   :lr_distill_loss_backward)
+# ABI 1.1: looked up when the library has them, so that a 1.0 library still
+# serves the calls above; _shard_fn says which ABI a missing one needs.
+const _SHARD_SYMBOLS = (:lr_shard_select_stats, :lr_shard_select_finish, :lr_shard_target_candidates,
+                        :lr_shard_targets_finish, :lr_shard_loss_stats, :lr_shard_loss_backward)
 const _fnptr = Dict{Symbol,Ptr{Cvoid}}()
 const _libpath = Ref{String}("")
 
@@ -218,6 +245,10 @@ function __init__()
         catch
             error("LightReasoner: \"$path\" has no symbol $s; it is not a liblightreasoner of ABI version 1")
         end
+    end
+    for s in _SHARD_SYMBOLS
+        p = Libdl.dlsym(handle, s; throw_error = false)
+        p === nothing || (_fnptr[s] = p)
     end
     _libpath[] = Libdl.dlpath(handle)
     v = abi_version()
@@ -362,6 +393,7 @@ _is_logit_eltype(T) = T === Float32 || T === Float16 || _is_bfloat16(T)
 
 _dltype(::Type{Float32}) = DLDataType(KDL_FLOAT, 0x20, 0x0001)
 _dltype(::Type{Float16}) = DLDataType(KDL_FLOAT, 0x10, 0x0001)
+_dltype(::Type{Float64}) = DLDataType(KDL_FLOAT, 0x40, 0x0001)
 _dltype(::Type{BFloat16}) = DLDataType(KDL_BFLOAT, 0x10, 0x0001)
 _dltype(::Type{Int32}) = DLDataType(KDL_INT, 0x20, 0x0001)
 _dltype(::Type{Int64}) = DLDataType(KDL_INT, 0x40, 0x0001)
@@ -583,6 +615,19 @@ function distill_loss_backward(logits::AbstractMatrix, ids::AbstractMatrix{<:Int
                                weights::AbstractMatrix{<:Real};
                                reduction::Union{Symbol,Nothing} = nothing, grad_scale = nothing,
                                temperature = nothing, grad::Union{Symbol,AbstractMatrix} = :new)
+    return _loss_call(logits, ids, weights, reduction, grad_scale, temperature, grad) do lt, idst, wt, params, losst, gt
+        @ccall $(_fn(:lr_distill_loss_backward))(
+            lt::Ptr{DLTensor}, idst::Ptr{DLTensor}, wt::Ptr{DLTensor}, params::Ref{LrLossParams},
+            losst::Ptr{DLTensor}, gt::Ptr{DLTensor}, C_NULL::Ptr{Cvoid})::Cint
+    end
+end
+
+# The body both loss calls share (1.0 and sharded): arguments checked and
+# described, the loss and gradient allocated as `grad` says; then
+# `call(logits, ids, weights, params, loss, grad)` (DLTensor pointers and the
+# params struct) makes the C call and returns its status.
+function _loss_call(call, logits::AbstractMatrix, ids::AbstractMatrix{<:Integer}, weights::AbstractMatrix{<:Real},
+                    reduction, grad_scale, temperature, grad)
     params = _loss_params(reduction, grad_scale, temperature)
     red = params.reduction
     lt = _logits_tensor(logits, "logits")
@@ -613,13 +658,12 @@ function distill_loss_backward(logits::AbstractMatrix, ids::AbstractMatrix{<:Int
     losst = _tensor(loss, "loss")
     gt = gradarr === nothing ? nothing : _logits_tensor(gradarr, "grad")
     GC.@preserve lt idst wt losst gt begin
-        status = @ccall $(_fn(:lr_distill_loss_backward))(
-            _ptr(lt)::Ptr{DLTensor}, _ptr(idst)::Ptr{DLTensor}, _ptr(wt)::Ptr{DLTensor},
-            params::Ref{LrLossParams}, _ptr(losst)::Ptr{DLTensor}, _ptr(gt)::Ptr{DLTensor},
-            C_NULL::Ptr{Cvoid})::Cint
+        status = call(_ptr(lt), _ptr(idst), _ptr(wt), params, _ptr(losst), _ptr(gt))
         _check(status)
     end
     return (loss = red == LR_REDUCTION_NONE ? loss : loss[1], grad = gradarr)
 end
+
+include("shard.jl")
 
 end # module

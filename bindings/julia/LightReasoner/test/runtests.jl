@@ -262,4 +262,49 @@ end
     @test select_steps(E, A).keep == Bool.(S["keep"])
 end
 
+@testset "sharded over the vocabulary (ABI 1.1)" begin
+    Ve, Va = size(E, 1), size(A, 1)
+    # token-id bounds of the expert's shards; the amateur's stop at Va
+    for bounds in ([0, 4, Ve], [0, 1, 5, Va, Ve])
+        pieces = [(lo, E[lo+1:hi, :], A[min(lo, Va)+1:min(hi, Va), :]) for (lo, hi) in zip(bounds[1:end-1], bounds[2:end])]
+        stats = cat([shard_select_stats(e, a, vocab_shard(lo, Ve, Va)) for (lo, e, a) in pieces]...; dims = 3)
+        @test size(stats) == (LightReasoner.LR_SHARD_SELECT_STATS, N, length(pieces))
+        kl, keep = shard_select_finish(stats)
+        want = select_steps(E, A)
+        @test keep == want.keep
+        @test near(kl, want.kl, 1e-5)
+        rows = findall(keep)
+        cands = cat([shard_target_candidates(e, a, vocab_shard(lo, Ve, Va), stats; k = K, rows = rows)
+                     for (lo, e, a) in pieces]...; dims = 3)
+        @test size(cands) == (LightReasoner.LR_SHARD_CANDIDATES(K), length(rows), length(pieces))
+        t = shard_targets_finish(cands)
+        w = build_targets(E, A; k = K, rows = rows)
+        @test t.ids == w.ids
+        @test t.support == w.support
+        @test near(t.weights, w.weights, 1e-6)
+        # stage 2 on the trained model's logits Z (V = 12): loss and each shard's gradient
+        V = size(Z, 1)
+        full = distill_loss_backward(Z, IDS, W; reduction = :none)
+        zp = [(lo, Z[lo+1:hi, :]) for (lo, hi) in zip(bounds[1:end-1], bounds[2:end])]
+        lstats = cat([shard_loss_stats(z, vocab_shard(lo, V), IDS, W) for (lo, z) in zp]...; dims = 3)
+        for (lo, z) in zp
+            got = shard_loss_backward(z, vocab_shard(lo, V), IDS, W, lstats; reduction = :none)
+            @test near(got.loss, full.loss, 1e-5)
+            @test near(got.grad, full.grad[lo+1:lo+size(z, 1), :], 1e-6)
+            zc = copy(z)
+            shard_loss_backward(zc, vocab_shard(lo, V), IDS, W, lstats; reduction = :none, grad = :inplace)
+            @test zc == got.grad
+        end
+    end
+    err = try
+        shard_select_stats(E[1:4, :], A[1:4, :], vocab_shard(-1, size(E, 1), size(A, 1)))
+        nothing
+    catch e
+        e
+    end
+    @test err isa LightReasonerError && err.status == LightReasoner.LR_ERR_INVALID_ARGUMENT
+    @test_throws ArgumentError shard_select_finish(zeros(Float64, 6, N))          # not (width, N, W)
+    @test_throws ArgumentError shard_targets_finish(zeros(Float32, 5, 2, 1))      # 5 is not 1 + 3k
+end
+
 end # testset

@@ -1,5 +1,5 @@
 //! Raw FFI declarations of liblightreasoner's C ABI, mirroring
-//! `capi/include/lightreasoner/lightreasoner.h` (ABI version 1.0) and the
+//! `capi/include/lightreasoner/lightreasoner.h` (ABI version 1.1) and the
 //! DLPack 0.6 structs it takes. Every function here is `unsafe`; the
 //! `lightreasoner` crate is the safe interface. The header documents every
 //! call; the comments here only summarise.
@@ -10,7 +10,7 @@ use core::ffi::{c_char, c_int, c_void};
 
 /// The ABI version this crate was written against (the header's macros).
 pub const LR_ABI_VERSION_MAJOR: u32 = 1;
-pub const LR_ABI_VERSION_MINOR: u32 = 0;
+pub const LR_ABI_VERSION_MINOR: u32 = 1;
 
 // ------------------------------------------------------------------ DLPack
 
@@ -149,6 +149,34 @@ pub struct lr_loss_params {
     pub temperature: f32,
 }
 
+// ------------------------------------------- ABI 1.1: sharded over the vocabulary
+
+/// Record widths of the sharded calls, in elements of the record's dtype.
+/// `LR_SHARD_SELECT_STATS` float64: e_max, a_max, dE, dA, s, fault.
+pub const LR_SHARD_SELECT_STATS: i64 = 6;
+/// `LR_SHARD_LOSS_STATS` float64: z_max, d, vz, fault.
+pub const LR_SHARD_LOSS_STATS: i64 = 4;
+/// `LR_SHARD_CANDIDATES(K)` float32: count, then K (id, z_expert, z_amateur).
+#[allow(non_snake_case)]
+pub const fn LR_SHARD_CANDIDATES(k: i64) -> i64 {
+    1 + 3 * k
+}
+
+/// `lr_vocab_shard` (32 bytes, align 8: 4 bytes of padding after
+/// struct_size): where a shard lies in the full vocabulary. No defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct lr_vocab_shard {
+    /// `size_of::<lr_vocab_shard>()`.
+    pub struct_size: u32,
+    /// v0: the global id of the shard's column 0; >= 0.
+    pub column_offset: i64,
+    /// Ve: the expert's full width (the loss calls: the trained model's V).
+    pub expert_vocab: i64,
+    /// Va: the amateur's full width; ignored by the loss calls.
+    pub amateur_vocab: i64,
+}
+
 // --------------------------------------------------------------- functions
 
 extern "C" {
@@ -219,6 +247,76 @@ extern "C" {
         logits: *const DLTensor,
         target_ids: *const DLTensor,
         target_weights: *const DLTensor,
+        params: *const lr_loss_params,
+        loss_out: *mut DLTensor,
+        grad_logits: *mut DLTensor,
+        stream: *mut c_void,
+    ) -> lr_status;
+
+    // ABI 1.1: each stage as a partial call on the rank's shard, the host's
+    // all-gather of the records into [W, rows, width], and a finish call.
+
+    /// Stage 1, partial: `stats_out` [N, LR_SHARD_SELECT_STATS] f64.
+    pub fn lr_shard_select_stats(
+        expert_shard: *const DLTensor,
+        amateur_shard: *const DLTensor,
+        shard: *const lr_vocab_shard,
+        params: *const lr_select_params,
+        stats_out: *mut DLTensor,
+        stream: *mut c_void,
+    ) -> lr_status;
+
+    /// Stage 1, finish: KL and keep from the gathered `stats` [W, N, 6] f64.
+    pub fn lr_shard_select_finish(
+        stats: *const DLTensor,
+        params: *const lr_select_params,
+        kl_out: *mut DLTensor,
+        keep_out: *mut DLTensor,
+        stream: *mut c_void,
+    ) -> lr_status;
+
+    /// Stage 1, partial: the shard's support members of the requested rows,
+    /// `candidates_out` [M, LR_SHARD_CANDIDATES(K)] f32.
+    pub fn lr_shard_target_candidates(
+        expert_shard: *const DLTensor,
+        amateur_shard: *const DLTensor,
+        shard: *const lr_vocab_shard,
+        stats: *const DLTensor,
+        rows: *const DLTensor,
+        params: *const lr_target_params,
+        candidates_out: *mut DLTensor,
+        stream: *mut c_void,
+    ) -> lr_status;
+
+    /// Stage 1, finish: targets from the gathered `candidates` [W, M, 1 + 3K] f32.
+    pub fn lr_shard_targets_finish(
+        candidates: *const DLTensor,
+        params: *const lr_target_params,
+        target_ids: *mut DLTensor,
+        target_weights: *mut DLTensor,
+        support_size: *mut DLTensor,
+        stream: *mut c_void,
+    ) -> lr_status;
+
+    /// Stage 2, partial: `stats_out` [N, LR_SHARD_LOSS_STATS] f64.
+    pub fn lr_shard_loss_stats(
+        logits_shard: *const DLTensor,
+        shard: *const lr_vocab_shard,
+        target_ids: *const DLTensor,
+        target_weights: *const DLTensor,
+        params: *const lr_loss_params,
+        stats_out: *mut DLTensor,
+        stream: *mut c_void,
+    ) -> lr_status;
+
+    /// Stage 2, finish: the loss (the same on every rank) and the gradient of
+    /// the shard's columns (`grad_logits` may be `logits_shard`, or NULL).
+    pub fn lr_shard_loss_backward(
+        logits_shard: *const DLTensor,
+        shard: *const lr_vocab_shard,
+        target_ids: *const DLTensor,
+        target_weights: *const DLTensor,
+        stats: *const DLTensor,
         params: *const lr_loss_params,
         loss_out: *mut DLTensor,
         grad_logits: *mut DLTensor,

@@ -63,6 +63,24 @@ fn rust_facts() -> Vec<(&'static str, usize)> {
             "offsetof(lr_loss_params,temperature)",
             offset_of!(lr_loss_params, temperature),
         ),
+        ("sizeof(lr_vocab_shard)", size_of::<lr_vocab_shard>()),
+        ("alignof(lr_vocab_shard)", align_of::<lr_vocab_shard>()),
+        (
+            "offsetof(lr_vocab_shard,column_offset)",
+            offset_of!(lr_vocab_shard, column_offset),
+        ),
+        (
+            "offsetof(lr_vocab_shard,expert_vocab)",
+            offset_of!(lr_vocab_shard, expert_vocab),
+        ),
+        (
+            "offsetof(lr_vocab_shard,amateur_vocab)",
+            offset_of!(lr_vocab_shard, amateur_vocab),
+        ),
+        ("LR_SHARD_SELECT_STATS", LR_SHARD_SELECT_STATS as usize),
+        ("LR_SHARD_LOSS_STATS", LR_SHARD_LOSS_STATS as usize),
+        ("LR_SHARD_CANDIDATES(8)", LR_SHARD_CANDIDATES(8) as usize),
+        ("LR_ABI_VERSION_MINOR", LR_ABI_VERSION_MINOR as usize),
     ]
 }
 
@@ -77,6 +95,9 @@ fn layout_matches_the_header_on_lp64() {
         24, 8, 4, 8, 16, // lr_select_params: u32, f32, f32, 4 padding, i64
         24, 8, 4, 8, 16, // lr_target_params: likewise
         16, 4, 4, 8, 12, // lr_loss_params
+        32, 8, 8, 16, 24, // lr_vocab_shard: u32, 4 padding, three i64
+        6, 4, 25, // record widths
+        1,  // the header's minor version
     ];
     if size_of::<usize>() != 8 {
         return; // the pointer-size facts above are for 64-bit targets
@@ -165,6 +186,24 @@ fn defaults_and_version_come_from_the_library() {
         assert_eq!(name.to_str().unwrap(), "LR_ERR_INVALID_ARGUMENT");
         assert!(!lr_status_string(lr_status(99)).is_null());
         assert!(!lr_build_info().is_null());
+    }
+}
+
+#[test]
+fn sharded_calls_are_linked_and_check_their_shard() {
+    // A null shard is an argument fault, named in the message: the 1.1
+    // symbols resolve and the declarations reach the library's checks.
+    unsafe {
+        let s = lr_shard_select_stats(
+            core::ptr::null(),
+            core::ptr::null(),
+            core::ptr::null(),
+            core::ptr::null(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        );
+        assert_eq!(s, LR_ERR_INVALID_ARGUMENT);
+        assert!((lr_abi_version() & 0xffff) >= LR_ABI_VERSION_MINOR);
     }
 }
 

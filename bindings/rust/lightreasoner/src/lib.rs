@@ -9,6 +9,11 @@
 //! 3. [`distill_loss_backward`]: KL(v ‖ softmax z) and its gradient with
 //!    respect to the trained model's logits.
 //!
+//! Logits sharded over the vocabulary across tensor-parallel ranks (ABI
+//! 1.1): [`sharded_select_and_build`] and [`sharded_distill_loss_backward`]
+//! with the host's all-gather supplied as an [`AllGather`], or the partial
+//! and finish steps ([`shard_select_stats`], ...) on their own.
+//!
 //! Inputs are borrowed row-major matrices ([`Logits`]) of `f32`, [`Bf16`] or
 //! [`F16`], any row stride; outputs are owned `Vec`s. Every call returns
 //! `Result<_, Error>`; the error carries the library's message, which names
@@ -40,6 +45,7 @@
 //! ```
 
 mod half;
+mod shard;
 
 use std::ffi::{c_void, CStr};
 use std::fmt;
@@ -47,6 +53,7 @@ use std::sync::OnceLock;
 
 pub use half::{Bf16, F16};
 pub use lightreasoner_sys as sys;
+pub use shard::*;
 
 use sys::{DLDataType, DLDevice, DLTensor};
 
@@ -281,6 +288,7 @@ mod sealed {
     impl Sealed for i32 {}
     impl Sealed for i64 {}
     impl Sealed for u8 {}
+    impl Sealed for f64 {}
 }
 
 /// A scalar type with a DLPack dtype.
@@ -315,6 +323,9 @@ impl DType for i64 {
 }
 impl DType for u8 {
     const DTYPE: DLDataType = dtype(sys::kDLUInt, 8);
+}
+impl DType for f64 {
+    const DTYPE: DLDataType = dtype(sys::kDLFloat, 64);
 }
 
 impl Element for f32 {
@@ -883,8 +894,8 @@ struct Desc {
     data: *mut c_void,
     dtype: DLDataType,
     ndim: i32,
-    shape: [i64; 2],
-    strides: [i64; 2],
+    shape: [i64; 3],
+    strides: [i64; 3],
     strided: bool,
 }
 
@@ -894,8 +905,8 @@ impl Desc {
             data,
             dtype,
             ndim: 2,
-            shape: [rows as i64, cols as i64],
-            strides: [row_stride as i64, 1],
+            shape: [rows as i64, cols as i64, 0],
+            strides: [row_stride as i64, 1, 0],
             strided: true,
         }
     }
@@ -905,14 +916,26 @@ impl Desc {
             data: data as *mut c_void,
             dtype: T::DTYPE,
             ndim: 1,
-            shape: [n as i64, 0],
-            strides: [1, 0],
+            shape: [n as i64, 0, 0],
+            strides: [1, 0, 0],
             strided: false,
         }
     }
 
     fn compact<T: DType>(data: *mut T, rows: usize, cols: usize) -> Desc {
         Desc::matrix(data as *mut c_void, T::DTYPE, rows, cols, cols)
+    }
+
+    /// A compact `[shards, rows, width]` block (gathered records).
+    fn stacked<T: DType>(data: *mut T, shards: usize, rows: usize, width: usize) -> Desc {
+        Desc {
+            data: data as *mut c_void,
+            dtype: T::DTYPE,
+            ndim: 3,
+            shape: [shards as i64, rows as i64, width as i64],
+            strides: [0; 3],
+            strided: false,
+        }
     }
 
     fn tensor(&mut self) -> DLTensor {
@@ -1082,8 +1105,18 @@ fn into_loss(params: &LossParams, buf: Vec<f32>) -> Loss {
     }
 }
 
-/// Shared body of the loss calls; `grad` is None, Some(desc), or the logits
-/// themselves (`in_place`).
+/// Pointers to the tensors of one loss call, valid while `invoke` runs.
+struct LossTensors {
+    logits: *const DLTensor,
+    ids: *const DLTensor,
+    weights: *const DLTensor,
+    params: *const sys::lr_loss_params,
+    loss: *mut DLTensor,
+    grad: *mut DLTensor,
+}
+
+/// Shared body of the loss calls (1.0 and sharded); `grad` is None,
+/// Some(desc), or the logits themselves (`in_place`); `invoke` makes the C call.
 fn loss_call(
     logits: &mut Desc,
     targets: &TargetsView<'_>,
@@ -1091,6 +1124,7 @@ fn loss_call(
     rows: usize,
     grad: Option<&mut Desc>,
     in_place: bool,
+    invoke: impl FnOnce(&LossTensors) -> sys::lr_status,
 ) -> Result<Loss, Error> {
     check_abi()?;
     let mut loss = loss_buffer(params, rows);
@@ -1105,18 +1139,32 @@ fn loss_call(
         grad_t.as_mut().map_or(std::ptr::null_mut(), |g| g as *mut DLTensor)
     };
     let params_raw = params.to_raw();
-    check(unsafe {
+    let (ids_t, w_t, mut loss_t) = (ids.tensor(), w.tensor(), loss_d.tensor());
+    check(invoke(&LossTensors {
+        logits: &logits_t,
+        ids: &ids_t,
+        weights: &w_t,
+        params: &params_raw,
+        loss: &mut loss_t,
+        grad: grad_ptr,
+    }))?;
+    Ok(into_loss(params, loss))
+}
+
+/// `lr_distill_loss_backward` on the tensors of [`loss_call`].
+fn unsharded_loss(t: &LossTensors) -> sys::lr_status {
+    // SAFETY: loss_call made every pointer from live buffers of the right shape.
+    unsafe {
         sys::lr_distill_loss_backward(
-            &logits_t,
-            &ids.tensor(),
-            &w.tensor(),
-            &params_raw,
-            &mut loss_d.tensor(),
-            grad_ptr,
+            t.logits,
+            t.ids,
+            t.weights,
+            t.params,
+            t.loss,
+            t.grad,
             std::ptr::null_mut(),
         )
-    })?;
-    Ok(into_loss(params, loss))
+    }
 }
 
 /// The distillation loss KL(v ‖ softmax(z / T)) without the gradient.
@@ -1125,7 +1173,15 @@ pub fn distill_loss<T: Element>(
     targets: &TargetsView<'_>,
     params: &LossParams,
 ) -> Result<Loss, Error> {
-    loss_call(&mut logits.desc(), targets, params, logits.rows, None, false)
+    loss_call(
+        &mut logits.desc(),
+        targets,
+        params,
+        logits.rows,
+        None,
+        false,
+        unsharded_loss,
+    )
 }
 
 /// The distillation loss and its gradient with respect to the logits, as a
@@ -1157,7 +1213,15 @@ pub fn distill_loss_backward_into<T: Element>(
         )));
     }
     let mut g = Desc::compact(grad.as_mut_ptr(), rows, cols);
-    loss_call(&mut logits.desc(), targets, params, rows, Some(&mut g), false)
+    loss_call(
+        &mut logits.desc(),
+        targets,
+        params,
+        rows,
+        Some(&mut g),
+        false,
+        unsharded_loss,
+    )
 }
 
 /// The distillation loss, writing the gradient over the logits themselves
@@ -1168,7 +1232,7 @@ pub fn distill_loss_backward_in_place<T: Element>(
     params: &LossParams,
 ) -> Result<Loss, Error> {
     let rows = logits.rows;
-    loss_call(&mut logits.desc(), targets, params, rows, None, true)
+    loss_call(&mut logits.desc(), targets, params, rows, None, true, unsharded_loss)
 }
 
 // ------------------------------------------------------------- DLPack level

@@ -80,7 +80,7 @@ fn rejects_malformed_input() {
 #[test]
 fn reads_the_fixture() {
     let f = common::fixture();
-    assert_eq!(f.get("abi_version").as_i64(), 65536);
+    assert_eq!(f.get("abi_version").as_i64() >> 16, 1); // ABI 1.x
     let (_, rows, cols) = f.get("expert").matrix();
     assert_eq!((rows, cols), (6, 12));
 }
