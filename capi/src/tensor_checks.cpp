@@ -374,11 +374,12 @@ lr_vocab_shard read_shard(const lr_vocab_shard* shard) {
 }
 
 void check_shard_fits(const lr_vocab_shard& sh, int64_t cols, int64_t full, const char* tensor,
-                      const char* width_field) {
-  // A shard without columns reads nothing and may start anywhere: a model
-  // narrower than the other has nothing at the other's last offsets.
-  if (cols == 0) return;
-  if (sh.column_offset > full || cols > full - sh.column_offset)  // v0 + cols > full, without overflow
+                      const char* width_field, int64_t empty_start_limit) {
+  // A side without columns reads nothing: it may start past its own model's
+  // width up to empty_start_limit (a narrower amateur has nothing at the
+  // wider expert's last offsets).
+  const int64_t start_limit = cols == 0 ? std::max(full, empty_start_limit) : full;
+  if (sh.column_offset > start_limit || cols > full - std::min(sh.column_offset, full))  // v0 + cols > full
     invalid(std::string(tensor) + ": columns [" + std::to_string(sh.column_offset) + ", " +
             std::to_string(sh.column_offset) + " + " + std::to_string(cols) + ") pass shard->" + width_field +
             " = " + std::to_string(full));
@@ -395,8 +396,9 @@ ShardPairInputs check_shard_pair(const DLTensor* expert, const DLTensor* amateur
             std::to_string(in.amateur.rows));
   if (sh.expert_vocab < 1) invalid("shard->expert_vocab is 0: the expert's full width must be >= 1");
   if (sh.amateur_vocab < 1) invalid("shard->amateur_vocab is 0: the amateur's full width must be >= 1");
-  check_shard_fits(sh, in.expert.cols, sh.expert_vocab, "expert_shard", "expert_vocab");
-  check_shard_fits(sh, in.amateur.cols, sh.amateur_vocab, "amateur_shard", "amateur_vocab");
+  const int64_t wider = std::max(sh.expert_vocab, sh.amateur_vocab);
+  check_shard_fits(sh, in.expert.cols, sh.expert_vocab, "expert_shard", "expert_vocab", wider);
+  check_shard_fits(sh, in.amateur.cols, sh.amateur_vocab, "amateur_shard", "amateur_vocab", wider);
   in.shared_vocab = resolve_shared_vocab(shared_vocab, sh.expert_vocab, sh.amateur_vocab, params_name);
   const int64_t v0 = sh.column_offset, S = in.shared_vocab;
   const int64_t e_end = std::min(v0 + in.expert.cols, S), a_end = std::min(v0 + in.amateur.cols, S);
@@ -571,7 +573,7 @@ LossShardInputs check_loss_shard(const DLTensor* logits_shard, const lr_vocab_sh
   in.z = check_logits(logits_shard, "logits_shard");
   in.full_vocab = sh.expert_vocab;
   if (in.full_vocab < 1) invalid("shard->expert_vocab is 0: the trained model's full width V must be >= 1");
-  check_shard_fits(sh, in.z.cols, in.full_vocab, "logits_shard", "expert_vocab");
+  check_shard_fits(sh, in.z.cols, in.full_vocab, "logits_shard", "expert_vocab", in.full_vocab);
   in.cols = {sh.column_offset, in.z.cols};
   return in;
 }

@@ -138,9 +138,10 @@ DLDataType dl_float64();
 lr_vocab_shard read_shard(const lr_vocab_shard* shard);
 
 // Columns [0, cols) of a shard tensor lie at global ids [v0, v0 + cols):
-// v0 + cols must not pass the full width. `width_field` names it.
+// v0 + cols must not pass the full width. `width_field` names it. A shard
+// without columns may start past `full`, up to empty_start_limit.
 void check_shard_fits(const lr_vocab_shard& sh, int64_t cols, int64_t full, const char* tensor,
-                      const char* width_field);
+                      const char* width_field, int64_t empty_start_limit);
 
 // The expert/amateur shards of the stage-1 calls, validated together: both
 // fit their full widths, S resolved against the full widths, and both hold

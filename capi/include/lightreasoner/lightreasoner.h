@@ -359,6 +359,7 @@ typedef struct lr_vocab_shard {
  *   expert_shard   [N, Ve_r], amateur_shard [N, Va_r]: logits as in 1.0
  *   shard          where they lie; v0 + Ve_r <= Ve and v0 + Va_r <= Va,
  *                  except that a side with no columns may start anywhere
+ *                  up to max(Ve, Va)
  *   params         NULL means the defaults; shared_vocab 0 = min(Ve, Va);
  *                  kl_threshold is not used here
  *   stats_out      [N, LR_SHARD_SELECT_STATS] float64, unit stride along the
