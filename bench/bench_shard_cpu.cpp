@@ -134,8 +134,9 @@ void sharded_select(ShardedCase& s, int64_t vocab) {
     check(lr_shard_select_finish(all.get(), nullptr, kl.get(), keep.get(), nullptr), "lr_shard_select_finish");
 }
 
+// The targets round alone, from the select round's gathered stats (a
+// pipeline has them: KL comes first).
 void sharded_targets(ShardedCase& s, int64_t vocab) {
-  sharded_select(s, vocab);  // the candidates need the gathered maxima
   lr_target_params p = lr_target_params_default();
   p.beta = kBeta;
   DLTensorView all_stats(s.all_select);
@@ -150,6 +151,12 @@ void sharded_targets(ShardedCase& s, int64_t vocab) {
   DLTensorView all(s.all_candidates), ids(s.targets.ids), w(s.targets.weights), sup(s.targets.support);
   for (int64_t r = 0; r < s.shards; ++r)
     check(lr_shard_targets_finish(all.get(), &p, ids.get(), w.get(), sup.get(), nullptr), "lr_shard_targets_finish");
+}
+
+// Stage 1 whole: both rounds, against lr_select_and_build.
+void sharded_stage1(ShardedCase& s, int64_t vocab) {
+  sharded_select(s, vocab);
+  sharded_targets(s, vocab);
 }
 
 void sharded_loss(ShardedCase& s, const TorchTargets& t, int64_t vocab) {
@@ -178,7 +185,7 @@ bool agrees(Case& c, ShardedCase& s) {
   lr_targets(c.logits.expert, c.logits.amateur, kBeta, c.targets);
   lr_loss(c.logits.expert, c.loss_targets.ids, c.loss_targets.weights, c.loss, c.grad);
   const at::Tensor unsharded_grad = c.grad.clone();
-  sharded_targets(s, v);  // includes select
+  sharded_stage1(s, v);
   sharded_loss(s, c.loss_targets, v);  // its gradient lands in c.grad: s.grad are column views of it
   const double grad_rtol = c.logits.expert.scalar_type() == at::kFloat ? 1e-4 : 1e-2;  // a 16-bit ulp
   const bool ok = at::equal(s.keep, c.keep) && at::allclose(s.kl, c.kl, 1e-5, 1e-6) &&
@@ -217,6 +224,9 @@ void register_case(Case& c) {
                 [p] { lr_select(p->logits.expert, p->logits.amateur, 0.4f, p->kl, p->keep); });
   register_pair("targets_k8" + d + "unsharded", pair_bytes, n, 0,
                 [p] { lr_targets(p->logits.expert, p->logits.amateur, kBeta, p->targets); });
+  register_pair("stage1_k8" + d + "unsharded", pair_bytes, n, 0, [p] {
+    lr_fused(p->logits.expert, p->logits.amateur, 0.4f, kBeta, p->kl, p->keep, p->targets);
+  });
   register_pair("loss_backward" + d + "unsharded", pair_bytes, n, 0, [p] {
     lr_loss(p->logits.expert, p->loss_targets.ids, p->loss_targets.weights, p->loss, p->grad);
   });
@@ -227,7 +237,8 @@ void register_case(Case& c) {
     const double cand_b = 4.0 * LR_SHARD_CANDIDATES(kK) * double(s->shards);
     const double loss_b = 8.0 * LR_SHARD_LOSS_STATS * double(s->shards);
     register_pair("select" + d + w, pair_bytes, n, sel_b, [s, v] { sharded_select(*s, v); });
-    register_pair("targets_k8" + d + w, pair_bytes, n, sel_b + cand_b, [s, v] { sharded_targets(*s, v); });
+    register_pair("targets_k8" + d + w, pair_bytes, n, cand_b, [s, v] { sharded_targets(*s, v); });
+    register_pair("stage1_k8" + d + w, pair_bytes, n, sel_b + cand_b, [s, v] { sharded_stage1(*s, v); });
     register_pair("loss_backward" + d + w, pair_bytes, n, loss_b,
                   [s, p, v] { sharded_loss(*s, p->loss_targets, v); });
   }

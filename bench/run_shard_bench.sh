@@ -98,7 +98,9 @@ PY
   echo "W shards: every shard's partial call, the simulated all-gather (a copy of the"
   echo "records) and the finish once per shard, as each rank runs it: the work of all"
   echo "ranks together, so W=1 is the sharded path's own overhead and a rank's share"
-  echo "is about 1/W of the W column. targets includes its select round (two gathers)."
+  echo "is about 1/W of the W column. targets: the candidates round alone, from the"
+  echo "select round's gathered stats; stage1: both rounds (two gathers) against"
+  echo "lr_select_and_build, which reads each row pair once for both."
   echo "Gathered B/row: what the all-gather hands each rank per row (W records)."
   echo
   echo "$table"
