@@ -13,6 +13,7 @@
 namespace lr::fuzz {
 
 int capi_args(const uint8_t* data, size_t size);           // fuzz_capi_args.cpp
+int capi_shard_args(const uint8_t* data, size_t size);     // fuzz_capi_shard_args.cpp
 int safetensors(const uint8_t* data, size_t size);         // fuzz_safetensors.cpp
 int safetensors_index(const uint8_t* data, size_t size);   // fuzz_safetensors_index.cpp
 int model_config(const uint8_t* data, size_t size);        // fuzz_model_config.cpp
