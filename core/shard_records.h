@@ -25,6 +25,37 @@ inline constexpr int64_t candidates_k(int64_t width) { return (width - 1) / 3; }
 // Ids travel as float32 values: exact up to 2^24.
 constexpr int64_t kMaxShardedSharedVocab = int64_t{1} << 24;
 
+#ifdef __CUDACC__
+#define LR_HOST_DEVICE __host__ __device__
+#else
+#define LR_HOST_DEVICE
+#endif
+
+// Whether a gathered candidates record (K slots) is one that
+// lr_shard_target_candidates can have written: count -1 (the row's data
+// fault), or an integer in [0, 2^24] whose first min(count, K) slots hold an
+// integer id in [0, 2^24), a finite expert logit and an amateur logit that
+// is finite or -Inf, the other slots id -1. A finish faults a row with any
+// other record (support -1) and never converts its numbers: they may be
+// anything the host's buffer held. Comparisons only, so NaN fails each test.
+LR_HOST_DEVICE inline bool candidates_record_valid(const float* r, int64_t k) {
+  constexpr float kLimit = float(kMaxShardedSharedVocab), kMaxFinite = 3.40282347e38f;
+  const float count = r[0];
+  if (count == -1.0f) return true;
+  if (!(count >= 0.0f && count <= kLimit) || count != float(int64_t(count))) return false;
+  const int64_t listed = int64_t(count) < k ? int64_t(count) : k;
+  for (int64_t s = 0; s < k; ++s) {
+    const float id = r[1 + 3 * s], z_e = r[2 + 3 * s], z_a = r[3 + 3 * s];
+    if (s >= listed) {
+      if (id != -1.0f) return false;
+      continue;
+    }
+    if (!(id >= 0.0f && id < kLimit) || id != float(int64_t(id))) return false;
+    if (!(z_e >= -kMaxFinite && z_e <= kMaxFinite) || !(z_a <= kMaxFinite)) return false;
+  }
+  return true;
+}
+
 // Where a validated shard lies. Columns [0, shared_cols) of the shard are the
 // global ids [offset, offset + shared_cols), all below S (stage 1) or V (loss).
 struct ShardColumns {

@@ -356,6 +356,36 @@ TEST_F(ArgumentFaultShard, AcceptsTheValidCalls) {
   EXPECT_EQ(select_stats(&bigger.s), LR_OK) << lr_last_error();
 }
 
+// Gathered candidates no partial call writes (a host's garbage, a buffer
+// never filled) fault their row, never the process: the finish converts no
+// number it cannot trust (the fuzzer's capi_shard_args found a count of
+// 3.7e19 converted to int64).
+TEST_F(ArgumentFaultShard, ForeignCandidatesRecordsFaultTheirRow) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN(), kInf = std::numeric_limits<double>::infinity();
+  const struct {
+    int64_t column;
+    double value;
+  } foreign[] = {{0, 3.7e19}, {0, 2.5},  {0, kNaN}, {0, -2.0},         {0, double(int64_t{1} << 25)},
+                 {1, -3.0},   {1, 6.5},  {1, 1e9},  {2, kInf},          {2, kNaN},
+                 {3, kNaN},   {3, kInf}, {4, 7.0},  {0, 2.0} /* lists a padding slot */};
+  for (const auto& f : foreign) {
+    const double saved = cands.get(1, 1, f.column);
+    cands.set(1, 1, f.column, f.value);
+    sup.fill_bytes(kSentinel);
+    ASSERT_EQ(lr_shard_targets_finish(cands.dl(), nullptr, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK)
+        << lr_last_error();
+    EXPECT_EQ(sup.at(1), -1) << "column " << f.column << " = " << f.value;
+    EXPECT_EQ(ids.get(1, 0), -1);
+    EXPECT_EQ(sup.at(0), 2);
+    EXPECT_EQ(sup.at(2), 2);
+    cands.set(1, 1, f.column, saved);
+  }
+  // Amateur -Inf is a valid record (p_A = 0).
+  cands.set(1, 1, 3, -kInf);
+  ASSERT_EQ(lr_shard_targets_finish(cands.dl(), nullptr, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK);
+  EXPECT_EQ(sup.at(1), 2);
+}
+
 TEST_F(ArgumentFaultShard, Shard) {
   invalid("shard is NULL", [&] { return select_stats(nullptr); });
   lr_vocab_shard s = sh;

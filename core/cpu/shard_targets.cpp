@@ -4,6 +4,7 @@
 // top K of them; then the finish, which keeps the top K of the union and
 // weighs them with the unsharded write_support_targets.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -125,9 +126,12 @@ void shard_targets_finish(const GatheredRecords<float>& candidates, float temper
     bool fault = false;
     for (int64_t w = 0; w < candidates.shards && !fault; ++w) {
       const float* r = candidates.at(w, j);
-      fault = !(r[0] >= 0.0f);  // -1: the row's data fault
+      // -1: the row's data fault; an invalid record: not ours, never read.
+      fault = !candidates_record_valid(r, k) || !(r[0] >= 0.0f);
       if (fault) break;
       support += static_cast<int64_t>(r[0]);
+      fault = support > INT32_MAX;  // only a broken contract (shards overlapping) gets here
+      if (fault) break;
       const int64_t listed = std::min<int64_t>(static_cast<int64_t>(r[0]), k);
       for (int64_t s = 0; s < listed; ++s) {
         const float* slot = r + 1 + 3 * s;

@@ -43,13 +43,16 @@ struct UnionEntries {
   }
 };
 
-// The row's support size, or -1 when some shard faulted it.
-__device__ __forceinline__ int64_t union_support(const GatheredRecords<float>& records, int64_t row) {
+// The row's support size, or -1 when some shard faulted it or a record is
+// not one the partial call writes (shard_records.h). Every thread computes
+// the same answer.
+__device__ __forceinline__ int64_t union_support(const GatheredRecords<float>& records, int64_t row, int64_t k) {
   int64_t support = 0;
   for (int64_t w = 0; w < records.shards; ++w) {
-    const float count = record_at(records, w, row)[0];
-    if (!(count >= 0.0f)) return -1;
-    support += static_cast<int64_t>(count);
+    const float* r = record_at(records, w, row);
+    if (!candidates_record_valid(r, k) || !(r[0] >= 0.0f)) return -1;
+    support += static_cast<int64_t>(r[0]);
+    if (support > INT32_MAX) return -1;  // only a broken contract (shards overlapping) gets here
   }
   return support;
 }
@@ -69,7 +72,7 @@ __global__ void __launch_bounds__(kThreads) shard_targets_finish_kernel(ShardTar
     out.weights = job.weights.data + j * job.weights.row_stride;
     out.weights_stride = job.weights.col_stride;
     out.support_size = job.support_size.data + j * job.support_size.stride;
-    const int64_t support = union_support(job.candidates, j);
+    const int64_t support = union_support(job.candidates, j, kin);
     if (support < 0) {
       write_padding(out, job.k, -1);
       continue;  // block-uniform: no shared state touched
