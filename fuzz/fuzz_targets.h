@@ -22,5 +22,7 @@ int tokenizer_encode(const uint8_t* data, size_t size);    // fuzz_tokenizer_enc
 int experiment_config(const uint8_t* data, size_t size);   // fuzz_experiment_config.cpp
 int json_lines(const uint8_t* data, size_t size);          // fuzz_json_lines.cpp
 int grading(const uint8_t* data, size_t size);             // fuzz_grading.cpp
+int training_state(const uint8_t* data, size_t size);      // fuzz_training_state.cpp
+int peft_adapter_config(const uint8_t* data, size_t size); // fuzz_peft_adapter_config.cpp
 
 }  // namespace lr::fuzz

@@ -114,7 +114,7 @@ check("run prints the report's path", out.strip() == report, out)
 check("run takes under 2 minutes (%.1f s)" % secs, secs < 120)
 for rel in ["models/tiny-tokenizer/tokenizer.json", "models/tiny-expert/model.safetensors",
             "models/tiny-amateur/model.safetensors", "supervision.jsonl", "supervision.stats.json",
-            "train/checkpoint.pt", "train/complete.json", "adapter/adapter_config.json",
+            "train/checkpoint.safetensors", "train/complete.json", "adapter/adapter_config.json",
             "adapter/adapter_model.safetensors", "train_metrics.jsonl", "eval/base/summary.json",
             "eval/tuned/summary.json", "eval/base/gsm8k.jsonl", "sft/summary.json", "stage_seconds.json",
             "report.md"]:
@@ -228,7 +228,7 @@ p.send_signal(signal.SIGINT)
 out, err = p.communicate(timeout=120)
 err = err.decode()
 check("Ctrl-C in run's train stage: stops with 'interrupted' and a checkpoint",
-      p.returncode != 0 and "interrupted" in err and os.path.exists(os.path.join(intr, "train/checkpoint.pt")),
+      p.returncode != 0 and "interrupted" in err and os.path.exists(os.path.join(intr, "train/checkpoint.safetensors")),
       "rc=%s %s" % (p.returncode, err[-1500:]))
 rc, out, err, secs = lr("run", intr, *isets)
 check("the next run skips sample, resumes train and finishes",

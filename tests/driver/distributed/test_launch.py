@@ -229,7 +229,7 @@ time.sleep(0.5)
 p.send_signal(signal.SIGINT)
 rc, out, err = finish_run(p, limit=120)
 check("launch -- run, Ctrl-C in train: the launcher exits 130, the rank stopped with 'interrupted'",
-      rc == 130 and "interrupted" in err and os.path.exists(os.path.join(run_dir, "train", "checkpoint.pt")),
+      rc == 130 and "interrupted" in err and os.path.exists(os.path.join(run_dir, "train", "checkpoint.safetensors")),
       (rc, err[-2000:]))
 check("  its log is RUN/logs/run.log (rank 0 of 1)", os.path.exists(os.path.join(run_dir, "logs", "run.log")))
 p = subprocess.run(command, capture_output=True, env=ENV, timeout=240)

@@ -90,7 +90,7 @@ check("progress lines show the loss", "pretrain expert:" in err and "loss " in e
 killed = os.path.join(SCRATCH, "killed")
 proc = subprocess.Popen(args_for(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 deadline = time.time() + 120
-ckpt = os.path.join(killed, "models", ".pretrain", "expert", "checkpoint.pt")
+ckpt = os.path.join(killed, "models", ".pretrain", "expert", "checkpoint.safetensors")
 while time.time() < deadline and proc.poll() is None and not os.path.exists(ckpt):
     time.sleep(0.02)
 proc.send_signal(signal.SIGKILL)

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -575,6 +577,109 @@ TEST(Trainer, StopFlagCheckpointsAndReturns) {
   Trainer resumed(again, attach_lora(again, LoraConfig{}), o);
   resumed.load_checkpoint(o.checkpoint_dir);
   EXPECT_EQ(resumed.updates_done(), 2);
+}
+
+namespace {
+
+// PATH rewritten with `edit` applied to its tensors and metadata (the bytes
+// copied, so the edit may drop, add or reshape tensors).
+using TensorEdit = std::function<void(std::vector<TensorToWrite>&, std::map<std::string, std::string>&)>;
+void rewrite_checkpoint(const std::string& path, const TensorEdit& edit) {
+  std::vector<TensorToWrite> tensors;
+  std::map<std::string, std::string> metadata;
+  std::vector<std::vector<char>> bytes;
+  {
+    const auto file = SafetensorsFile::open(path);
+    metadata = file.metadata();
+    bytes.reserve(file.tensors().size() + 1);
+    for (const auto& t : file.tensors()) {
+      bytes.emplace_back(static_cast<const char*>(t.data), static_cast<const char*>(t.data) + t.nbytes);
+      tensors.push_back({t.name, t.dtype, t.shape, bytes.back().data(), t.nbytes});
+    }
+  }
+  edit(tensors, metadata);
+  write_safetensors(path, tensors, metadata);
+}
+
+TensorToWrite* named(std::vector<TensorToWrite>& ts, const std::string& name) {
+  for (auto& t : ts)
+    if (t.name == name) return &t;
+  ADD_FAILURE() << "no tensor " << name;
+  return nullptr;
+}
+
+}  // namespace
+
+// A damaged or foreign checkpoint (training_state_file.h) is one error naming
+// the file and what does not fit, and the trainer is left as it was.
+TEST(Trainer, DamagedCheckpointsAreRefusedBeforeAnythingChanges) {
+  const auto dir = test_dir();
+  const auto ckpt = tiny_checkpoint(dir);
+  TrainOptions o;
+  o.batch_size = 2;
+  o.grad_accum = 1;
+  o.total_updates = 2;
+  o.checkpoint_every = 2;
+  o.checkpoint_dir = (dir / "good").string();
+  {
+    auto model = Qwen2Model::load(ckpt);
+    Trainer trainer(model, attach_lora(model, LoraConfig{}), o);
+    trainer.train(random_samples(4, 17));
+  }
+  const auto good = fs::path(o.checkpoint_dir) / "checkpoint.safetensors";
+  ASSERT_TRUE(fs::exists(good));
+  static const int64_t minus_one = -1;
+  static const uint8_t ten_bytes[10] = {};
+  const std::vector<std::pair<std::string, TensorEdit>> cases = {
+      {"not a LightReasoner training state", [](auto&, auto& m) { m.erase("format"); }},
+      {"training state version \"2\"", [](auto&, auto& m) { m["version"] = "2"; }},
+      {"tensor param.0 is F32 [", [](auto& t, auto&) { named(t, "param.0")->shape = {named(t, "param.0")->shape[0] * named(t, "param.0")->shape[1]}; }},
+      {"no tensor adam.exp_avg.1", [](auto& t, auto&) { t.erase(t.begin() + (named(t, "adam.exp_avg.1") - t.data())); }},
+      {"unexpected tensor extra", [](auto& t, auto&) { t.push_back({"extra", StDtype::I64, {}, &minus_one, 8}); }},
+      {"updates_done holds a negative count", [](auto& t, auto&) { named(t, "updates_done")->data = &minus_one; }},
+      {"tensor adam.steps is I32", [](auto& t, auto&) { auto* s = named(t, "adam.steps"); s->dtype = StDtype::I32; s->shape[0] *= 2; }},
+      {"tensor rng.0 holds 10 bytes", [](auto& t, auto&) { auto* r = named(t, "rng.0"); r->data = ten_bytes; r->nbytes = 10; r->shape = {10}; }},
+  };
+  auto model = Qwen2Model::load(ckpt);
+  const auto params = attach_lora(model, LoraConfig{});
+  Trainer fresh(model, params, o);
+  std::vector<torch::Tensor> before;
+  for (const auto& p : params) before.push_back(p.detach().clone());
+  const auto cpu_rng = at::detail::getDefaultCPUGenerator().get_state();
+  auto expect_refused = [&](const std::string& what, const std::string& folder) {
+    try {
+      fresh.load_checkpoint(folder);
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const CheckpointError& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind((fs::path(folder) / "checkpoint.safetensors").string() + ": ", 0), 0u) << msg;
+      EXPECT_NE(msg.find(what), std::string::npos) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+    EXPECT_EQ(fresh.updates_done(), 0) << what;
+    for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i], before[i])) << what << " " << i;
+    EXPECT_TRUE(torch::equal(at::detail::getDefaultCPUGenerator().get_state(), cpu_rng)) << what;
+  };
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const auto folder = dir / ("case" + std::to_string(k));
+    fs::create_directories(folder);
+    fs::copy_file(good, folder / "checkpoint.safetensors");
+    rewrite_checkpoint((folder / "checkpoint.safetensors").string(), cases[k].second);
+    expect_refused(cases[k].first, folder.string());
+  }
+  // Cut short (a copy interrupted), and a LibTorch archive under the name.
+  const auto cut = dir / "cut";
+  fs::create_directories(cut);
+  fs::copy_file(good, cut / "checkpoint.safetensors");
+  fs::resize_file(cut / "checkpoint.safetensors", fs::file_size(good) / 2);
+  expect_refused("", cut.string());
+  const auto archive = dir / "archive";
+  fs::create_directories(archive);
+  torch::save(torch::ones({3}), (archive / "checkpoint.safetensors").string());
+  expect_refused("", archive.string());
+  // And the good one still loads.
+  fresh.load_checkpoint(o.checkpoint_dir);
+  EXPECT_EQ(fresh.updates_done(), 2);
 }
 
 // ------------------------------------------------------------------ merged checkpoint (train.export_merged)

@@ -89,7 +89,7 @@ void visit_sample(SampleConfig& s, V& v) {
 
 template <class V>
 void visit_lora(LoraSection& l, V& v) {
-  v.integer("r", l.r, 1, 1 << 16);
+  v.integer("r", l.r, 1, defaults::lora::max_r);
   v.real("alpha", l.alpha, in_range(0, true, kInf, true));
   v.real("dropout", l.dropout, in_range(0, false, 1, true));
   v.str_list("target_modules", l.target_modules, true);

@@ -97,6 +97,7 @@ inline constexpr const char* targets = "contrastive";  // the paper's: the exper
 
 namespace lora {
 inline constexpr int64_t r = 8;
+inline constexpr int64_t max_r = int64_t{1} << 16;  // the largest r accepted ([lora], a PEFT adapter_config.json)
 inline constexpr double alpha = 16.0;
 inline constexpr double dropout = 0.05;
 inline constexpr const char* target_modules[] = {"q_proj", "v_proj"};

@@ -69,7 +69,7 @@ int run_diagnose_stage(const ExperimentConfig& config);
 // problems, prompt, sample's kappa / beta / k / max_new_tokens / batch_size, stop ids).
 bool diagnose_stage_complete(const ExperimentConfig& config);
 
-// ---- train: RUN/train/ (checkpoint.pt, inputs.json, complete.json),
+// ---- train: RUN/train/ (checkpoint.safetensors, inputs.json, complete.json),
 // RUN/adapter/ (PEFT), RUN/merged/ (train.export_merged), RUN/train_metrics.jsonl
 // (train_stage.cpp)
 int run_train_stage(const ExperimentConfig& config);

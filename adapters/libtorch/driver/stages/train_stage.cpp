@@ -20,6 +20,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "checkpoint/training_state_file.h"
 #include "config/experiment_config.h"
 #include "distributed/process_group.h"
 #include "io/file_digest.h"
@@ -108,7 +109,7 @@ void record_inputs(const RunLayout& run, const nlohmann::json& inputs) {
   const std::optional<nlohmann::json> before = read_json_file(run.train_inputs().string());
   if (Trainer::has_checkpoint(run.train_dir().string()) && before && before->is_object() && *before != inputs) {
     const auto diff = settings_difference(*before, inputs);
-    throw std::runtime_error((run.train_dir() / "checkpoint.pt").string() + " was made from other inputs (" +
+    throw std::runtime_error((run.train_dir() / kTrainingStateFile).string() + " was made from other inputs (" +
                              (diff ? *diff : std::string("inputs.json differs")) + "); remove " +
                              run.train_dir().string() + " to train afresh");
   }

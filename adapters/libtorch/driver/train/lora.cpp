@@ -9,12 +9,6 @@
 
 namespace lr::driver {
 
-const std::vector<std::string>& lora_supported_modules() {
-  static const std::vector<std::string> names = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
-                                                 "gate_proj", "up_proj", "down_proj"};
-  return names;
-}
-
 LoraAdapter::LoraAdapter(int64_t in_features, int64_t out_features, const LoraConfig& config,
                          torch::Device device, torch::Generator& generator)
     : scaling(config.alpha / static_cast<double>(config.r)), dropout(config.dropout) {

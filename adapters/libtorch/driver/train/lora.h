@@ -9,29 +9,16 @@
 #include <torch/types.h>
 
 #include <cstdint>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "config/defaults.h"
 #include "model/qwen2_model.h"
+#include "train/lora_config.h"
 #include "train/lora_dropout.h"
 
 namespace lr::driver {
-
-struct LoraConfig {  // defaults: the config's [lora] (config/defaults.h)
-  int64_t r = defaults::lora::r;
-  double alpha = defaults::lora::alpha;
-  double dropout = defaults::lora::dropout;
-  std::vector<std::string> target_modules{std::begin(defaults::lora::target_modules),
-                                          std::end(defaults::lora::target_modules)};
-  uint64_t seed = 0;  // seeds A's initialisation (its own generator, not the global one)
-};
-
-// The module names attach_lora understands, in the model's module order.
-const std::vector<std::string>& lora_supported_modules();
 
 class LoraAdapter : public LinearAdapter {
  public:

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "model/qwen2_model.h"
+#include "checkpoint/peft_adapter_config.h"  // the config file (read_adapter_config)
 #include "train/lora.h"
 
 namespace lr::driver {
@@ -22,9 +23,6 @@ namespace lr::driver {
 // The PEFT key of an adapter matrix: peft_key("model.layers.0.self_attn.q_proj", "lora_A")
 // = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight".
 std::string peft_key(const std::string& module_path, const std::string& matrix);
-
-// adapter_config.json's text for this config.
-std::string peft_adapter_config_json(const LoraConfig& config, const std::string& base_model_name_or_path);
 
 // Writes both files into `dir` (created if needed; each file written atomically).
 // The model must carry LoRA adapters (attach_lora). Throws std::invalid_argument
@@ -37,7 +35,7 @@ void save_peft_adapter(const std::string& dir, const Qwen2Model& model, const Lo
 // else requires the attached ones to match (modules and r), then copies A and
 // B. Every adapter must be in the file and every file key must name an adapter,
 // with the right shapes. Returns the config read (seed 0). Throws
-// CheckpointError (files, keys, shapes) or std::invalid_argument (config).
+// CheckpointError (files, config fields, keys, shapes).
 LoraConfig load_peft_adapter(const std::string& dir, Qwen2Model& model);
 
 }  // namespace lr::driver

@@ -5,22 +5,19 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <mutex>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 
-#include "io/atomic_file.h"
+#include "checkpoint/training_state_file.h"
 #include "train/data_parallel.h"
 #include "train/length_limit.h"
 #include "train/lora.h"
 #include "train/lora_dropout.h"
+#include "train/training_state.h"
 
 namespace lr::driver {
 
 namespace {
-const char* kCheckpointFile = "checkpoint.pt";
-
 std::vector<at::Generator> generators_of(torch::Device device) {
   std::vector<at::Generator> gens{at::detail::getDefaultCPUGenerator()};
   if (!device.is_cpu()) gens.push_back(at::globalContext().defaultGenerator(device));
@@ -244,64 +241,17 @@ std::vector<double> Trainer::run(int64_t n, const BatchLoss& loss_of, const Samp
 
 void Trainer::save_checkpoint(const std::string& dir) const {
   std::filesystem::create_directories(dir);
-  torch::serialize::OutputArchive archive;
-  archive.write("updates_done", torch::tensor(updates_done_, torch::kLong));
-  archive.write("param_count", torch::tensor(static_cast<int64_t>(params_.size()), torch::kLong));
-  for (size_t i = 0; i < params_.size(); ++i)
-    archive.write("param." + std::to_string(i), params_[i].detach().to(torch::kCPU), /*is_buffer=*/true);
-  const auto gens = generators_of(model_.device());
-  for (size_t i = 0; i < gens.size(); ++i) {
-    at::Generator g = gens[i];
-    std::lock_guard<std::mutex> lock(g.mutex());
-    archive.write("rng." + std::to_string(i), g.get_state(), /*is_buffer=*/true);
-  }
-  torch::serialize::OutputArchive opt_archive;
-  optimizer_->save(opt_archive);
-  archive.write("optimizer", opt_archive);
-  // Serialized in memory, then written atomically: LibTorch's own file writer
-  // aborts the program when a write fails (its destructor throws again).
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  write_file_atomically((std::filesystem::path(dir) / kCheckpointFile).string(), bytes.str());
+  save_training_state((std::filesystem::path(dir) / kTrainingStateFile).string(), params_, *optimizer_,
+                      generators_of(model_.device()), updates_done_);
 }
 
 bool Trainer::has_checkpoint(const std::string& dir) {
-  return std::filesystem::exists(std::filesystem::path(dir) / kCheckpointFile);
+  return std::filesystem::exists(std::filesystem::path(dir) / kTrainingStateFile);
 }
 
 void Trainer::load_checkpoint(const std::string& dir) {
-  const auto path = (std::filesystem::path(dir) / kCheckpointFile).string();
-  torch::serialize::InputArchive archive;
-  archive.load_from(path);
-  torch::Tensor t;
-  archive.read("param_count", t);
-  if (t.item<int64_t>() != static_cast<int64_t>(params_.size()))
-    throw std::runtime_error(path + ": " + std::to_string(t.item<int64_t>()) + " parameters, the trainer has " +
-                             std::to_string(params_.size()));
-  {
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      torch::Tensor p;
-      archive.read("param." + std::to_string(i), p, /*is_buffer=*/true);
-      if (!p.sizes().equals(params_[i].sizes()))
-        throw std::runtime_error(path + ": parameter " + std::to_string(i) + " has shape " + c10::str(p.sizes()) +
-                                 ", expected " + c10::str(params_[i].sizes()));
-      params_[i].copy_(p);
-    }
-  }
-  torch::serialize::InputArchive opt_archive;
-  archive.read("optimizer", opt_archive);
-  optimizer_->load(opt_archive);
-  const auto gens = generators_of(model_.device());
-  for (size_t i = 0; i < gens.size(); ++i) {
-    torch::Tensor state;
-    if (!archive.try_read("rng." + std::to_string(i), state, /*is_buffer=*/true)) continue;
-    at::Generator g = gens[i];
-    std::lock_guard<std::mutex> lock(g.mutex());
-    g.set_state(state);
-  }
-  archive.read("updates_done", t);
-  updates_done_ = t.item<int64_t>();
+  updates_done_ = restore_training_state((std::filesystem::path(dir) / kTrainingStateFile).string(), params_,
+                                         *optimizer_, generators_of(model_.device()));
 }
 
 }  // namespace lr::driver

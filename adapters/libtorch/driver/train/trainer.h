@@ -73,7 +73,7 @@ struct TrainOptions {
   int64_t max_seq_len = defaults::train::max_seq_len;
   uint64_t shuffle_seed = 0;  // the sample order's and the LoRA dropout masks' seed
   int64_t checkpoint_every = 0;  // updates; 0: never (save_checkpoint can still be called)
-  std::string checkpoint_dir;    // where periodic checkpoints go (DIR/checkpoint.pt)
+  std::string checkpoint_dir;    // where periodic checkpoints go (DIR/checkpoint.safetensors)
   // Polled after each update (e.g. set by a SIGINT handler): when true, the
   // loop writes a checkpoint (when checkpoint_dir is set) and returns early.
   // With world_size > 1, any rank's flag stops every rank after the same update.
@@ -144,13 +144,15 @@ class Trainer {
   // The indices of the samples (or rollouts) of micro-batch m (global count) for n of them.
   std::vector<int64_t> micro_batch_indices(int64_t m, int64_t n) const;
 
-  // DIR/checkpoint.pt (written atomically): the parameters, the AdamW state,
-  // the update count and the global RNG state (CPU, and the model's device's).
+  // DIR/checkpoint.safetensors (written atomically; the format:
+  // checkpoint/training_state_file.h): the parameters, the AdamW state, the
+  // update count and the global RNG state (CPU, and the model's device's).
   void save_checkpoint(const std::string& dir) const;
   // Restores what save_checkpoint wrote; the parameters are copied in place.
-  // Throws std::runtime_error when the file does not fit (count or shapes).
+  // Throws CheckpointError naming the file when it does not fit (format,
+  // count, dtypes, shapes), before anything is changed.
   void load_checkpoint(const std::string& dir);
-  // Whether DIR/checkpoint.pt exists.
+  // Whether DIR/checkpoint.safetensors exists.
   static bool has_checkpoint(const std::string& dir);
 
   int64_t updates_done() const { return updates_done_; }
