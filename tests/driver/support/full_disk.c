@@ -55,6 +55,7 @@ static void share_written(void) {
   char link[64], target[PATH_MAX];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   const ssize_t n = fd >= 0 ? readlink(link, target, sizeof target - 1) : -1;
+  if (n >= 0) target[n] = '\0';
   if (n < 0 || strncmp(target, "/memfd:lr_full_disk", 19) != 0) {
     fd = memfd_create("lr_full_disk", 0); /* no close-on-exec: the children get it */
     if (fd < 0 || ftruncate(fd, sizeof(long long)) != 0) return;

@@ -12,7 +12,8 @@ constexpr std::array<unsigned char, 8> kSignature = {0x89, 'P', 'N', 'G', '\r', 
 constexpr std::array<unsigned char, 12> kIend = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
 
 template <size_t N>
-bool reads_as(std::ifstream& in, std::streamoff offset, std::ios::seekdir from, const std::array<unsigned char, N>& want) {
+bool reads_as(std::ifstream& in, std::streamoff offset, std::ios::seekdir from,
+              const std::array<unsigned char, N>& want) {
   std::array<char, N> got{};
   in.seekg(offset, from);
   if (!in.read(got.data(), N)) return false;
