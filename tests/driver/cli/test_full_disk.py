@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A full disk during `sample`, `train`, `eval` and `report` (issue 15, item 6).
+"""A full disk during every stage of a run (issue 15, item 6): `sample`,
+`diagnose`, `train`, `eval`, `sft` and `report`.
 
 The disk fills up through tests/driver/support/full_disk.c, loaded with
 LD_PRELOAD: writes to files under the run folder fail with ENOSPC once a byte
@@ -7,21 +8,30 @@ budget is spent. For each stage, on the tiny random models of configs/tiny.toml:
 
   1. an uninterrupted run logs its writes (the shim's log): each kind of file
      the stage writes gives a budget that fills the disk halfway through it
-     (the biggest kind twice: the second time the writes succeed and fsync
-     finds the disk full, as with delayed allocation);
+     (the biggest kind of the driver's own twice: the second time the writes
+     succeed and fsync finds the disk full, as with delayed allocation);
   2. from a copy of the state before the stage, the stage runs with each
      budget: it exits 1 with one line naming that file and "No space left on
-     device" (no crash, no stack trace), leaves no temporary file, and leaves
+     device" (a plot, which gnuplot writes: report.md, the report's next
+     write; the cut plot removed) (no crash, no stack trace), leaves no
+     temporary file, and leaves
      nothing half written that the next run would take as complete (every
      JSON file parses; a JSON-lines file is whole lines but for a torn tail
-     its reader cuts; a safetensors file is whole);
+     its reader cuts; a safetensors file and a PNG are whole);
   3. the same command without the budget then finishes, and its outputs equal
      the uninterrupted run's: supervision.jsonl, the eval results files, the
      adapter's tensors and config and train_metrics.jsonl byte for byte, the
-     eval summaries but for their times, report.md but for its date.
+     eval summaries, diagnostics.json and the SFT baseline's files but for
+     their times, report.md but for its date.
+
+The state before each stage is the one a real run (`lightreasoner run`)
+leaves: the stages before it in its order, diagnose and sft included when
+they are tested (diagnostics.enabled, sft.enabled). So that sft trains and
+exports an adapter (random models rarely answer right), its training problems
+are rigged: each one's answer is what the expert answers (test_eval_sft.py).
 
 Usage: test_full_disk.py LIGHTREASONER TINY_TOML FULL_DISK_SO SCRATCH_DIR [STAGE,STAGE...]
-(the stages tested; all four by default)
+(the stages tested, in run order; all six by default)
 Prints one line per check and a closing 'N passed, N failed' line.
 """
 import json
@@ -39,9 +49,14 @@ from run_folders import safetensors_table  # noqa: E402
 BIN, CONFIG, SHIM, SCRATCH = sys.argv[1:5]
 SCRATCH = os.path.abspath(SCRATCH)
 # Few problems and updates: every stage runs in a second or two.
-SETS = ["data.num_problems=8", "train.updates=6", "train.checkpoint_every=2", "eval.limit=8", "sft.enabled=false"]
-STAGES = ["sample", "train", "eval", "report"]
+SETS = ["data.num_problems=8", "train.updates=6", "train.checkpoint_every=2", "eval.limit=8",
+        "diagnostics.problems=3", "sft.num_problems=8", "sft.updates=4", "sft.max_new_tokens=16"]
+STAGES = ["sample", "diagnose", "train", "eval", "sft", "report"]  # the order of `lightreasoner run`
 TESTED = sys.argv[5].split(",") if len(sys.argv) > 5 else STAGES
+# diagnose and sft run in a real run only when enabled: here when tested
+OPTIONAL = {"diagnose": "diagnostics.enabled", "sft": "sft.enabled"}
+SETS += ["%s=%s" % (key, str(stage in TESTED).lower()) for stage, key in OPTIONAL.items()]
+RUN_STAGES = [s for s in STAGES[:STAGES.index(TESTED[-1]) + 1] if s not in OPTIONAL or s in TESTED]
 
 
 def preload():
@@ -54,9 +69,9 @@ def preload():
 PRELOAD = preload()
 
 
-def lr(verb, out_dir, budget=None, log=None, late=False):
+def lr(verb, out_dir, budget=None, log=None, late=False, sets=()):
     args = [BIN, verb, "--config", CONFIG, "--set", "run.out_dir=" + json.dumps(out_dir)]
-    for s in SETS:
+    for s in SETS + list(sets):
         args += ["--set", s]
     env = dict(os.environ, OMP_NUM_THREADS="1", LD_PRELOAD=PRELOAD, LR_FULL_DISK_DIR=os.path.realpath(out_dir))
     if budget is not None:
@@ -92,13 +107,31 @@ def outputs(stage, run):
     if stage == "eval":  # the summaries less their generation times
         return {"eval/" + f: without_seconds(json.loads(of("eval/" + f))) if f.endswith("summary.json")
                 else of("eval/" + f) for f in files_of(os.path.join(run, "eval")) if not f.endswith(".timing.jsonl")}
+    if stage == "diagnose":
+        return {"diagnostics.json": untimed(json.loads(of("diagnostics.json")))}
+    if stage == "sft":
+        return {"sft/trajectories.jsonl": [untimed(json.loads(l)) for l in of("sft/trajectories.jsonl").splitlines()],
+                "sft adapter tensors": safetensors_table(os.path.join(run, "sft/adapter/adapter_model.safetensors")),
+                "sft/adapter/adapter_config.json": of("sft/adapter/adapter_config.json"),
+                "sft/train_metrics.jsonl": [untimed(json.loads(l)) for l in of("sft/train_metrics.jsonl").splitlines()],
+                "sft/summary.json": untimed(json.loads(of("sft/summary.json"))),
+                "sft/settings.json": of("sft/settings.json")}
     return {"report.md": re.sub(rb"written \d{4}-\d\d-\d\d \d\d:\d\d UTC", b"written WHEN", of("report.md"))}
+
+
+def untimed(record):
+    """A JSON object less its times (keys that end in "seconds")."""
+    return {k: v for k, v in record.items() if not k.endswith("seconds")}
 
 
 def without_seconds(summary):
     for d in summary["datasets"].values():
         d.pop("seconds")
     return summary
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_IEND = b"\0\0\0\0IEND\xaeB`\x82"  # the last chunk, its CRC
 
 
 def half_written(run):
@@ -131,6 +164,10 @@ def half_written(run):
                     bad.append("%s: %d bytes, its header says %d" % (rel, len(data), 8 + n + end))
             except ValueError as e:
                 bad.append("%s: not a safetensors file (%s)" % (rel, e))
+        elif rel.endswith(".png"):  # gnuplot writes the plots in place: a whole one or none
+            data = read(path, "rb")
+            if not (data.startswith(PNG_SIGNATURE) and data.endswith(PNG_IEND)):
+                bad.append("%s: not a whole PNG (%d bytes)" % (rel, len(data)))
         elif ".tmp." in rel:
             bad.append("%s: a temporary file left behind" % rel)
     return bad
@@ -177,17 +214,32 @@ rc, _, err = lr("sample", models)
 check("the tiny models are made", rc == 0, err[-2000:])
 SETS += ["models.make_tiny=false", "models.expert=" + json.dumps(os.path.join(models, "models/tiny-expert")),
          "models.amateur=" + json.dumps(os.path.join(models, "models/tiny-amateur"))]
+if "sft" in TESTED:
+    # The training problems rigged: those the expert gives an answer to
+    # (random text rarely holds a number), with that answer, then the rest.
+    rc, _, err = lr("sft", models, sets=["sft.num_problems=64"])
+    answered, other = [], []
+    for line in read(os.path.join(models, "sft/trajectories.jsonl")).splitlines():
+        t = json.loads(line)
+        (answered if t["pred"] else other).append({"question": t["question"], "answer": t["pred"] or t["gold"]})
+    rigged = os.path.join(SCRATCH, "rigged.jsonl")
+    with open(rigged, "w") as f:
+        f.writelines(json.dumps(p) + "\n" for p in answered + other)
+    check("sft's training problems rigged: %d of 64 answered" % len(answered), rc == 0 and answered, err[-2000:])
+    SETS += ["data.train_file=" + json.dumps(rigged)]
 ref = os.path.join(SCRATCH, "ref")
 before, budgets = {}, {}
 os.makedirs(ref)
-for stage in STAGES[:STAGES.index(TESTED[-1]) + 1]:
+for stage in RUN_STAGES:
     before[stage] = os.path.join(SCRATCH, "before-" + stage)
     shutil.copytree(ref, before[stage])
     log = os.path.join(SCRATCH, stage + ".writes")
     rc, _, err = lr(stage, ref, log=log)
     budgets[stage], total = mid_file_budgets(read(log))
     # and the biggest kind again, the disk found full only when it is flushed
-    budgets[stage].append(max(budgets[stage], key=lambda b: b[2])[:2] + (0, True))
+    # (of the driver's own files: gnuplot does not flush the plots)
+    budgets[stage].append(max((b for b in budgets[stage] if not b[0].endswith(".png")), key=lambda b: b[2])[:2]
+                          + (0, True))
     check("%s uninterrupted: exit 0, %d bytes written to %d kinds of file" % (stage, total, len(budgets[stage])),
           rc == 0 and total > 0, err[-2000:])
 reference = {stage: outputs(stage, ref) for stage in TESTED}
@@ -201,9 +253,12 @@ for stage in TESTED:
         line = error_line(err)
         what = "%s, the disk full halfway through its %s (%d bytes free%s)" % (
             stage, name, budget, ", found at fsync" if late else "")
+        # A plot is gnuplot's: the report drops it cut short, and then meets
+        # the full disk writing report.md.
+        named = "report.md" if name.endswith(".png") else name
         check(what + ": exit 1 with one line naming the file and the full disk",
               rc == 1 and line.startswith("lightreasoner: " + run + "/") and "No space left on device" in line
-              and name in line and err.count("No space left") == 1, "rc=%d line=%r" % (rc, line))
+              and named in line and err.count("No space left") == 1, "rc=%d line=%r" % (rc, line))
         check(what + ": no crash, abort or stack trace",
               not any(s in err for s in ("terminate called", "Exception raised from", "frame #", "Aborted")),
               err[-2000:])

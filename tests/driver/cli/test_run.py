@@ -14,7 +14,8 @@ no fixture).
      adapter tensors and metrics;
   5. Ctrl-C (SIGINT) in `run` leaves a state the next `run` finishes;
   6. `report` on a run with stages missing shows them as "—", without failing,
-     and without gnuplot says so (the plots need gnuplot-nox: install_deps.sh).
+     and without gnuplot says so (the plots need gnuplot-nox: install_deps.sh);
+     a plot gnuplot leaves cut short (a full disk) is removed, noted, not linked.
 
 Usage: test_run.py LIGHTREASONER TINY_TOML SCRATCH_DIR [SEED]
 Prints one line per check and a closing 'N passed, N failed' line.
@@ -264,5 +265,22 @@ md = read(os.path.join(nognuplot, "report.md")) if rc == 0 else ""
 check("report without gnuplot on the PATH: exits 0, says so, keeps the script and data",
       rc == 0 and "gnuplot is not installed" in md and os.path.exists(os.path.join(nognuplot, "plots/plots.gp"))
       and not os.path.exists(os.path.join(nognuplot, "plots/kl_histogram.png")), err[-1000:] + md[-800:])
+
+# A gnuplot that writes each plot cut short: the signature, no IEND (what a full disk leaves).
+cutplots = os.path.join(SCRATCH, "cut-plots")
+shutil.copytree(partial, cutplots)
+fake = os.path.join(SCRATCH, "cut-gnuplot")
+os.makedirs(fake)
+with open(os.path.join(fake, "gnuplot"), "w") as f:
+    f.write("#!/usr/bin/python3\nimport re, sys\n"
+            "for p in re.findall(r\"^set output '(.*)'$\", open(sys.argv[1]).read(), re.M):\n"
+            "    open(p.replace(\"''\", \"'\"), 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + bytes(100))\n")
+os.chmod(os.path.join(fake, "gnuplot"), 0o755)
+rc, out, err, _ = lr("report", cutplots, *models, env=dict(os.environ, PATH=fake + os.pathsep + os.environ["PATH"]))
+md = read(os.path.join(cutplots, "report.md")) if rc == 0 else ""
+png = os.path.join(cutplots, "plots/kl_histogram.png")
+check("report with a plot cut short: exits 0, removes it, names it in a note, links no plot",
+      rc == 0 and not os.path.exists(png) and png + " was cut short" in md and "](plots/" not in md,
+      err[-1000:] + md[-800:])
 
 finish()

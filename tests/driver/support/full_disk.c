@@ -15,10 +15,13 @@
  * RLIMIT_FSIZE (a limit per file, not on the disk). It catches the write
  * system calls the program makes through the dynamic linker: write, writev,
  * pwrite, pwritev, sendfile and copy_file_range, which is every path of the
- * driver's own writers, libstdc++'s file streams and std::filesystem's copies.
- * glibc's stdio writes through an internal alias it does not see (the driver
- * uses stdio only for its best-effort run log). The budget is per process: a
- * child (gnuplot drawing the report's plots) starts with one of its own.
+ * driver's own writers, libstdc++'s file streams and std::filesystem's copies;
+ * and fwrite, through which gnuplot (cairo, libpng) writes the report's plots.
+ * glibc's stdio flushes through an internal alias it does not see, so a
+ * stream's bytes are counted when fwrite takes them (the driver's best-effort
+ * run log, written with fprintf, is not counted). The budget is the process
+ * tree's: the bytes written are counted in a memory file the children
+ * (gnuplot) inherit (LR_FULL_DISK_SHARED_FD, set by the first process).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -35,12 +39,33 @@
 #include <unistd.h>
 
 static long long budget = -1; /* -1: no budget (count only) */
-static long long written = 0;
+static long long own_written = 0;
+static long long* written = &own_written; /* the process tree's count, once shared */
 static char dir[PATH_MAX];
 static size_t dir_len = 0;
 
 static int log_fd = -1;
 static int late = 0;
+
+/* The count shared with the children: the parent's memory file when this
+ * process inherited it, else a new one its own children inherit. */
+static void share_written(void) {
+  const char* inherited = getenv("LR_FULL_DISK_SHARED_FD");
+  int fd = inherited ? atoi(inherited) : -1;
+  char link[64], target[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  const ssize_t n = fd >= 0 ? readlink(link, target, sizeof target - 1) : -1;
+  if (n >= 0) target[n] = '\0';
+  if (n < 0 || strncmp(target, "/memfd:lr_full_disk", 19) != 0) {
+    fd = memfd_create("lr_full_disk", 0); /* no close-on-exec: the children get it */
+    if (fd < 0 || ftruncate(fd, sizeof(long long)) != 0) return;
+    char text[16];
+    snprintf(text, sizeof text, "%d", fd);
+    setenv("LR_FULL_DISK_SHARED_FD", text, 1); /* before any thread: the constructor */
+  }
+  void* p = mmap(NULL, sizeof(long long), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p != MAP_FAILED) written = (long long*)p;
+}
 
 __attribute__((constructor)) static void full_disk_init(void) {
   const char* d = getenv("LR_FULL_DISK_DIR");
@@ -54,6 +79,7 @@ __attribute__((constructor)) static void full_disk_init(void) {
   if (b && *b) budget = atoll(b);
   late = getenv("LR_FULL_DISK_LATE") && atoi(getenv("LR_FULL_DISK_LATE")) == 1;
   if (log && *log) log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (dir_len > 0) share_written();
 }
 
 /* Whether fd is a regular file under the folder; its path in `path` then. */
@@ -77,7 +103,7 @@ static int watched(int fd) {
 /* How many of n bytes the disk takes now (0: full, errno set to ENOSPC). */
 static size_t allowed(int fd, size_t n) {
   if (n == 0 || budget < 0 || late || !watched(fd)) return n;
-  long long left = budget - __atomic_load_n(&written, __ATOMIC_SEQ_CST);
+  long long left = budget - __atomic_load_n(written, __ATOMIC_SEQ_CST);
   if (left <= 0) {
     errno = ENOSPC;
     return 0;
@@ -90,7 +116,7 @@ static ssize_t write_to_log(const char* text, size_t n);
 static void count(int fd, ssize_t done) {
   char path[PATH_MAX];
   if (done <= 0 || !watched_path(fd, path)) return;
-  const long long before = __atomic_fetch_add(&written, (long long)done, __ATOMIC_SEQ_CST);
+  const long long before = __atomic_fetch_add(written, (long long)done, __ATOMIC_SEQ_CST);
   if (log_fd < 0) return;
   char line[PATH_MAX + 64];
   const int n = snprintf(line, sizeof line, "%lld %zd %s\n", before, done, path);
@@ -183,11 +209,27 @@ ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n
   return r;
 }
 
+/* Whole items only, as a full disk under stdio's buffer would leave them. */
+size_t fwrite(const void* buf, size_t size, size_t n, FILE* f) {
+  REAL(fwrite);
+  const int fd = fileno(f);
+  const size_t bytes = size * n, ok = size ? allowed(fd, bytes) / size : n;
+  if (ok < n) {
+    const size_t r = ok ? real_fwrite(buf, size, ok, f) : 0;
+    count(fd, (ssize_t)(r * size));
+    errno = ENOSPC;
+    return r;
+  }
+  const size_t r = real_fwrite(buf, size, n, f);
+  count(fd, (ssize_t)(r * size));
+  return r;
+}
+
 static ssize_t write_to_log(const char* text, size_t n) { return write(log_fd, text, n); }
 
 /* Late mode: the flush finds the disk full. */
 static int flush_fails(int fd) {
-  if (!late || budget < 0 || __atomic_load_n(&written, __ATOMIC_SEQ_CST) <= budget || !watched(fd)) return 0;
+  if (!late || budget < 0 || __atomic_load_n(written, __ATOMIC_SEQ_CST) <= budget || !watched(fd)) return 0;
   errno = ENOSPC;
   return 1;
 }

@@ -7,6 +7,7 @@
 #include "io/atomic_file.h"
 #include "io/run_layout.h"
 #include "report/gnuplot.h"
+#include "report/png_file.h"
 #include "report/text_format.h"
 
 namespace lr::driver {
@@ -190,9 +191,17 @@ void run_script(Script& s, PlotSet& out) {
     out.notes.push_back("gnuplot exited with status " + std::to_string(rc) + " (its messages: " +
                         (s.dir / "gnuplot.log").string() + ")");
   for (const auto& [file, caption] : s.planned) {
+    const fs::path png = s.dir / file;
     std::error_code ec;
-    if (fs::exists(s.dir / file, ec) && fs::file_size(s.dir / file, ec) > 0) out.made.push_back({file, caption});
-    else out.notes.push_back(file + " was not drawn (see " + (s.dir / "gnuplot.log").string() + ")");
+    if (is_whole_png(png)) {
+      out.made.push_back({file, caption});
+    } else if (fs::exists(png, ec)) {  // cut short (a full disk, a killed gnuplot): not a plot
+      fs::remove(png, ec);
+      out.notes.push_back(png.string() + " was cut short (is the disk full?) and is removed (see " +
+                          (s.dir / "gnuplot.log").string() + ")");
+    } else {
+      out.notes.push_back(file + " was not drawn (see " + (s.dir / "gnuplot.log").string() + ")");
+    }
   }
 }
 
