@@ -24,5 +24,6 @@ int json_lines(const uint8_t* data, size_t size);          // fuzz_json_lines.cp
 int grading(const uint8_t* data, size_t size);             // fuzz_grading.cpp
 int training_state(const uint8_t* data, size_t size);      // fuzz_training_state.cpp
 int peft_adapter_config(const uint8_t* data, size_t size); // fuzz_peft_adapter_config.cpp
+int settings_file(const uint8_t* data, size_t size);       // fuzz_settings_file.cpp
 
 }  // namespace lr::fuzz

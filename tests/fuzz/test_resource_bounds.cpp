@@ -13,6 +13,8 @@
 #include "config/experiment_config.h"
 #include "evaluate/results_file.h"
 #include "io/json_depth.h"
+#include "io/json_files.h"
+#include "io/settings_file.h"
 #include "sample/problems.h"
 #include "scratch_files.h"
 #include "tokenizer/tokenizer.h"
@@ -61,6 +63,24 @@ TEST(JsonDepthBound, ResultsAndProblemsLines) {
 TEST(JsonDepthBound, TokenizerJson) {
   const std::string path = lr::fuzz::write_scratch("tokenizer.json", "{\"model\":" + nested(100000) + "}");
   expect_depth_error<TokenizerError>([&] { Tokenizer::from_file(path, path); });
+}
+
+// A stage's resume state (settings.json, summaries, inputs.json): nested
+// objects 100,000 deep once crashed settings_difference (a recursive print).
+TEST(JsonDepthBound, SettingsAndRunStateFiles) {
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "{\"a\":";
+  deep += "1" + std::string(100000, '}');
+  const std::string path = lr::fuzz::write_scratch("settings.json", deep);
+  expect_depth_error<std::runtime_error>([&] { read_settings(lr::fuzz::scratch_dir()); });
+  EXPECT_FALSE(read_json_file(path).has_value());  // lenient: as a file not written yet
+  lr::fuzz::write_scratch("settings.json", "{\"a\":{\"b\":[1,2]}}");
+  const auto settings = read_settings(lr::fuzz::scratch_dir());
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings_difference(*settings, nlohmann::json::parse("{\"a\":{\"b\":[1,3]}}")),
+            std::optional<std::string>("a.b: then [1,2], now [1,3]"));
+  EXPECT_EQ(read_json_file(path), settings);
+  lr::fuzz::remove_scratch("settings.json");
 }
 
 TEST(TokenizerIdBound, HugeOrSharedIdsRefused) {

@@ -11,13 +11,18 @@
 
 namespace lr::driver {
 
+// PATH's text when it can be read and nests no deeper than kMaxJsonDepth; nullopt otherwise.
+std::optional<std::string> read_json_text(const std::string& path);
+
 // The document in PATH; nullopt when the file is absent or not JSON.
 // Json = nlohmann::ordered_json keeps the file's key order.
+// JSON nested deeper than kMaxJsonDepth (io/json_depth.h) is not JSON here:
+// copying or printing it would overflow the stack.
 template <class Json = nlohmann::json>
 std::optional<Json> read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  Json j = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const std::optional<std::string> text = read_json_text(path);
+  if (!text) return std::nullopt;
+  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return std::nullopt;
   return j;
 }

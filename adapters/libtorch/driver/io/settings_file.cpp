@@ -2,8 +2,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
+#include "io/json_depth.h"
 #include "io/json_files.h"
 
 namespace lr::driver {
@@ -39,9 +41,13 @@ std::optional<json> read_settings(const std::string& dir) {
   const fs::path p = fs::path(dir) / "settings.json";
   if (!fs::exists(p)) return std::nullopt;
   std::ifstream in(p, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(p.string() + ": cannot be read");
+  if (json_too_deep(text.str())) throw std::runtime_error(p.string() + ": " + json_too_deep_message());
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(text.str());
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw std::runtime_error(p.string() + ": not valid JSON (" + e.what() + ")");
   }
