@@ -264,6 +264,29 @@ TEST(DataParallel, PassesRoundRobinAndSharesOverTheMicroBatchsUnits) {
   EXPECT_EQ(loss_units(r), 2);
 }
 
+// The mask of each row is the uniform stream of a CPU generator seeded with
+// mix_seed(row seed, salt), as torch::manual_seed gives it on the global
+// generator, over the row's real tokens; padding is zeroed.
+TEST(DataParallel, RowDropoutIsTheSeededUniformStreamOverRealTokens) {
+  const double p = 0.25;
+  const int64_t T = 5, in = 7;
+  const auto x = torch::rand({3, T, in}, torch::kDouble) + 0.5;
+  const std::vector<DropoutRow> rows = {{11, 5}, {22, 2}, {33, 9}};  // full, padded, longer than T
+  const uint64_t salt = 4;
+  const auto got = row_dropout(x, p, rows, salt);
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const int64_t len = std::min(rows[b].length, T);
+    torch::manual_seed(mix_seed(rows[b].seed, salt));
+    const auto keep = (torch::rand({len, in}) >= p).to(torch::kDouble);
+    auto expected = torch::zeros({T, in}, torch::kDouble);
+    expected.narrow(0, 0, len).copy_(x[int64_t(b)].narrow(0, 0, len) * keep / (1 - p));
+    EXPECT_TRUE(torch::allclose(got[int64_t(b)], expected, 1e-12, 0)) << "row " << b;
+  }
+  // Another salt (another adapter) draws another mask.
+  EXPECT_FALSE(torch::equal(row_dropout(x, p, rows, salt + 1), got));
+  EXPECT_THROW(row_dropout(x, p, {{1, 1}}, salt), std::invalid_argument);
+}
+
 TEST(DataParallel, DropoutMasksDoNotDependOnTheBatch) {
   auto model = Qwen2Model::load(tiny_model("Masks"));
   const auto params = attach_lora(model, lora());
