@@ -29,6 +29,7 @@
 
 #include "distributed/launch_env.h"
 #include "distributed/process_group.h"
+#include "io/whole_write.h"
 
 namespace {
 
@@ -90,7 +91,7 @@ void sleep_interruptibly(double seconds) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < end) {
     if (g_interrupted) {  // every rank gets SIGINT: they leave together, so none sees another vanish
-      std::cerr << "dist_probe: " << lr::driver::dist::rank_prefix() << "interrupted" << std::endl;
+      lr::driver::say_to_stderr("dist_probe: " + lr::driver::dist::rank_prefix() + "interrupted\n");
       lr::driver::dist::leave();
       std::_Exit(130);
     }
@@ -124,7 +125,7 @@ int main(int argc, char** argv) {
     if (!args.pid_dir.empty()) write_pid(args.pid_dir, dist::rank(), "ready");
     if (auto it = args.exits.find(dist::rank()); it != args.exits.end()) {
       sleep_interruptibly(it->second.delay_s);
-      std::cerr << "dist_probe: " << dist::rank_prefix() << "exiting with " << it->second.code << std::endl;
+      lr::driver::say_to_stderr("dist_probe: " + dist::rank_prefix() + "exiting with " + std::to_string(it->second.code) + "\n");
       std::_Exit(it->second.code);
     }
     sleep_interruptibly(args.sleep_s);
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const std::exception& e) {
     dist::report_failure(e.what());
-    std::cerr << "dist_probe: " << dist::rank_prefix() << e.what() << "\n";
+    lr::driver::say_to_stderr("dist_probe: " + dist::rank_prefix() + e.what() + "\n");
     return 1;
   }
 }

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "commands.h"
+#include "io/whole_write.h"
 
 int main(int argc, char** argv) {
   using namespace lr::driver::cli;
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   } catch (const std::exception& e) {
     // Runtime failures from the verbs: one line, naming what went wrong.
-    std::cerr << "lightreasoner: " << e.what() << "\n";
+    lr::driver::say_to_stderr(std::string("lightreasoner: ") + e.what() + "\n");  // ranks may fail together
     return kExitFailure;
   }
   return 0;

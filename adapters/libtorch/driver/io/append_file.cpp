@@ -1,5 +1,7 @@
 #include "io/append_file.h"
 
+#include "io/whole_write.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -32,12 +34,7 @@ AppendFile::~AppendFile() {
 void AppendFile::append(std::string_view bytes) {
   if (bytes.empty()) return;
   if (fd_ < 0) throw AppendError(path_ + ": not open for appending");
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw AppendError(path_ + ": cannot append: " + std::strerror(errno));
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
+  if (const int err = write_whole(fd_, bytes)) throw AppendError(path_ + ": cannot append: " + std::strerror(err));
   if (::fsync(fd_) != 0) throw AppendError(path_ + ": cannot fsync: " + std::strerror(errno));
 }
 

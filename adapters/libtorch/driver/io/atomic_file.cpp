@@ -1,5 +1,7 @@
 #include "io/atomic_file.h"
 
+#include "io/whole_write.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,18 +20,10 @@ namespace {
 }
 
 void write_all(int fd, const ByteChunk& c, const std::string& path, const std::string& temp) {
-  const char* p = static_cast<const char*>(c.data);
-  size_t left = c.size;
-  while (left > 0) {
-    const ssize_t w = ::write(fd, p, std::min<size_t>(left, size_t{1} << 30));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      fail(path, "cannot write", temp, err);
-    }
-    p += w;
-    left -= static_cast<size_t>(w);
+  const int err = write_whole(fd, std::string_view(static_cast<const char*>(c.data), c.size));
+  if (err != 0) {
+    ::close(fd);
+    fail(path, "cannot write", temp, err);
   }
 }
 

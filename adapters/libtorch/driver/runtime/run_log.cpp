@@ -1,6 +1,7 @@
 #include "runtime/run_log.h"
 
 #include "distributed/process_group.h"
+#include "io/whole_write.h"
 
 #include <unistd.h>
 
@@ -22,16 +23,6 @@ std::string clock_text() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
-}
-
-void write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;  // the terminal went away: keep logging to the file
-    p += w;
-    n -= size_t(w);
-  }
 }
 
 }  // namespace
@@ -88,7 +79,7 @@ void RunLog::copy_loop() {
     const ssize_t n = ::read(pipe_read_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    write_all(saved_stderr_, buf, size_t(n));
+    write_whole(saved_stderr_, std::string_view(buf, size_t(n)));  // the terminal gone: log to the file still
     for (ssize_t i = 0; i < n; ++i) {
       const char ch = buf[i];
       if (ch == '\r') {

@@ -28,6 +28,7 @@
 #include "io/json_files.h"
 #include "io/run_layout.h"
 #include "io/settings_file.h"
+#include "io/whole_write.h"
 #include "model/qwen2_model.h"
 #include "prompt/prompt_template.h"
 #include "runtime/interrupt.h"
@@ -246,8 +247,8 @@ bool evaluate_model(const ExperimentConfig& c, const ModelSpec& m, const Tokeniz
     ms.complete = ms.complete && s.complete;
     if (speaks) write_summary(c, m, ms, false);
     if (InterruptScope::requested()) {
-      std::cerr << "\neval: " << dist::rank_prefix() << "interrupted; the results so far are in " << dir.string()
-                << " (run the same command to resume)\n";
+      say_to_stderr("\neval: " + dist::rank_prefix() + "interrupted; the results so far are in " + dir.string() +
+                    " (run the same command to resume)\n");
       return false;
     }
     if (speaks) print_score(m, d, s);

@@ -24,6 +24,7 @@
 #include "io/json_files.h"
 #include "io/atomic_file.h"
 #include "io/run_layout.h"
+#include "io/whole_write.h"
 #include "model/qwen2_model.h"
 #include "runtime/interrupt.h"
 #include "runtime/model_loading.h"
@@ -171,8 +172,8 @@ int run_sample_stage(const ExperimentConfig& c) {
     });
   } catch (const SampleInterrupted&) {
     record_time();
-    std::cerr << "\nsample: " << dist::rank_prefix() << "interrupted; every problem written to " << out
-              << " is complete (run the same command to resume)\n";
+    say_to_stderr("\nsample: " + dist::rank_prefix() + "interrupted; every problem written to " + out +
+                  " is complete (run the same command to resume)\n");
     return kExitInterrupted;
   }
   if (!shard.whole()) stats = merge_parts(run, settings, problems, opts.k, stats);
