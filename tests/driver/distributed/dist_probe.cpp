@@ -29,7 +29,7 @@
 
 #include "distributed/launch_env.h"
 #include "distributed/process_group.h"
-#include "io/whole_write.h"
+#include "io/whole_io.h"
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include "json_util.h"
 #include "io/atomic_file.h"
 #include "io/json_depth.h"
+#include "io/whole_io.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -16,10 +17,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <utility>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -174,12 +173,9 @@ json parse_json_strict(const std::string& text, const std::string& where, const 
 }
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError(path + ": cannot open: " + errno_text(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw CheckpointError(path + ": read error");
-  return ss.str();
+  std::string text;
+  if (const int err = read_whole_file(path, text)) throw CheckpointError(path + ": cannot open: " + errno_text(err));
+  return text;
 }
 
 }  // namespace detail

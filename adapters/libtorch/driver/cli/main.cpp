@@ -15,7 +15,7 @@
 #include <string>
 
 #include "commands.h"
-#include "io/whole_write.h"
+#include "io/whole_io.h"
 
 int main(int argc, char** argv) {
   using namespace lr::driver::cli;

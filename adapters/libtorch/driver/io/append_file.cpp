@@ -1,6 +1,6 @@
 #include "io/append_file.h"
 
-#include "io/whole_write.h"
+#include "io/whole_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>

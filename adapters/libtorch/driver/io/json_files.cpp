@@ -1,21 +1,18 @@
 #include "io/json_files.h"
 
 #include <filesystem>
-#include <sstream>
 
 #include "io/atomic_file.h"
 #include "io/bounded_lines.h"
 #include "io/json_depth.h"
+#include "io/whole_io.h"
 
 namespace lr::driver {
 
 std::optional<std::string> read_json_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad() || json_too_deep(text.str())) return std::nullopt;
-  return std::move(text).str();
+  std::string text;
+  if (read_whole_file(path, text) != 0 || json_too_deep(text)) return std::nullopt;
+  return text;
 }
 
 std::vector<nlohmann::json> read_json_objects(const std::string& path) {

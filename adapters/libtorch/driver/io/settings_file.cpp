@@ -1,12 +1,12 @@
 #include "io/settings_file.h"
 
+#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "io/json_depth.h"
 #include "io/json_files.h"
+#include "io/whole_io.h"
 
 namespace lr::driver {
 
@@ -40,14 +40,13 @@ std::optional<std::string> settings_difference(const json& then, const json& now
 std::optional<json> read_settings(const std::string& dir) {
   const fs::path p = fs::path(dir) / "settings.json";
   if (!fs::exists(p)) return std::nullopt;
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw std::runtime_error(p.string() + ": cannot be read");
-  if (json_too_deep(text.str())) throw std::runtime_error(p.string() + ": " + json_too_deep_message());
+  std::string text;
+  if (const int err = read_whole_file(p.string(), text))
+    throw std::runtime_error(p.string() + ": cannot be read: " + std::strerror(err));
+  if (json_too_deep(text)) throw std::runtime_error(p.string() + ": " + json_too_deep_message());
   json j;
   try {
-    j = json::parse(text.str());
+    j = json::parse(text);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw std::runtime_error(p.string() + ": not valid JSON (" + e.what() + ")");
   }

@@ -1,7 +1,7 @@
 #include "runtime/run_log.h"
 
 #include "distributed/process_group.h"
-#include "io/whole_write.h"
+#include "io/whole_io.h"
 
 #include <unistd.h>
 

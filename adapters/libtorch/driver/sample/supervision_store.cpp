@@ -1,13 +1,13 @@
 #include "supervision_store.h"
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "io/bounded_lines.h"
 #include "io/json_depth.h"
+#include "io/whole_io.h"
 
 namespace lr::driver {
 
@@ -211,12 +211,10 @@ void take_line(ScanState& st, const std::string& line, int64_t line_no, const st
 // Reads the lines of a store. Lines after the last done marker may be partial
 // or unreadable (a kill mid-write); anything wrong before it is corruption.
 Scan scan_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw SupervisionStoreError(path + ": cannot open the supervision file");
+  std::string text;
+  if (const int err = read_whole_file(path, text))
+    throw SupervisionStoreError(path + ": cannot open the supervision file: " + std::strerror(err));
   if (const auto overlong = first_overlong_line(path)) throw SupervisionStoreError(*overlong);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
   ScanState st;
   int64_t line_no = 0;
   for (size_t pos = 0; pos < text.size();) {

@@ -28,7 +28,7 @@
 #include "io/json_files.h"
 #include "io/run_layout.h"
 #include "io/settings_file.h"
-#include "io/whole_write.h"
+#include "io/whole_io.h"
 #include "model/qwen2_model.h"
 #include "prompt/prompt_template.h"
 #include "runtime/interrupt.h"

@@ -24,7 +24,7 @@
 #include "io/json_files.h"
 #include "io/atomic_file.h"
 #include "io/run_layout.h"
-#include "io/whole_write.h"
+#include "io/whole_io.h"
 #include "model/qwen2_model.h"
 #include "runtime/interrupt.h"
 #include "runtime/model_loading.h"

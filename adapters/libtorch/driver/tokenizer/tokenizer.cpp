@@ -11,13 +11,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
 #include "unicode.h"
 #include "io/json_depth.h"
+#include "io/whole_io.h"
 
 namespace lr::driver {
 namespace {
@@ -128,15 +128,10 @@ struct AddedToken {
 };
 
 std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw TokenizerError(std::string("cannot open ") + what + " '" + path + "': " +
-                         std::strerror(errno));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw TokenizerError(std::string("cannot read ") + what + " '" + path + "'");
-  return ss.str();
+  std::string text;
+  if (const int err = read_whole_file(path, text))
+    throw TokenizerError(std::string("cannot read ") + what + " '" + path + "': " + std::strerror(err));
+  return text;
 }
 
 json parse_json(const std::string& path, const char* what) {

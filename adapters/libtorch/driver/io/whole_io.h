@@ -1,9 +1,15 @@
 #pragma once
-// Writing all of a buffer to a descriptor, and messages to stderr that other
-// processes writing to the same stderr (the ranks of `launch`) cannot cut into.
+// All of a file or a buffer, or an error: reading a whole file, writing a whole
+// buffer to a descriptor, and messages to stderr that other processes writing
+// to the same stderr (the ranks of `launch`) cannot cut into.
+#include <string>
 #include <string_view>
 
 namespace lr::driver {
+
+// PATH's whole contents into `text`. Returns 0, or the errno of the open or
+// read that failed (`text` is then empty). Each caller words its own error.
+int read_whole_file(const std::string& path, std::string& text);
 
 // Writes all of `bytes` to `fd`, retrying after signals and short writes.
 // Returns 0, or the errno of the write that failed.
