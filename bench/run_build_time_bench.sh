@@ -12,7 +12,8 @@
 # Environment: LR_BUILD_BENCH_DIR (default build/build-time) holds the two
 # build folders; LR_BUILD_BENCH_JOBS (default nproc) the parallel jobs;
 # LR_BENCH_QUIET_WAIT_S (default 180) waits that long at most for the load
-# average to fall below nproc/4 before timing.
+# average to fall below nproc/4 before timing; LR_BUILD_BENCH_REPORT_ONLY=1
+# writes the report from the two folders' logs without building again.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,28 +24,35 @@ targets=("$@")
 work=${LR_BUILD_BENCH_DIR:-build/build-time}
 jobs=${LR_BUILD_BENCH_JOBS:-$(nproc)}
 
-# Each build's wall seconds; its units' seconds from .ninja_log (end - start).
+# A build from scratch of the targets; its timings are read back from ninja's log.
 build_once() {
   local pch=$1 dir=$work/pch-$1
   rm -rf "$dir"
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLR_BUILD_TESTS=ON \
     -DLR_PRECOMPILE_TORCH="$pch" -DCMAKE_CXX_COMPILER_LAUNCHER= -DCMAKE_C_COMPILER_LAUNCHER= >/dev/null
-  local t0 t1
-  t0=$(date +%s.%N)
   CCACHE_DISABLE=1 cmake --build "$dir" -j "$jobs" --target "${targets[@]}" >"$dir/build.log" 2>&1 ||
     { tail -20 "$dir/build.log" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }'
 }
 
+# Each step's seconds (end - start in .ninja_log), slowest first.
 units_table() {
   awk -F'\t' 'NR > 1 { t[$4] = ($2 - $1) / 1000 } END { for (u in t) printf "%.1f\t%s\n", t[u], u }' \
     "$work/pch-$1/.ninja_log" | sort -rn
 }
 
+# The build's wall seconds: from its first step's start to its last step's end.
+wall_seconds() {
+  awk -F'\t' 'NR > 1 { if (min == "" || $1 < min) min = $1; if ($2 > max) max = $2 }
+    END { printf "%.1f\n", (max - min) / 1000 }' "$work/pch-$1/.ninja_log"
+}
+
 wait_for_quiet build-time
-off_s=$(build_once OFF)
-on_s=$(build_once ON)
+if [ "${LR_BUILD_BENCH_REPORT_ONLY:-0}" != 1 ]; then
+  build_once OFF
+  build_once ON
+fi
+off_s=$(wall_seconds OFF)
+on_s=$(wall_seconds ON)
 
 commit=$(git rev-parse --short HEAD)
 dirty=$([ -n "$(git status --porcelain -- cmake CMakeLists.txt adapters tests)" ] && echo " (uncommitted changes)" || true)
@@ -69,7 +77,7 @@ out=bench/results/$(date +%Y-%m-%d)-build-time-$commit.md
     echo "Slowest steps, LR_PRECOMPILE_TORCH=$pch (seconds, output):"
     echo
     echo '```'
-    units_table $pch | head -25
+    units_table $pch | sed -n 1,25p
     echo '```'
   done
 } >"$out"

@@ -11,8 +11,10 @@
 # so position-independent libraries share one and the rest (executables,
 # plain static libraries) another. A header built with other settings is not
 # used but warned about (-Winvalid-pch, never an error): the build stays right,
-# only slower. Only targets whose units mostly include LibTorch call this; a
-# unit that does not would pay ~10 s to load the header.
+# only slower. So lr_torch, built with -Wpedantic (which undefines
+# __cpp_runtime_arrays, and GCC then refuses the header), does not call this.
+# Only targets whose units mostly include LibTorch call this; a unit that does
+# not would pay ~10 s to load the header.
 #
 # LR_PRECOMPILE_TORCH=OFF turns it off (e.g. for ccache without
 # sloppiness=pch_defines,time_macros, which does not cache units using it).
