@@ -69,11 +69,18 @@ TEST(BoundedLines, ReadsLinesAndStopsHoldingAtTheBound) {
 
 TEST(BoundedLines, NamesTheFirstOverlongLineOfAFile) {
   const std::string path = write_with_overlong_line("plain.jsonl", "{}");
-  const auto found = first_overlong_line(path);
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto found = first_overlong_line(text, path);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(*found, path + ":2: a line longer than 64 MiB");
-  std::ofstream(scratch("fine.jsonl")) << "{}\n{}\n";
-  EXPECT_FALSE(first_overlong_line(scratch("fine.jsonl").string()).has_value());
+  // Exactly the bound is allowed, one byte more is not, with or without a final newline.
+  const std::string at_bound(kMaxJsonLineBytes, 'x');
+  EXPECT_FALSE(first_overlong_line("{}\n" + at_bound + "\n{}", "f").has_value());
+  EXPECT_FALSE(first_overlong_line(at_bound, "f").has_value());
+  EXPECT_EQ(first_overlong_line("{}\n\n" + at_bound + "x", "f").value_or(""), "f:3: a line longer than 64 MiB");
+  EXPECT_FALSE(first_overlong_line("{}\n{}\n", "f").has_value());
+  EXPECT_FALSE(first_overlong_line("", "f").has_value());
 }
 
 TEST(BoundedLines, LenientReaderSkipsTheLine) {

@@ -174,7 +174,7 @@ json parse_json_strict(const std::string& text, const std::string& where, const 
 
 std::string read_text_file(const std::string& path) {
   std::string text;
-  if (const int err = read_whole_file(path, text)) throw CheckpointError(path + ": cannot open: " + errno_text(err));
+  if (const int err = read_whole_file(path, text)) throw CheckpointError(path + ": cannot read: " + errno_text(err));
   return text;
 }
 

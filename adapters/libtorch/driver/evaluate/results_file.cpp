@@ -1,9 +1,10 @@
 #include "evaluate/results_file.h"
 #include "io/bounded_lines.h"
 #include "io/json_depth.h"
+#include "io/whole_io.h"
 
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace lr::driver {
 
@@ -15,10 +16,9 @@ ResultLines read_result_lines(const std::string& path) {
   const fs::path p(path);
   std::string text;
   if (fs::exists(p)) {
-    if (const auto overlong = first_overlong_line(path)) throw ResultsFileError(*overlong);
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw ResultsFileError(path + ": cannot read the results file");
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (const int err = read_whole_file(path, text))
+      throw ResultsFileError(path + ": cannot read the results file: " + std::strerror(err));
+    if (const auto overlong = first_overlong_line(text, path)) throw ResultsFileError(*overlong);
   }
   out.size = text.size();
   size_t pos = 0;

@@ -1,6 +1,6 @@
 #include "io/bounded_lines.h"
 
-#include <fstream>
+#include <algorithm>
 
 namespace lr::driver {
 
@@ -26,13 +26,13 @@ std::string line_too_long_message() {
   return "a line longer than " + std::to_string(kMaxJsonLineBytes >> 20) + " MiB";
 }
 
-std::optional<std::string> first_overlong_line(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string line;
-  bool too_long = false;
-  for (size_t number = 1; read_bounded_line(in, line, too_long); ++number)
-    if (too_long) return path + ":" + std::to_string(number) + ": " + line_too_long_message();
+std::optional<std::string> first_overlong_line(std::string_view text, const std::string& path) {
+  size_t number = 1;
+  for (size_t pos = 0; pos < text.size(); ++number) {
+    const size_t nl = std::min(text.find('\n', pos), text.size());
+    if (nl - pos > kMaxJsonLineBytes) return path + ":" + std::to_string(number) + ": " + line_too_long_message();
+    pos = nl + 1;
+  }
   return std::nullopt;
 }
 

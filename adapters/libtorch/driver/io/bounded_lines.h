@@ -9,6 +9,7 @@
 #include <istream>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace lr::driver {
 
@@ -22,9 +23,9 @@ bool read_bounded_line(std::istream& in, std::string& line, bool& too_long);
 // The message tail every reader uses: "a line longer than 64 MiB".
 std::string line_too_long_message();
 
-// For readers that take a whole file at once: "PATH:N: a line longer than
-// 64 MiB" for its first such line, or nullopt (also for an unreadable file,
-// which the reader reports itself). One bounded pass over the file.
-std::optional<std::string> first_overlong_line(const std::string& path);
+// For readers that take a whole file at once, on the text they read (so the
+// file is read once): "PATH:N: a line longer than 64 MiB" for the first such
+// line of `text`, or nullopt. Lines are counted as the readers count them.
+std::optional<std::string> first_overlong_line(std::string_view text, const std::string& path);
 
 }  // namespace lr::driver

@@ -213,8 +213,8 @@ void take_line(ScanState& st, const std::string& line, int64_t line_no, const st
 Scan scan_file(const std::string& path) {
   std::string text;
   if (const int err = read_whole_file(path, text))
-    throw SupervisionStoreError(path + ": cannot open the supervision file: " + std::strerror(err));
-  if (const auto overlong = first_overlong_line(path)) throw SupervisionStoreError(*overlong);
+    throw SupervisionStoreError(path + ": cannot read the supervision file: " + std::strerror(err));
+  if (const auto overlong = first_overlong_line(text, path)) throw SupervisionStoreError(*overlong);
   ScanState st;
   int64_t line_no = 0;
   for (size_t pos = 0; pos < text.size();) {
