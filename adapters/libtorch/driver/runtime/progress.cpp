@@ -1,6 +1,6 @@
 #include "runtime/progress.h"
 
-#include <unistd.h>
+#include "runtime/run_log.h"
 
 #include <cstdio>
 
@@ -17,7 +17,7 @@ std::string format_seconds(double s) {
 }  // namespace
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(isatty(STDERR_FILENO) != 0),
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(stderr_is_terminal()),
       start_(std::chrono::steady_clock::now()), last_print_(start_) {}
 
 void Progress::update(int64_t done) {

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -15,6 +16,9 @@
 
 namespace lr::driver {
 namespace {
+
+// Whether the stderr behind the live RunLog is a terminal; -1: no RunLog.
+std::atomic<int> terminal_behind_log{-1};
 
 std::string clock_text() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -45,6 +49,7 @@ RunLog::RunLog(const std::string& out_dir, const std::string& verb) {
     throw std::runtime_error(std::string("cannot make the log's pipe: ") + std::strerror(errno));
   }
   saved_stderr_ = ::dup(STDERR_FILENO);
+  terminal_behind_log = ::isatty(saved_stderr_) ? 1 : 0;
   ::dup2(fds[1], STDERR_FILENO);
   ::close(fds[1]);
   pipe_read_ = fds[0];
@@ -56,6 +61,7 @@ void RunLog::drain() {
   std::cerr.flush();
   std::fflush(stderr);
   ::dup2(saved_stderr_, STDERR_FILENO);  // the pipe's last writer closes: the copier sees EOF
+  terminal_behind_log = -1;
   copier_.join();
 }
 
@@ -67,19 +73,44 @@ RunLog::~RunLog() {
   std::fclose(file_);
 }
 
+bool stderr_is_terminal() {
+  const int behind_log = terminal_behind_log;
+  return behind_log >= 0 ? behind_log == 1 : ::isatty(STDERR_FILENO) != 0;
+}
+
 void RunLog::note(const std::string& line) {
   std::fprintf(file_, "%s %s\n", clock_text().c_str(), line.c_str());  // stdio locks file_ against the copier
   std::fflush(file_);
 }
 
+// Bytes to the terminal in writes that end where a write into the pipe
+// ended, so ranks sharing a terminal (`launch`) cannot cut into each other's
+// lines. The pipe keeps each write of up to PIPE_BUF bytes whole: a read
+// shorter than the buffer took whole writes only, and all of it goes on at
+// once (a progress redraw too); a read that filled the buffer may have cut
+// its last write, so that goes on up to its last line end and the rest waits
+// for the next read (up to kHeldBytesMax, or the pipe's end).
+void RunLog::forward(std::string& pending, bool read_filled_buffer, bool at_end) {
+  constexpr size_t kHeldBytesMax = size_t{64} << 10;
+  size_t take = pending.size();
+  if (read_filled_buffer && !at_end && pending.size() < kHeldBytesMax) {
+    const size_t last = pending.find_last_of("\n\r");
+    take = last == std::string::npos ? 0 : last + 1;
+  }
+  write_whole(saved_stderr_, std::string_view(pending.data(), take));  // the terminal gone: log to the file still
+  pending.erase(0, take);
+}
+
 void RunLog::copy_loop() {
   std::string line;
+  std::string pending;
   char buf[4096];
   for (;;) {
     const ssize_t n = ::read(pipe_read_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    write_whole(saved_stderr_, std::string_view(buf, size_t(n)));  // the terminal gone: log to the file still
+    pending.append(buf, size_t(n));
+    forward(pending, size_t(n) == sizeof buf, false);
     for (ssize_t i = 0; i < n; ++i) {
       const char ch = buf[i];
       if (ch == '\r') {
@@ -93,6 +124,7 @@ void RunLog::copy_loop() {
     }
     std::fflush(file_);
   }
+  forward(pending, false, true);
   if (!line.empty()) std::fprintf(file_, "%s %s\n", clock_text().c_str(), line.c_str());
   std::fflush(file_);
 }

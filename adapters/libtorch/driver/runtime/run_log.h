@@ -2,7 +2,9 @@
 // the process writes to stderr (stage lines, warnings, progress) still
 // reaches the terminal and is also appended to RUN/logs/<verb>.log, one
 // timestamped line each. Progress-bar redraws (text ended by '\r') are left
-// out of the file; the bar's final line is kept. A rank stopped because
+// out of the file; the bar's final line is kept. What one write put into the
+// pipe reaches the terminal in one write, so ranks sharing it do not cut into
+// each other's lines. A rank stopped because
 // another was lost (distributed/process_group.h) drains the copy before it
 // exits, so its last line is not lost.
 #pragma once
@@ -12,6 +14,11 @@
 #include <thread>
 
 namespace lr::driver {
+
+// Whether what the process writes to stderr reaches a terminal: with a live
+// RunLog, whether the stderr it copies to is one (stderr itself is then the
+// log's pipe), so progress bars still redraw in place.
+bool stderr_is_terminal();
 
 class RunLog {
  public:
@@ -29,6 +36,7 @@ class RunLog {
 
  private:
   void copy_loop();
+  void forward(std::string& pending, bool read_filled_buffer, bool at_end);
   void drain();  // stderr back to the terminal; every byte copied; the copier joined
 
   std::string path_;
