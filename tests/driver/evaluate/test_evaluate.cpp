@@ -306,7 +306,7 @@ class EvalLoopTest : public ::testing::Test {
                                          "Half of 18?",    "What is 100 - 1?", "1 + 1 + 1?", "How many legs has a cat?",
                                          "Ten minus two?", "What is 3 squared?"};
     for (size_t i = 0; i < qs.size(); ++i)
-      problems_.push_back(EvalProblem{static_cast<int64_t>(i) * 2, qs[i], std::to_string(i + 5), AnswerKind::kNumber});
+      problems_.push_back(EvalProblem{static_cast<int64_t>(i) * 2, qs[i], std::to_string(i + 5), AnswerKind::kNumber, ""});
   }
   static void TearDownTestSuite() {
     delete model_;

@@ -88,7 +88,7 @@ TEST(GroundTruthSft, LongSolutionsAreCutAndMissingOnesNamed) {
   EXPECT_EQ(s.samples[0].ids.size(), prompt_len + 3);
   f.config.data.answer_field = "missing";
   try {
-    std::vector<EvalProblem> problems = {{0, "What is 2 + 2?", "4"}};
+    std::vector<EvalProblem> problems = {{0, "What is 2 + 2?", "4", AnswerKind::kAuto, ""}};
     ground_truth_samples(f.config, f.tokenizer, problems, {kImEnd});
     ADD_FAILURE() << "no error";
   } catch (const std::exception& e) {
