@@ -32,11 +32,12 @@ struct KlStats {
         const double f = std::exp(q->mE - ME);
         new_dE += q->dE * f;
         // A piece with expert mass but no finite amateur entry has p_A = 0
-        // where p_E > 0: KL is +Inf.
-        const double shift = q->mA == -std::numeric_limits<double>::infinity()
-                                 ? std::numeric_limits<double>::infinity()
-                                 : (q->mE - ME) - (q->mA - MA);
-        new_s += f * (q->s + q->dE * shift);
+        // where p_E > 0: KL is +Inf. So is a piece whose s already is; both
+        // stay +Inf however far below ME the piece lies (f underflowing to 0
+        // would make 0 * Inf = NaN of them, and kl() 0).
+        constexpr double kInf = std::numeric_limits<double>::infinity();
+        const double shift = q->mA == -kInf ? kInf : (q->mE - ME) - (q->mA - MA);
+        new_s += q->s == kInf || shift == kInf ? kInf : f * (q->s + q->dE * shift);
       }
       if (q->dA > 0.0) new_dA += q->dA * std::exp(q->mA - MA);
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's main command: the whole LightReasoner experiment
+# The README's smoke run: the whole LightReasoner experiment
 # (`lightreasoner run`: sample -> train -> eval -> SFT baseline -> report) on
 # configs/tiny.toml, on the CPU, from a fresh clone:
 #

@@ -127,6 +127,54 @@ TEST_P(ShardSelect, RandomPoolOverSeveralBlocks) {
 INSTANTIATE_TEST_SUITE_P(Dtypes, ShardSelect, ::testing::ValuesIn(lrref::fx::logit_dtypes()),
                          [](const ::testing::TestParamInfo<Dtype>& i) { return lrtest::dtype_name(i.param); });
 
+// An amateur -Inf under a finite expert logit gives KL = +Inf however small
+// that p_E (the header), also when the block or shard holding it lies so far
+// below the row's expert maximum (1000 in units of z / T) that exp of the
+// gap underflows in double: the merge of pieces once made 0 * Inf = NaN of
+// it, hence KL 0 and keep 0, whole and sharded. The random pools redraw the
+// pairs that could show it (lrref::fx::ambiguous_pair).
+class AmateurZeroFarBelowTheMax : public ::testing::TestWithParam<Dtype> {};
+
+TEST_P(AmateurZeroFarBelowTheMax, IsInfiniteWholeAndSharded) {
+  constexpr int64_t V = 2100;  // three blocks of the CPU kernels (1024 columns)
+  const double inf = lrref::kInf;
+  for (const float T : {1.0f, 0.01f}) {
+    lrref::Row low_tail(V, 0.0);
+    for (int64_t j = 1024; j < V; ++j) low_tail[size_t(j)] = T == 1.0f ? -1000.0 : -10.0;  // exact in every dtype
+    std::vector<lrref::Row> ze(3, low_tail), za(3, lrref::Row(V, 0.0));
+    za[0][1500] = -inf;                                                // one entry, in the low block
+    for (int64_t j = 1024; j < 2048; ++j) za[1][size_t(j)] = -inf;     // the whole low block
+    ze[2][1500] = za[2][1500] = -inf;                                  // control: p_E = 0 there, KL finite
+    const HostTensor e = lrref::fx::make_logits(GetParam(), ze, V), a = lrref::fx::make_logits(GetParam(), za, V);
+    ShardSelectCase c;
+    c.N = 3;
+    c.Ve = c.Va = V;
+    c.T = T;
+    const lr_select_params p = lrtest::select_params_for(c, c.kappa);
+    HostTensor kl(Dtype::F32, {c.N}), keep(Dtype::U8, {c.N});
+    ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), &p, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+    std::vector<KlKeep> results = {read(kl, keep)};
+    std::vector<std::string> names = {"unsharded"};
+    for (const lrtest::Partition& part : lrtest::partitions(V, V, 306)) {
+      Records all = lrtest::gathered_select_stats(e, a, part, V, V, p);
+      ASSERT_EQ(lrtest::shard_select_finish(all.dl(), &p, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+      results.push_back(read(kl, keep));
+      names.push_back(part.describe());
+    }
+    for (size_t r = 0; r < results.size(); ++r)
+      for (size_t i = 0; i < 3; ++i) {
+        const double ref = lrref::kl(ze[i], za[i], V, T);
+        ASSERT_EQ(ref == inf, i < 2);
+        EXPECT_TRUE(lrref::close_enough(results[r].kl[i], ref, kKlAtol, kKlRtol))
+            << "row " << i << " T=" << T << " " << names[r] << ": kl " << results[r].kl[i] << ", ref " << ref;
+        EXPECT_EQ(results[r].keep[i], i < 2 ? 1.0 : double(float(ref) > c.kappa)) << "row " << i << " " << names[r];
+      }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, AmateurZeroFarBelowTheMax, ::testing::ValuesIn(lrref::fx::logit_dtypes()),
+                         [](const ::testing::TestParamInfo<Dtype>& i) { return lrtest::dtype_name(i.param); });
+
 // A mixed pair of dtypes, and NULL params (the defaults) at both steps.
 TEST(ShardSelectMixed, AmateurDtypeAndDefaults) {
   ShardSelectCase c;

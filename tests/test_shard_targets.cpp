@@ -8,6 +8,7 @@
 #include <lightreasoner/lightreasoner.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "reference/brute_force.h"
@@ -86,8 +87,9 @@ TargetOut sharded(lrtest::StoredCase& l, const ShardTargetCase& c, const lrtest:
   return read(ids, wt, sup);
 }
 
-void run_case(Dtype dt, const ShardTargetCase& c) {
-  lrtest::StoredCase l = lrtest::store_case(dt, c, lrtest::kind_pools(1, false));
+// The case's rows whole (lr_build_targets, the brute force) and on every
+// partition: identical ids and support, weights within tolerance.
+void check_case(lrtest::StoredCase& l, const ShardTargetCase& c) {
   std::vector<int64_t> rows;
   if (c.use_rows) {
     for (int64_t i = c.N - 1; i >= 0; i -= 2) rows.push_back(i);
@@ -127,6 +129,11 @@ void run_case(Dtype dt, const ShardTargetCase& c) {
           << ctx.str();
     }
   }
+}
+
+void run_case(Dtype dt, const ShardTargetCase& c) {
+  lrtest::StoredCase l = lrtest::store_case(dt, c, lrtest::kind_pools(1, false));
+  check_case(l, c);
 }
 
 // Every kind pair of the pools (no pair is ambiguous for targets), with the
@@ -186,6 +193,34 @@ TEST_P(ShardTargets, FlatRows) {
   c.beta = 0.05f;
   c.seed = 404;
   run_case(GetParam(), c);
+}
+
+// -0.0 and +0.0 are equal logits: the lower id wins the tie at truncation,
+// as the brute force's comparison of values says (a key made of a float's
+// bits ranks +0.0 above -0.0: the GPU's radix selection once did). V = 10:
+// a support of two, within the candidates' buffers; V = 2048: every column
+// a member, more than a GPU block buffers (its re-reading path).
+TEST_P(ShardTargets, SignedZerosAreEqualLogits) {
+  for (const int64_t V : {int64_t{10}, int64_t{2048}}) {
+    const bool wide = V == 2048;
+    std::vector<lrref::Row> ze(2, lrref::Row(size_t(V), wide ? 0.0 : -10.0)), za(2, lrref::Row(size_t(V), 0.0));
+    const size_t lo = wide ? 0 : 3, hi = wide ? 1 : 7;
+    ze[0][lo] = -0.0;  // the lower id holds -0.0, the higher +0.0 ...
+    ze[0][hi] = 0.0;
+    ze[1][lo] = 0.0;   // ... and the other way round
+    for (size_t j = wide ? 1 : hi; j < (wide ? size_t(V) : hi + 1); ++j) ze[1][j] = -0.0;
+    ShardTargetCase c;
+    c.N = 2;
+    c.Ve = c.Va = V;
+    c.K = 1;
+    lrtest::StoredCase l{GetParam(), GetParam(), V, {"-0.0 first", "+0.0 first"},
+                         lrref::fx::make_logits(GetParam(), ze, V), lrref::fx::make_logits(GetParam(), za, V),
+                         ze, za, std::mt19937(c.seed)};
+    ASSERT_TRUE(std::signbit(l.e.get(0, int64_t(lo))) && std::signbit(l.e.get(1, int64_t(hi))))
+        << "the dtype kept the zero's sign";
+    for (const lrref::Row& row : ze) ASSERT_EQ(lrref::targets(row, za[0], V, 1.0, c.beta, c.K).ids[0], int32_t(lo));
+    check_case(l, c);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, ShardTargets, ::testing::ValuesIn(lrref::fx::logit_dtypes()),

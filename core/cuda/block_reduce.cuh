@@ -62,7 +62,7 @@ __device__ __forceinline__ KlStats merge(const KlStats& p, const KlStats& q) {
       const double f = exp(x->mE - ME);
       r.dE += x->dE * f;
       const double shift = x->mA == -INFINITY ? INFINITY : (x->mE - ME) - (x->mA - MA);
-      r.s += x->s == INFINITY ? INFINITY : f * (x->s + x->dE * shift);
+      r.s += x->s == INFINITY || shift == INFINITY ? INFINITY : f * (x->s + x->dE * shift);  // as core/kl_merge.h
     }
     if (x->dA > 0.0) r.dA += x->dA * exp(x->mA - MA);
   }

@@ -195,9 +195,11 @@ __device__ __forceinline__ void* row_ptr(const MutLogitsView& v, int64_t r) {
 // A NaN or +Inf: the row is a data fault.
 __device__ __forceinline__ bool bad_value(float x) { return !(x < __int_as_float(0x7f800000)); }
 
-// Order-preserving map of floats to unsigned keys (for atomicMax and radix select).
+// Order-preserving map of floats to unsigned keys (for atomicMax and radix
+// select). -0.0 gets +0.0's key: they are equal logits, whose tie the lower
+// id wins, as on the CPU (tests/test_shard_targets.cpp, SignedZeros...).
 __device__ __forceinline__ uint32_t ordered_key(float f) {
-  const uint32_t u = __float_as_uint(f);
+  const uint32_t u = __float_as_uint(f == 0.0f ? 0.0f : f);
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 __device__ __forceinline__ float key_to_float(uint32_t k) {
