@@ -8,7 +8,7 @@
 // gradient grad_scale (w q - v) / T / D_rows over the shard's own columns
 // with pass 2 of the unsharded kernel (write_gradient,
 // distill_loss_passes.cuh: in place allowed).
-// CPU form: core/cpu/shard_loss_backward.cpp.
+// CPU form: core/cpu/shard_loss.cpp (shard_loss_backward).
 //
 // Bytes per row: reads W records (32 W) and the shard's row once, writes
 // the gradient once (2 V_r * sizeof logit).

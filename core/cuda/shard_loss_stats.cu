@@ -5,7 +5,7 @@
 // v_k > 0, and writes the row's record raw: z_max, d, vz, fault. Target ids
 // and weights are not validated here (the finish does it, as
 // distill_loss.cu does): ids outside the shard are simply not the shard's.
-// CPU form: core/cpu/shard_loss_stats.cpp.
+// CPU form: core/cpu/shard_loss.cpp (shard_loss_stats).
 //
 // Bytes per row: reads the shard's row once (V_r * sizeof logit) and the
 // row's targets (8 K), writes 32.

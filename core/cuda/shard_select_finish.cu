@@ -2,7 +2,7 @@
 // gathered select stats in shard order, in double (shard_records.cuh,
 // gathered_kl), and writes KL and keep exactly as the unsharded kernel
 // decides them (keep == kl_out > kappa, on the float written).
-// CPU form: core/cpu/shard_select_finish.cpp.
+// CPU form: core/cpu/shard_select.cpp (shard_select_finish).
 #include <cuda_runtime.h>
 
 #include <algorithm>

@@ -4,7 +4,7 @@
 // per-thread KL statistics), merges them across the block in double and
 // writes the row's record: its KlStats as merged (e_max, a_max in units of
 // z / T, as the CPU form writes them), dE, dA, s, fault.
-// CPU form: core/cpu/shard_select_stats.cpp.
+// CPU form: core/cpu/shard_select.cpp (shard_select_stats).
 //
 // Bytes per row: reads both shard rows once, S_r * (sizeof expert + sizeof
 // amateur), writes 48.

@@ -6,7 +6,7 @@
 // order (targets_row.cuh: keep_top_k; a flat shard whose members overflow
 // the buffer is read again, by radix selection) and writes the record:
 // count, then (global id, z_e, z_a) in expert order, then padding.
-// CPU form: core/cpu/shard_target_candidates.cpp.
+// CPU form: core/cpu/shard_targets.cpp (shard_target_candidates).
 //
 // Bytes per row: reads the shard's expert row once (S_r * sizeof expert)
 // and the amateur logits of the kept members; writes 4 (1 + 3K).

@@ -6,7 +6,7 @@
 // write_weighted_targets): weights in double, the p_A = 0 rule, descending
 // weight order. The support size is the sum of the shards' counts; a
 // negative count (a faulted row) gives -1 and padding.
-// CPU form: core/cpu/shard_targets_finish.cpp.
+// CPU form: core/cpu/shard_targets.cpp (shard_targets_finish).
 //
 // Bytes per row: reads W records of 4 (1 + 3K) bytes (8 more passes over
 // them when the union exceeds K), writes 8 K + 4.
