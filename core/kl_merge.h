@@ -52,7 +52,9 @@ struct KlStats {
   double kl() const {
     if (s == std::numeric_limits<double>::infinity()) return s;
     const double v = s / dE - std::log(dE) + std::log(dA);
-    return v > 0.0 ? v : 0.0;  // KL >= 0; rounding can dip a hair below
+    // KL >= 0; rounding can dip a hair below. A NaN (no valid row makes
+    // one: a fault of the sums) is passed on, never hidden as KL 0.
+    return v < 0.0 ? 0.0 : v;
   }
 };
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <lightreasoner/lightreasoner.h>
 
+#include <cmath>
 #include <random>
 #include <sstream>
 
@@ -319,6 +320,50 @@ TEST_P(DataFaults, NegInfEntriesAreNotFaults) {
       const double r = ref.grad[static_cast<size_t>(j)];
       EXPECT_NEAR(grad.get(i, j), r, 1e-5 + lrref::fx::ulp_in(r, dt)) << i << " " << j;
     }
+  }
+}
+
+// Masks of the dtype's lowest finite value (what torch.finfo(dtype).min
+// masking writes) are logits, not faults: tokens of p ~ 0. Where a stretch
+// of masks comes first in a row, a scan's running maximum jumps from the
+// mask to the real logits, and rescaling its sums by exp2 of that gap
+// underflows: the GPU's scan once made 0 * -Inf = NaN of it, hence KL 0 and
+// keep 0. KL, keep and the support must match the brute force.
+TEST_P(DataFaults, LowestFiniteMasksAreLogits) {
+  const Dtype dt = GetParam();
+  const double mask = dt == Dtype::F16 ? -65504.0 : dt == Dtype::BF16 ? -3.3895313892515355e38 : -3.4028234663852886e38;
+  const int64_t V = 8192;  // long rows: the GPU's threads each stream several chunks
+  std::mt19937 g(77);
+  std::normal_distribution<double> n(0.0, 2.0);
+  std::vector<Row> ze(4, Row(size_t(V))), za(4, Row(size_t(V)));
+  for (size_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < V; ++j) {
+      ze[i][size_t(j)] = n(g);
+      za[i][size_t(j)] = n(g);
+    }
+  for (int64_t j = 0; j < 8; ++j) ze[0][size_t(j)] = mask;                 // the row's first chunk
+  for (int64_t j = 0; j < V; j += 8) ze[1][size_t(j)] = ze[1][size_t(j + 1)] = mask;  // every chunk starts masked
+  for (int64_t j = 0; j < 2048; ++j) ze[2][size_t(j)] = mask;              // a long masked stretch first
+  for (int64_t j = 0; j < 2048; ++j) ze[3][size_t(j)] = za[3][size_t(j)] = mask;  // both models masked alike
+  HostTensor e = lrref::fx::make_logits(dt, ze, V), a = lrref::fx::make_logits(dt, za, V);
+  const std::vector<Row> se = lrref::fx::read_rows(e, V), sa = lrref::fx::read_rows(a, V);  // as stored
+  lr_select_params sp = lr_select_params_default();
+  sp.kl_threshold = 0.0f;  // every row with KL > 0 kept
+  HostTensor kl(Dtype::F32, {4}), keep(Dtype::U8, {4});
+  ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), &sp, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+  const lr_target_params tp = lr_target_params_default();
+  const int64_t K = 8;
+  HostTensor ids(Dtype::I32, {4, K}), w(Dtype::F32, {4, K}), sup(Dtype::I32, {4});
+  ASSERT_EQ(lrtest::build_targets(e.dl(), a.dl(), nullptr, nullptr, ids.dl(), w.dl(), sup.dl(), nullptr), LR_OK)
+      << lr_last_error();
+  for (int64_t i = 0; i < 4; ++i) {
+    const size_t u = size_t(i);
+    const double ref = lrref::kl(se[u], sa[u], V, 1.0);
+    EXPECT_TRUE(std::isfinite(ref) && ref > 0.1) << i << " " << ref;
+    EXPECT_TRUE(lrref::close_enough(kl.at(i), ref, 1e-5, 1e-4)) << "row " << i << ": kl " << kl.at(i) << ", ref " << ref;
+    EXPECT_EQ(keep.at(i), 1.0) << i;
+    const lrref::Targets t = lrref::targets(se[u], sa[u], V, 1.0, double(tp.beta), K);
+    EXPECT_EQ(sup.at(i), double(t.support_size)) << i;
   }
 }
 

@@ -213,6 +213,11 @@ TEST_P(ShardTargets, SignedZerosAreEqualLogits) {
     c.N = 2;
     c.Ve = c.Va = V;
     c.K = 1;
+    // Wide: a quarter of the partitions, from the first (thinned() starts at
+    // seed % every): the whole row, and W = 2 with an empty shard 0, put
+    // 2048 members in one shard.
+    c.every = wide ? 4 : 1;
+    c.seed = 8;
     lrtest::StoredCase l{GetParam(), GetParam(), V, {"-0.0 first", "+0.0 first"},
                          lrref::fx::make_logits(GetParam(), ze, V), lrref::fx::make_logits(GetParam(), za, V),
                          ze, za, std::mt19937(c.seed)};

@@ -71,7 +71,7 @@ __device__ __forceinline__ KlStats merge(const KlStats& p, const KlStats& q) {
 __device__ __forceinline__ double kl_of(const KlStats& k) {
   if (k.s == INFINITY) return k.s;
   const double v = k.s / k.dE - log(k.dE) + log(k.dA);
-  return v > 0.0 ? v : 0.0;
+  return v < 0.0 ? 0.0 : v;  // as core/kl_merge.h: a NaN is passed on, not hidden as 0
 }
 
 template <class S>

@@ -88,7 +88,10 @@ __device__ __forceinline__ void rescale_sums(ThreadScan& ts, float nE, float nA,
     const float ue = (ts.mE - nE) * c2;
     const float f = fast_exp2(ue);
     const float shift = ue - (ts.mA > -INFINITY ? (ts.mA - nA) * c2 : 0.0f);
-    ts.s2 = f * (ts.s2 + ts.dE * shift);
+    // f = 0 (a running maximum far below the new one, e.g. a mask of the
+    // dtype's lowest finite value) leaves nothing: f * shift -> 0, where the
+    // product would be 0 * -Inf = NaN (as the lean form and the CPU merge).
+    ts.s2 = f > 0.0f ? f * (ts.s2 + ts.dE * shift) : 0.0f;
     ts.dE *= f;
   }
   if (ts.dA > 0.0f) ts.dA *= fast_exp2((ts.mA - nA) * c2);

@@ -172,7 +172,7 @@ LR_HOST_DEVICE void rescan_element(RescanSums& r, float e, float a, float zE, fl
 LR_HOST_DEVICE double kl_from_sums(double dE, double dA, double s2) {
   if (s2 == INFINITY) return s2;
   const double v = 0.6931471805599453 * s2 / dE - log(dE) + log(dA);
-  return v > 0.0 ? v : 0.0;
+  return v < 0.0 ? 0.0 : v;  // as core/kl_merge.h: a NaN is passed on, not hidden as 0
 }
 
 }  // namespace lr::core::cuda
