@@ -323,32 +323,20 @@ TEST_P(DataFaults, NegInfEntriesAreNotFaults) {
   }
 }
 
-// Masks of the dtype's lowest finite value (what torch.finfo(dtype).min
-// masking writes) are logits, not faults: tokens of p ~ 0. Where a stretch
-// of masks comes first in a row, a scan's running maximum jumps from the
-// mask to the real logits, and rescaling its sums by exp2 of that gap
-// underflows: the GPU's scan once made 0 * -Inf = NaN of it, hence KL 0 and
-// keep 0. KL, keep and the support must match the brute force.
+// Masks of the dtype's lowest finite value are logits, not faults
+// (lrref::fx::masked_rows). Where a stretch of masks comes first, a scan's
+// running maximum jumps from the mask to the real logits and rescaling its
+// sums by exp2 of the gap underflows: the GPU's scan once made 0 * -Inf =
+// NaN of it, hence KL 0 and keep 0. KL, keep and the support must match the
+// brute force (test_shard_select.cpp: the same rows sharded).
 TEST_P(DataFaults, LowestFiniteMasksAreLogits) {
   const Dtype dt = GetParam();
-  const double mask = dt == Dtype::F16 ? -65504.0 : dt == Dtype::BF16 ? -3.3895313892515355e38 : -3.4028234663852886e38;
   const int64_t V = 8192;  // long rows: the GPU's threads each stream several chunks
-  std::mt19937 g(77);
-  std::normal_distribution<double> n(0.0, 2.0);
-  std::vector<Row> ze(4, Row(size_t(V))), za(4, Row(size_t(V)));
-  for (size_t i = 0; i < 4; ++i)
-    for (int64_t j = 0; j < V; ++j) {
-      ze[i][size_t(j)] = n(g);
-      za[i][size_t(j)] = n(g);
-    }
-  for (int64_t j = 0; j < 8; ++j) ze[0][size_t(j)] = mask;                 // the row's first chunk
-  for (int64_t j = 0; j < V; j += 8) ze[1][size_t(j)] = ze[1][size_t(j + 1)] = mask;  // every chunk starts masked
-  for (int64_t j = 0; j < 2048; ++j) ze[2][size_t(j)] = mask;              // a long masked stretch first
-  for (int64_t j = 0; j < 2048; ++j) ze[3][size_t(j)] = za[3][size_t(j)] = mask;  // both models masked alike
-  HostTensor e = lrref::fx::make_logits(dt, ze, V), a = lrref::fx::make_logits(dt, za, V);
-  const std::vector<Row> se = lrref::fx::read_rows(e, V), sa = lrref::fx::read_rows(a, V);  // as stored
+  const lrref::fx::MaskedRows m = lrref::fx::masked_rows(dt, V, 77);
+  HostTensor e = lrref::fx::make_logits(dt, m.ze, V), a = lrref::fx::make_logits(dt, m.za, V);
+  const std::vector<Row> se = lrref::fx::read_rows(e), sa = lrref::fx::read_rows(a);  // as stored
   lr_select_params sp = lr_select_params_default();
-  sp.kl_threshold = 0.0f;  // every row with KL > 0 kept
+  sp.kl_threshold = 0.0f;
   HostTensor kl(Dtype::F32, {4}), keep(Dtype::U8, {4});
   ASSERT_EQ(lrtest::select_steps(e.dl(), a.dl(), &sp, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
   const lr_target_params tp = lr_target_params_default();

@@ -175,6 +175,32 @@ TEST_P(AmateurZeroFarBelowTheMax, IsInfiniteWholeAndSharded) {
 INSTANTIATE_TEST_SUITE_P(Dtypes, AmateurZeroFarBelowTheMax, ::testing::ValuesIn(lrref::fx::logit_dtypes()),
                          [](const ::testing::TestParamInfo<Dtype>& i) { return lrtest::dtype_name(i.param); });
 
+// Masks of the dtype's lowest finite value (lrref::fx::masked_rows) are
+// logits on every partition too: the shard's scan is the unsharded one's,
+// whose running maximum jumping from a mask once made NaN of its sums (KL 0).
+TEST_P(ShardSelect, LowestFiniteMasksAreLogits) {
+  const int64_t V = 8192;
+  const lrref::fx::MaskedRows m = lrref::fx::masked_rows(GetParam(), V, 78);
+  const HostTensor e = lrref::fx::make_logits(GetParam(), m.ze, V), a = lrref::fx::make_logits(GetParam(), m.za, V);
+  const std::vector<lrref::Row> se = lrref::fx::read_rows(e), sa = lrref::fx::read_rows(a);
+  ShardSelectCase c;
+  c.N = 4;
+  c.Ve = c.Va = V;
+  c.kappa = 0.0f;
+  const lr_select_params p = lrtest::select_params_for(c, c.kappa);
+  HostTensor kl(Dtype::F32, {c.N}), keep(Dtype::U8, {c.N});
+  for (const lrtest::Partition& part : lrtest::thinned(lrtest::partitions(V, V, 307), 2, 0)) {
+    Records all = lrtest::gathered_select_stats(e, a, part, V, V, p);
+    ASSERT_EQ(lrtest::shard_select_finish(all.dl(), &p, kl.dl(), keep.dl(), nullptr), LR_OK) << lr_last_error();
+    for (int64_t i = 0; i < c.N; ++i) {
+      const double ref = lrref::kl(se[size_t(i)], sa[size_t(i)], V, 1.0);
+      EXPECT_TRUE(lrref::close_enough(kl.at(i), ref, kKlAtol, kKlRtol))
+          << "row " << i << " " << part.describe() << ": kl " << kl.at(i) << ", ref " << ref;
+      EXPECT_EQ(keep.at(i), 1.0) << "row " << i << " " << part.describe();
+    }
+  }
+}
+
 // A mixed pair of dtypes, and NULL params (the defaults) at both steps.
 TEST(ShardSelectMixed, AmateurDtypeAndDefaults) {
   ShardSelectCase c;

@@ -200,6 +200,31 @@ inline bool ambiguous_pair(RowKind e, RowKind a) {
   return e == RowKind::Huge && (a == RowKind::OneHot || a == RowKind::NegInfEntries);
 }
 
+// Expert and amateur rows of width V (>= 2048) with stretches of the
+// dtype's lowest finite value, what masking with torch.finfo(dtype).min
+// writes: in the row's first chunk of 8, at the start of every chunk, over
+// the first 2048 columns, and over the first 2048 of both models. Masks are
+// logits (p ~ 0), not faults; where they come first, a scan's running
+// maximum jumps by ~3.4e38 (f16: 65504) to the real logits.
+struct MaskedRows {
+  std::vector<Row> ze, za;
+};
+inline MaskedRows masked_rows(Dtype d, int64_t V, uint32_t seed) {
+  const double mask = d == Dtype::F16 ? -65504.0 : d == Dtype::BF16 ? -3.3895313892515355e38 : -3.4028234663852886e38;
+  std::mt19937 g(seed);
+  std::normal_distribution<double> n(0.0, 2.0);
+  MaskedRows m{std::vector<Row>(4, Row(size_t(V))), std::vector<Row>(4, Row(size_t(V)))};
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t j = 0; j < size_t(V); ++j) {
+      m.ze[i][j] = n(g);
+      m.za[i][j] = n(g);
+    }
+  for (size_t j = 0; j < 8; ++j) m.ze[0][j] = mask;
+  for (size_t j = 0; j < size_t(V); j += 8) m.ze[1][j] = m.ze[1][j + 1] = mask;
+  for (size_t j = 0; j < 2048; ++j) m.ze[2][j] = m.ze[3][j] = m.za[3][j] = mask;
+  return m;
+}
+
 // Stores rows into a [rows, V] tensor of dtype d; row_stride_extra > 0 makes
 // it a view into a wider buffer whose extra columns hold NaN.
 inline HostTensor make_logits(Dtype d, const std::vector<Row>& rows, int64_t V,
