@@ -76,7 +76,9 @@ def _scaled_grad(ctx: Any, grad_loss) -> Optional[torch.Tensor]:
     scale = grad_loss.unsqueeze(1) if ctx.per_row else grad_loss
     if ctx.inplace:  # scaled where it lies, still one [N, V] buffer; autograd refuses a second backward
         return grad.mul_(scale)
-    return (grad * scale).to(grad.dtype)
+    # Into a tensor of the gradient's dtype: per row, bfloat16/float16 times a
+    # float32 scale would otherwise make a float32 [N, V] temporary first.
+    return torch.mul(grad, scale, out=torch.empty_like(grad))
 
 
 class DistillLoss(torch.autograd.Function):

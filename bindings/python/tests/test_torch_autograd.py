@@ -77,6 +77,9 @@ class AutogradTest(unittest.TestCase):
         # the composite reads the same rounded logits; the gradient is rounded to the logits' dtype
         self.check_against_composite("sum", dtype=torch.bfloat16, tol=1e-2)
         self.check_against_composite("sum", dtype=torch.float16, tol=2e-3)
+        # per row: each row's incoming gradient scales a bfloat16/float16 gradient
+        self.check_against_composite("none", dtype=torch.bfloat16, tol=1e-2)
+        self.check_against_composite("none", dtype=torch.float16, tol=2e-3)
 
     def test_inplace_gradient_gives_the_same_parameter_gradients(self):
         ids, w = targets()
