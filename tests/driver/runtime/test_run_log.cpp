@@ -12,12 +12,11 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "io/whole_io.h"
 #include "runtime/run_log.h"
 
 namespace fs = std::filesystem;
@@ -46,10 +45,9 @@ fs::path scratch_dir(const std::string& name) {
 }
 
 std::string file_text(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string text;
+  EXPECT_EQ(lr::driver::read_whole_file(path, text), 0) << path;
+  return text;
 }
 
 }  // namespace

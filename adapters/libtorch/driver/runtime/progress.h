@@ -1,5 +1,6 @@
 // Progress of long work on stderr: done/total, rate and ETA. On a terminal
-// (also one behind a RunLog) the line is redrawn in place; otherwise a line is printed every few seconds.
+// (also one behind a RunLog) the line is redrawn in place; otherwise a line
+// is printed every few seconds.
 #pragma once
 
 #include <chrono>
